@@ -1,0 +1,1 @@
+"""The Data Catalog domain: databases, tables and versions, partitions, connections, UDFs."""

@@ -1,0 +1,1 @@
+"""Pieces shared by every Sluice domain: errors, paging tokens, database sessions and migrations."""

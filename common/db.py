@@ -1,0 +1,108 @@
+"""Database engines and the one transaction helper every store uses.
+
+SQLite (embedded default) runs in WAL mode and takes its write lock at BEGIN (BEGIN IMMEDIATE),
+so two writers queue instead of failing half-way; PostgreSQL is used as it is. Both paths run
+the same store code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from common.errors import AlreadyExists, InternalError
+
+_WRITE = "sluice_write"
+
+
+def normalize_url(url: str) -> str:
+    """Accept the URLs users write (postgresql://, postgres://) and pick the psycopg 3 driver."""
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed.render_as_string(hide_password=False)
+
+
+def sqlite_url(data_dir: Path) -> str:
+    return f"sqlite:///{data_dir / 'sluice.db'}"
+
+
+class Database:
+    """Owns an engine; hands out read and write units of work."""
+
+    def __init__(self, url: str, *, pool_size: int = 8, echo: bool = False) -> None:
+        self.url = normalize_url(url)
+        self.dialect = make_url(self.url).get_backend_name()
+        kwargs: dict[str, Any] = {"echo": echo}
+        if self.dialect == "sqlite":
+            kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+        else:
+            kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+        self.engine: Engine = create_engine(self.url, **kwargs)
+        if self.dialect == "sqlite":
+            _configure_sqlite(self.engine)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.dialect == "sqlite"
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """A transaction that commits on success and rolls back on any error.
+
+        A unique-constraint violation becomes AlreadyExists; stores raise more specific
+        errors themselves where they know better.
+        """
+        with self.engine.connect().execution_options(**{_WRITE: True}) as conn:
+            try:
+                with conn.begin():
+                    yield conn
+            except IntegrityError as exc:
+                if _is_unique_violation(exc):
+                    raise AlreadyExists("the resource already exists") from None
+                raise InternalError("the database refused the change") from exc
+            except OperationalError as exc:
+                raise InternalError("the database is unavailable or busy") from exc
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        with self.engine.connect() as conn:
+            try:
+                with conn.begin():
+                    yield conn
+            except OperationalError as exc:
+                raise InternalError("the database is unavailable or busy") from exc
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _is_unique_violation(exc: IntegrityError) -> bool:
+    orig = exc.orig
+    if getattr(orig, "sqlstate", None) == "23505":
+        return True
+    return "UNIQUE constraint failed" in str(orig)
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Let SQLAlchemy's begin event issue BEGIN itself, so writers can take the lock early.
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        write = conn.get_execution_options().get(_WRITE, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")

@@ -1,0 +1,103 @@
+"""Paging: requests, pages, and opaque tamper-checked next_tokens.
+
+A token is base64url(JSON payload) "." base64url(HMAC-SHA256 tag). The payload names the scope
+it was issued for (the list call and its filters), so a token can neither be forged nor be
+replayed against another query.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from common.errors import InvalidInput
+
+T = TypeVar("T")
+
+DEFAULT_MAX_RESULTS = 100
+MAX_MAX_RESULTS = 1000
+_TAG_BYTES = 16
+
+
+@dataclass(frozen=True)
+class Segment:
+    segment_number: int
+    total_segments: int
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    max_results: int = 0  # 0 means the default
+    next_token: str = ""
+    segment: Segment | None = None
+
+    def limit(self) -> int:
+        if self.max_results < 0 or self.max_results > MAX_MAX_RESULTS:
+            raise InvalidInput(f"max_results must be between 1 and {MAX_MAX_RESULTS}")
+        return self.max_results or DEFAULT_MAX_RESULTS
+
+    def checked_segment(self) -> Segment | None:
+        seg = self.segment
+        if seg is None or (seg.total_segments == 0 and seg.segment_number == 0):
+            return None
+        if not 1 <= seg.total_segments <= 10:
+            raise InvalidInput("segment.total_segments must be between 1 and 10")
+        if not 0 <= seg.segment_number < seg.total_segments:
+            raise InvalidInput("segment.segment_number must be in [0, total_segments)")
+        return seg
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    items: Sequence[T]
+    next_token: str = ""
+
+
+def scope_of(*parts: object) -> str:
+    """A short stable digest of what a list call was asked, to bind its tokens to it."""
+    text = json.dumps([str(p) for p in parts], separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+class PageTokenCodec:
+    """Signs and checks next_tokens with a server-side key."""
+
+    def __init__(self, key: bytes) -> None:
+        if len(key) < 16:
+            raise ValueError("page token key must be at least 16 bytes")
+        self._key = key
+
+    def encode(self, scope: str, position: Any) -> str:
+        payload = json.dumps({"s": scope, "p": position}, separators=(",", ":")).encode()
+        tag = hmac.new(self._key, payload, hashlib.sha256).digest()[:_TAG_BYTES]
+        return f"{_b64(payload)}.{_b64(tag)}"
+
+    def decode(self, token: str, scope: str) -> Any:
+        """The position a token carries; InvalidInput if it was forged or issued elsewhere."""
+        try:
+            payload_text, tag_text = token.split(".", 1)
+            payload = _unb64(payload_text)
+            tag = _unb64(tag_text)
+        except (ValueError, binascii.Error):
+            raise InvalidInput("next_token is malformed") from None
+        expected = hmac.new(self._key, payload, hashlib.sha256).digest()[:_TAG_BYTES]
+        if not hmac.compare_digest(tag, expected):
+            raise InvalidInput("next_token is not valid: altered, or not issued by this server")
+        data = json.loads(payload)
+        if data.get("s") != scope:
+            raise InvalidInput("next_token was issued for a different request")
+        return data.get("p")
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
