@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs everything Sluice needs into this checkout: a Python venv (.venv) with Sluice and its
+# dev tools, and the buf CLI (node_modules). Safe to run again; it only does what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  "$PYTHON" -m venv .venv
+fi
+stamp=.venv/.sluice-installed
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+  .venv/bin/python -m pip install --quiet --upgrade pip
+  .venv/bin/python -m pip install --quiet -e ".[dev]"
+  touch "$stamp"
+fi
+if [ ! -x node_modules/.bin/buf ]; then
+  npm ci --no-audit --no-fund --loglevel=error
+fi

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Sets up a fresh checkout and runs every check CI runs: generated code up to date, buf lint and
+# breaking-change check, ruff, and the whole pytest suite (unit, contract on SQLite and
+# PostgreSQL, integration against real servers). Extra arguments go to pytest,
+# e.g. `scripts/test.sh -m "not slow"` for the fast suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+scripts/ensure_services.sh
+
+echo "== generated code"
+.venv/bin/python scripts/gen_protos.py --check
+echo "== buf lint"
+node_modules/.bin/buf lint
+scripts/buf_breaking.sh
+echo "== ruff"
+.venv/bin/ruff check .
+.venv/bin/ruff format --check .
+echo "== pytest"
+.venv/bin/python -m pytest "$@"
