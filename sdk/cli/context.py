@@ -1,0 +1,61 @@
+"""What every command gets from the `sluice` group: client options, output format, a client."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from enum import StrEnum
+
+import click
+
+from sdk.catalog import CatalogClient
+from sdk.client import Client, connect
+from sdk.config import ClientOptions
+
+Connector = Callable[[ClientOptions], Client]
+
+
+def default_connector(options: ClientOptions) -> Client:
+    """Connects the SDK client the commands use."""
+    return connect(options=options)
+
+
+class OutputFormat(StrEnum):
+    TABLE = "table"
+    JSON = "json"
+
+
+class CliContext:
+    """The state of one `sluice` invocation. The client is made on first use, closed at exit.
+
+    Args:
+        options: How to reach the server.
+        output: How commands print what they get.
+        connector: Makes the client; tests pass a stand-in.
+    """
+
+    def __init__(
+        self,
+        options: ClientOptions,
+        output: OutputFormat,
+        connector: Connector = default_connector,
+    ) -> None:
+        self.options = options
+        self.output = output
+        self._connector = connector
+        self._client: Client | None = None
+
+    @property
+    def catalog(self) -> CatalogClient:
+        """The catalog part of the client, connecting it on first use."""
+        if self._client is None:
+            self._client = self._connector(self.options)
+        return self._client.catalog
+
+    def close(self) -> None:
+        """Closes the client if one was made."""
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+
+pass_cli = click.make_pass_decorator(CliContext)

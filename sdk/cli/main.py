@@ -1,0 +1,111 @@
+"""The `sluice` command: global options, the command groups, plugins, and exit codes."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import click
+
+from sdk.cli import connections, databases, functions, partitions, tables
+from sdk.cli.context import CliContext, Connector, OutputFormat, default_connector
+from sdk.cli.failures import run_reporting_errors
+from sdk.cli.plugins import load_plugin, plugin_entry_points
+from sdk.config import (
+    ADDRESS_ENV,
+    CATALOG_ID_ENV,
+    DEFAULT_ADDRESS,
+    DEFAULT_TIMEOUT_S,
+    ClientOptions,
+)
+
+
+class SluiceGroup(click.Group):
+    """The top-level group: built-in commands plus plugins, and one-line errors."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *plugin_entry_points()})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = super().get_command(ctx, cmd_name)
+        if command is not None:
+            return command
+        entry_point = plugin_entry_points().get(cmd_name)
+        return None if entry_point is None else load_plugin(entry_point)
+
+    def main(  # type: ignore[override]
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> int:
+        code = run_reporting_errors(
+            lambda: super(SluiceGroup, self).main(
+                args, prog_name, complete_var, standalone_mode=False, **extra
+            )
+        )
+        if standalone_mode:
+            sys.exit(code)
+        return code
+
+
+@click.group(cls=SluiceGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--server",
+    envvar=ADDRESS_ENV,
+    default=DEFAULT_ADDRESS,
+    show_default=True,
+    show_envvar=True,
+    help="host:port of the Sluice server.",
+)
+@click.option(
+    "--catalog-id",
+    envvar=CATALOG_ID_ENV,
+    default="",
+    show_envvar=True,
+    help="The account to work in; the server's default account when empty.",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=DEFAULT_TIMEOUT_S,
+    show_default=True,
+    help="Seconds to wait for each call.",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Choice([f.value for f in OutputFormat]),
+    default=OutputFormat.TABLE.value,
+    show_default=True,
+    help="table for people, json for programs.",
+)
+@click.version_option(package_name="sluice", prog_name="sluice")
+@click.pass_context
+def cli(ctx: click.Context, server: str, catalog_id: str, timeout: float, output: str) -> None:
+    """Sluice: a self-hosted, open alternative to AWS Glue."""
+    # A caller may hand in its own connector as the context object (tests do).
+    connector: Connector = ctx.obj if callable(ctx.obj) else default_connector
+    options = ClientOptions(address=server, catalog_id=catalog_id, timeout_s=timeout)
+    state = CliContext(options, OutputFormat(output), connector)
+    ctx.call_on_close(state.close)
+    ctx.obj = state
+
+
+cli.add_command(databases.databases)
+cli.add_command(tables.tables)
+cli.add_command(partitions.partitions)
+cli.add_command(connections.connections)
+cli.add_command(functions.functions)
+
+
+def main() -> None:
+    """The console script `sluice`."""
+    cli.main(prog_name="sluice")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,89 @@
+"""The entry point of the SDK: a client owning one channel to a Sluice server."""
+
+from __future__ import annotations
+
+import dataclasses
+from types import TracebackType
+from typing import Self
+
+import grpc
+
+from sdk.catalog import CatalogClient
+from sdk.config import ClientOptions
+
+
+class Client:
+    """A connection to a Sluice server. Use it as a context manager, or call `close`.
+
+    The channel connects lazily: an unreachable server shows at the first call, which
+    raises `Unavailable`.
+
+    Args:
+        options: How to reach the server; `options.address` is resolved from the
+            environment when None.
+    """
+
+    def __init__(self, options: ClientOptions) -> None:
+        self._options = options
+        self._address = options.resolved_address()
+        if options.channel_credentials is None:
+            self._channel = grpc.insecure_channel(self._address, options=options.channel_options())
+        else:
+            self._channel = grpc.secure_channel(
+                self._address, options.channel_credentials, options=options.channel_options()
+            )
+        self._catalog = CatalogClient(self._channel, options, self._address)
+
+    @property
+    def address(self) -> str:
+        """The host:port this client dials."""
+        return self._address
+
+    @property
+    def options(self) -> ClientOptions:
+        """The options the client was made with."""
+        return self._options
+
+    @property
+    def catalog(self) -> CatalogClient:
+        """The Data Catalog: databases, tables, partitions, connections and functions."""
+        return self._catalog
+
+    def close(self) -> None:
+        """Closes the channel; calls in flight are cancelled. Closing twice is harmless."""
+        self._channel.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Client(address={self._address!r})"
+
+
+def connect(address: str | None = None, *, options: ClientOptions | None = None) -> Client:
+    """A client of the Sluice server at `address`.
+
+    Args:
+        address: host:port of the server. When None: `options.address`, else the
+            SLUICE_ADDRESS environment variable, else localhost:50051.
+        options: Deadlines, message size, metadata, credentials and default catalog id.
+
+    Returns:
+        A Client, to be closed (or used in a `with` block).
+
+    Example:
+        >>> with connect("localhost:50051") as client:  # doctest: +SKIP
+        ...     client.catalog.create_database({"name": "sales"})
+    """
+    resolved = options or ClientOptions()
+    if address is not None:
+        resolved = dataclasses.replace(resolved, address=address)
+    return Client(resolved)
