@@ -1,0 +1,1 @@
+"""Jobs and job runs: the job store, the run scheduler and the reconciler."""

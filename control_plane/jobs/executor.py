@@ -1,0 +1,106 @@
+"""The execution side of runs, as the scheduler and reconciler see it.
+
+The agents package provides the real RunExecutor (Ray environments from a warm pool); tests use
+a double. Every method is called with a run id and must be safe to call again for the same run
+(the control plane may restart between two calls).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Protocol
+
+from control_plane.jobs.model import CommandName, IsolationTuple, LogLine, WorkerSpec
+
+
+@dataclass(frozen=True)
+class LaunchRequest:
+    """Everything an executor needs to start one run."""
+
+    run_id: str
+    job_name: str
+    attempt: int
+    command: CommandName
+    isolation: IsolationTuple
+    worker: WorkerSpec
+    script_location: str
+    script_text: str
+    # The run's arguments, --JOB_NAME and --JOB_RUN_ID not included.
+    arguments: Mapping[str, str]
+    # Seconds left before the run times out; the scheduler enforces it too.
+    timeout_s: float
+    # Extra environment variables for the script's process.
+    run_env: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class LaunchInfo:
+    environment_id: str
+    # True if the environment came ready from the warm pool.
+    warm: bool
+
+
+class ExecutionState(StrEnum):
+    RUNNING = "RUNNING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+
+
+@dataclass(frozen=True)
+class RunProgress:
+    state: ExecutionState
+    error_message: str = ""
+    # When the script started and ended in its environment, if it has.
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class LogBatch:
+    lines: Sequence[LogLine]
+    # Pass back to read_logs to get the lines after these.
+    cursor: str
+
+
+class LaunchError(Exception):
+    """The run cannot be launched; message says why, for the run's error_message."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class CapacityUnavailable(Exception):
+    """No environment can take the run now; the scheduler parks it in WAITING and retries."""
+
+
+class RunExecutor(Protocol):
+    def launch(self, request: LaunchRequest) -> LaunchInfo:
+        """Starts the run in an environment for its isolation tuple and returns at once it is
+        running. Launching a run it already runs returns that run's LaunchInfo.
+
+        Raises LaunchError or CapacityUnavailable.
+        """
+        ...
+
+    def poll(self, run_id: str) -> RunProgress | None:
+        """Where the run is; None if this executor knows no such run (never launched, or its
+        environment is gone)."""
+        ...
+
+    def stop(self, run_id: str) -> None:
+        """Kills the run's script and releases its environment; a no-op for an unknown run."""
+        ...
+
+    def read_logs(self, run_id: str, cursor: str) -> LogBatch:
+        """Log lines after cursor ("" for the first); an empty batch when there are no more
+        yet."""
+        ...
+
+    def forget(self, run_id: str) -> None:
+        """The run has finished in the store: drop what is kept about it and return its
+        environment to the pool."""
+        ...

@@ -1,0 +1,1 @@
+"""Alembic migrations of the jobs domain (see control_plane.jobs.schema)."""

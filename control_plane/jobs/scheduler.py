@@ -1,0 +1,324 @@
+"""The run lifecycle engine: launches STARTING runs, follows RUNNING ones to their end, copies
+their logs, enforces timeouts and stops, and lets the store create retries.
+
+One background thread reads the active runs from the store every poll interval (at once when
+woken). Launches, which may take long, run on a small thread pool. Every state change goes
+through JobStore.transition, so a run changed meanwhile by a user (stop) or by the reconciler
+is left as it is. Runs the executor no longer knows are the reconciler's business.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from common.errors import SluiceError
+from control_plane.jobs import workers
+from control_plane.jobs.executor import (
+    CapacityUnavailable,
+    ExecutionState,
+    LaunchError,
+    LaunchRequest,
+    RunExecutor,
+    RunProgress,
+)
+from control_plane.jobs.model import JobRun, RunState
+from control_plane.jobs.scripts import load_script
+from control_plane.jobs.store import JobStore
+
+logger = logging.getLogger(__name__)
+
+LAUNCH_INTERNAL_ERROR = "the environment could not be started: internal error (see the server log)"
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class SchedulerConfig:
+    """poll_interval_s: how often active runs are looked at when nothing wakes the scheduler.
+    launch_workers: launches in flight at once. waiting_retry_s: how long a WAITING run waits
+    before it is launched again. log_batches_per_drain: read_logs calls when a run ends.
+    run_env: environment variables every run gets."""
+
+    poll_interval_s: float = 0.15
+    launch_workers: int = 2
+    waiting_retry_s: float = 2.0
+    log_batches_per_drain: int = 50
+    run_env: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.poll_interval_s <= 0:
+            raise ValueError("poll_interval_s must be positive")
+        if self.launch_workers < 1:
+            raise ValueError("launch_workers must be at least 1")
+        if self.waiting_retry_s < 0:
+            raise ValueError("waiting_retry_s must not be negative")
+        if self.log_batches_per_drain < 1:
+            raise ValueError("log_batches_per_drain must be at least 1")
+
+
+class Scheduler:
+    """Drives runs through their states. start() once; stop() leaves running runs running
+    (the reconciler re-attaches them at the next start)."""
+
+    def __init__(
+        self,
+        store: JobStore,
+        executor: RunExecutor,
+        *,
+        config: SchedulerConfig | None = None,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self._store = store
+        self._executor = executor
+        self._config = config or SchedulerConfig()
+        self._clock = clock
+        self._wake = threading.Event()
+        self._halt = threading.Event()
+        self._lock = threading.Lock()
+        self._tick_lock = threading.Lock()
+        # Runs this scheduler has handed to a launch; guarded by _lock.
+        self._owned: set[str] = set()
+        # Of those, the ones whose launch has not returned yet; guarded by _lock.
+        self._launching: set[str] = set()
+        self._thread: threading.Thread | None = None
+        self._pool: ThreadPoolExecutor | None = None
+
+    def start(self) -> None:
+        if self._thread is not None:
+            raise RuntimeError("the scheduler is already started")
+        self._halt.clear()
+        self._pool = ThreadPoolExecutor(
+            max_workers=self._config.launch_workers, thread_name_prefix="sluice-launch"
+        )
+        self._thread = threading.Thread(target=self._loop, name="sluice-scheduler", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        """Stops the loop; launches in flight finish on their own threads."""
+        self._halt.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+            self._thread = None
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+
+    def wake(self) -> None:
+        """Look at the runs now (a run was started or stopped)."""
+        self._wake.set()
+
+    def run_once(self) -> None:
+        """One pass over every active run."""
+        with self._tick_lock:
+            runs = self._store.list_active_runs()
+            active = {run.id for run in runs}
+            with self._lock:
+                # A run gone from the active list has ended for good; it needs no guarding.
+                self._owned &= active
+            now = self._clock()
+            for run in runs:
+                if self._halt.is_set():
+                    return
+                try:
+                    self._step(run, now)
+                except Exception:
+                    # One run's trouble (executor or database) must not stall the others.
+                    logger.exception("scheduling job run %s failed; retrying", run.id)
+
+    def _loop(self) -> None:
+        while not self._halt.is_set():
+            self._wake.clear()
+            try:
+                self.run_once()
+            except Exception:
+                logger.exception("scheduler pass failed; retrying")
+            self._wake.wait(self._config.poll_interval_s)
+
+    def _step(self, run: JobRun, now: datetime) -> None:
+        with self._lock:
+            launching = run.id in self._launching
+            owned = run.id in self._owned
+        if run.state is not RunState.STOPPING and now >= run.deadline:
+            self._time_out(run, launching)
+        elif run.state is RunState.STARTING and not owned:
+            self._submit_launch(run)
+        elif run.state is RunState.WAITING:
+            self._relaunch_waiting(run, now)
+        elif run.state is RunState.RUNNING:
+            self._follow(run)
+        elif run.state is RunState.STOPPING and not launching:
+            self._stop(run)
+
+    # Launching
+
+    def _submit_launch(self, run: JobRun) -> None:
+        pool = self._pool
+        if pool is None or self._halt.is_set():
+            return
+        with self._lock:
+            self._owned.add(run.id)
+            self._launching.add(run.id)
+        pool.submit(self._launch, run)
+
+    def _relaunch_waiting(self, run: JobRun, now: datetime) -> None:
+        if (now - run.last_modified_on).total_seconds() < self._config.waiting_retry_s:
+            return
+        if self._store.transition(run.id, {RunState.WAITING}, RunState.STARTING):
+            with self._lock:
+                self._owned.discard(run.id)
+            self._submit_launch(run)
+
+    def _launch(self, run: JobRun) -> None:
+        try:
+            self._launch_and_record(run)
+        except Exception:
+            logger.exception("launching job run %s failed; it will be launched again", run.id)
+            with self._lock:
+                self._owned.discard(run.id)
+        finally:
+            with self._lock:
+                self._launching.discard(run.id)
+            self.wake()
+
+    def _launch_and_record(self, run: JobRun) -> None:
+        starting = {RunState.STARTING}
+        try:
+            request = self._launch_request(run)
+        except SluiceError as exc:
+            self._store.transition(
+                run.id,
+                starting,
+                RunState.FAILED,
+                error_message=f"cannot load script {run.command.script_location}: {exc.message}",
+            )
+            return
+        try:
+            info = self._executor.launch(request)
+        except CapacityUnavailable:
+            self._store.transition(run.id, starting, RunState.WAITING)
+            return
+        except LaunchError as exc:
+            self._store.transition(run.id, starting, RunState.ERROR, error_message=exc.message)
+            return
+        except Exception:
+            logger.exception("the executor failed to launch job run %s", run.id)
+            self._store.transition(
+                run.id, starting, RunState.ERROR, error_message=LAUNCH_INTERNAL_ERROR
+            )
+            return
+        recorded = self._store.transition(
+            run.id,
+            starting,
+            RunState.RUNNING,
+            environment_id=info.environment_id,
+            warm_start=info.warm,
+        )
+        if not recorded:
+            # Stopped or timed out while it launched: nothing will follow this environment.
+            self._executor.stop(run.id)
+            self._executor.forget(run.id)
+
+    def _launch_request(self, run: JobRun) -> LaunchRequest:
+        script = load_script(self._store, run.account, run.command.script_location)
+        remaining = (run.deadline - self._clock()).total_seconds()
+        return LaunchRequest(
+            run_id=run.id,
+            job_name=run.job_name,
+            attempt=run.attempt,
+            command=run.command.name,
+            isolation=run.isolation,
+            worker=workers.worker_spec(run.command.name, run.worker_type, run.number_of_workers),
+            script_location=run.command.script_location,
+            script_text=script,
+            arguments=dict(run.arguments),
+            timeout_s=max(remaining, 0.0),
+            run_env={
+                **self._config.run_env,
+                "SLUICE_JOB_NAME": run.job_name,
+                "SLUICE_JOB_RUN_ID": run.id,
+                "SLUICE_ATTEMPT": str(run.attempt),
+            },
+        )
+
+    # Following
+
+    def _follow(self, run: JobRun) -> None:
+        progress = self._executor.poll(run.id)
+        if progress is None:
+            return
+        if progress.state is ExecutionState.RUNNING:
+            self._copy_logs(run.id, run.log_cursor)
+            return
+        self._drain_logs(run)
+        if progress.state is ExecutionState.SUCCEEDED:
+            ended = self._store.transition(
+                run.id,
+                {RunState.RUNNING},
+                RunState.SUCCEEDED,
+                execution_time=_execution_time(progress),
+            )
+        else:
+            ended = self._store.transition(
+                run.id,
+                {RunState.RUNNING},
+                RunState.FAILED,
+                error_message=progress.error_message or "the script failed",
+                execution_time=_execution_time(progress),
+                retry=True,
+            )
+        if ended:
+            self._executor.forget(run.id)
+            self.wake()
+
+    def _time_out(self, run: JobRun, launching: bool) -> None:
+        timed_out = self._store.transition(
+            run.id,
+            {run.state},
+            RunState.TIMEOUT,
+            error_message=f"Job run timed out after {run.timeout} minutes",
+            retry=True,
+        )
+        if not timed_out:
+            return
+        self.wake()
+        if launching:
+            return  # the launch finds the run ended and stops its environment
+        self._executor.stop(run.id)
+        self._drain_logs(run)
+        self._executor.forget(run.id)
+
+    def _stop(self, run: JobRun) -> None:
+        self._executor.stop(run.id)
+        self._drain_logs(run)
+        if self._store.transition(run.id, {RunState.STOPPING}, RunState.STOPPED):
+            self._executor.forget(run.id)
+
+    # Logs
+
+    def _copy_logs(self, run_id: str, cursor: str) -> tuple[str, bool]:
+        """One batch into the store; the new cursor and whether there were lines."""
+        batch = self._executor.read_logs(run_id, cursor)
+        if batch.lines or batch.cursor != cursor:
+            self._store.append_logs(run_id, batch.lines, batch.cursor)
+        return batch.cursor, bool(batch.lines)
+
+    def _drain_logs(self, run: JobRun) -> None:
+        cursor = run.log_cursor
+        for _ in range(self._config.log_batches_per_drain):
+            cursor, more = self._copy_logs(run.id, cursor)
+            if not more:
+                return
+
+
+def _execution_time(progress: RunProgress) -> int | None:
+    if progress.started_at is None or progress.finished_at is None:
+        return None
+    return int((progress.finished_at - progress.started_at).total_seconds())

@@ -1,0 +1,299 @@
+"""Runs of the SQL job store: creation under the concurrency cap, and conditional transitions."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Collection, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Row, delete, insert, select, update
+
+from common.errors import (
+    EntityNotFound,
+    FailedPrecondition,
+    InvalidInput,
+    ResourceNumberLimitExceeded,
+)
+from common.paging import Page, PageRequest
+from control_plane.jobs import checks, workers
+from control_plane.jobs.model import (
+    ACTIVE_STATES,
+    RETRYABLE_STATES,
+    RUN_ID_PREFIX,
+    STOPPABLE_STATES,
+    TERMINAL_STATES,
+    JobRun,
+    RunInput,
+    RunState,
+    check_transition,
+)
+from control_plane.jobs.rows import JOB_RUNS, JOBS
+from control_plane.jobs.sql_base import SqlStoreBase, run_from_row, state_values
+
+MAX_ERROR_MESSAGE = 4096
+_RUN_ID = re.compile(re.escape(RUN_ID_PREFIX) + r"[0-9a-f]{1,64}")
+
+
+def new_run_id() -> str:
+    """jr_ and 64 hex digits, like Glue's run ids."""
+    return RUN_ID_PREFIX + secrets.token_hex(32)
+
+
+def checked_run_id(value: str) -> str:
+    if not _RUN_ID.fullmatch(value):
+        raise InvalidInput(f"job run id {value!r} is not valid")
+    return value
+
+
+class RunOps(SqlStoreBase):
+    def create_run(self, account: str, job_name: str, run_input: RunInput) -> JobRun:
+        acc = checks.account(account)
+        name = checks.job_name(job_name)
+        run_arguments = checks.arguments("arguments", run_input.arguments)
+        trigger_name = checks.short_text("trigger_name", run_input.trigger_name)
+        subnet_id = checks.short_text("subnet_id", run_input.subnet_id)
+        security_group_id = checks.short_text("security_group_id", run_input.security_group_id)
+        previous_id = run_input.previous_run_id and checked_run_id(run_input.previous_run_id)
+        # 0 and "" take the job's value.
+        timeout = checks.timeout(run_input.timeout) if run_input.timeout else None
+        worker_type = run_input.worker_type and workers.checked_worker_type(run_input.worker_type)
+        number_of_workers = run_input.number_of_workers and workers.checked_number_of_workers(
+            run_input.number_of_workers
+        )
+        now = self._now()
+        with self._db.write() as conn:
+            # The cap is checked and taken in one statement, so racing starts cannot overshoot.
+            claimed = conn.execute(
+                update(JOBS)
+                .where(
+                    JOBS.c.account == acc,
+                    JOBS.c.name == name,
+                    JOBS.c.active_runs < JOBS.c.max_concurrent_runs,
+                )
+                .values(active_runs=JOBS.c.active_runs + 1)
+            ).rowcount
+            job = self._job_row(conn, acc, name)
+            if not claimed:
+                raise ResourceNumberLimitExceeded(
+                    f"Job {name} already has {job.max_concurrent_runs} concurrent run(s), its "
+                    "max_concurrent_runs (ConcurrentRunsExceededException)"
+                )
+            attempt = 0
+            if previous_id:
+                previous = self._run_row(conn, acc, name, previous_id)
+                if not RunState(previous.state).is_terminal():
+                    raise FailedPrecondition(
+                        f"Job run {previous_id} is {previous.state}: only a finished run can "
+                        "be retried"
+                    )
+                attempt = previous.attempt + 1
+            run_id = new_run_id()
+            conn.execute(
+                insert(JOB_RUNS).values(
+                    run_id=run_id,
+                    job_id=job.id,
+                    account=acc,
+                    job_name=name,
+                    attempt=attempt,
+                    previous_run_id=previous_id,
+                    trigger_name=trigger_name,
+                    arguments=checks.merged_arguments(
+                        job.default_arguments, run_arguments, job.non_overridable_arguments
+                    ),
+                    state=str(RunState.STARTING),
+                    error_message="",
+                    command_name=job.command_name,
+                    script_location=job.script_location,
+                    python_version=job.python_version,
+                    role=job.role,
+                    subnet_id=subnet_id,
+                    security_group_id=security_group_id,
+                    timeout=timeout or job.timeout,
+                    worker_type=worker_type or job.worker_type,
+                    number_of_workers=number_of_workers or job.number_of_workers,
+                    max_retries=job.max_retries,
+                    started_on=now,
+                    last_modified_on=now,
+                    execution_time=0,
+                    environment_id="",
+                    warm_start=False,
+                    log_seq=0,
+                    log_cursor="",
+                )
+            )
+            return run_from_row(self._run_by_id(conn, run_id))
+
+    def get_run(self, account: str, job_name: str, run_id: str) -> JobRun:
+        acc = checks.account(account)
+        name = checks.job_name(job_name)
+        with self._db.read() as conn:
+            return run_from_row(self._run_row(conn, acc, name, checked_run_id(run_id)))
+
+    def get_runs(self, account: str, job_name: str, page: PageRequest) -> Page[JobRun]:
+        acc = checks.account(account)
+        name = checks.job_name(job_name)
+        query = self._page_query(page, "GetJobRuns", acc, name)
+        with self._db.read() as conn:
+            job = self._job_row(conn, acc, name)
+            stmt = select(JOB_RUNS).where(JOB_RUNS.c.job_id == job.id)
+            if query.after is not None:
+                stmt = stmt.where(JOB_RUNS.c.id < int(query.after))
+            rows = conn.execute(stmt.order_by(JOB_RUNS.c.id.desc()).limit(query.limit + 1)).all()
+        kept, token = self._page_of(query, rows, lambda row: row.id)
+        return Page(items=tuple(run_from_row(row) for row in kept), next_token=token)
+
+    def list_active_runs(self) -> Sequence[JobRun]:
+        with self._db.read() as conn:
+            rows = conn.execute(
+                select(JOB_RUNS)
+                .where(JOB_RUNS.c.state.in_(state_values(ACTIVE_STATES)))
+                .order_by(JOB_RUNS.c.id)
+            ).all()
+        return tuple(run_from_row(row) for row in rows)
+
+    def transition(
+        self,
+        run_id: str,
+        from_states: Collection[RunState],
+        to_state: RunState,
+        *,
+        error_message: str | None = None,
+        environment_id: str | None = None,
+        warm_start: bool | None = None,
+        execution_time: int | None = None,
+        retry: bool = False,
+    ) -> bool:
+        check_transition(from_states, to_state, retry)
+        values: dict[str, Any] = {"state": str(to_state), "last_modified_on": self._now()}
+        if error_message is not None:
+            values["error_message"] = error_message[:MAX_ERROR_MESSAGE]
+        if environment_id is not None:
+            values["environment_id"] = environment_id
+        if warm_start is not None:
+            values["warm_start"] = warm_start
+        if execution_time is not None:
+            values["execution_time"] = max(0, execution_time)
+        with self._db.write() as conn:
+            job_id = conn.execute(
+                select(JOB_RUNS.c.job_id).where(JOB_RUNS.c.run_id == run_id)
+            ).scalar()
+            if to_state.is_terminal() and job_id is not None:
+                # Job row before run row, the order create_run and delete_job lock them in.
+                conn.execute(select(JOBS.c.id).where(JOBS.c.id == job_id).with_for_update())
+            return self._transition(conn, run_id, from_states, to_state, values, retry)
+
+    def request_stop(self, account: str, job_name: str, run_id: str) -> JobRun:
+        acc = checks.account(account)
+        name = checks.job_name(job_name)
+        rid = checked_run_id(run_id)
+        with self._db.write() as conn:
+            self._run_row(conn, acc, name, rid)
+            values = {"state": str(RunState.STOPPING), "last_modified_on": self._now()}
+            self._transition(conn, rid, STOPPABLE_STATES, RunState.STOPPING, values, False)
+            row = self._run_by_id(conn, rid)
+            if RunState(row.state).is_terminal():
+                raise FailedPrecondition(f"Job run {rid} has already finished: {row.state}")
+            return run_from_row(row)
+
+    def purge_orphan_runs(self) -> int:
+        with self._db.write() as conn:
+            return conn.execute(
+                delete(JOB_RUNS).where(
+                    JOB_RUNS.c.job_id.is_(None),
+                    JOB_RUNS.c.state.in_(state_values(TERMINAL_STATES)),
+                )
+            ).rowcount
+
+    def _transition(
+        self,
+        conn: Connection,
+        run_id: str,
+        from_states: Collection[RunState],
+        to_state: RunState,
+        values: dict[str, Any],
+        retry: bool,
+    ) -> bool:
+        now: datetime = values["last_modified_on"]
+        if to_state is RunState.RUNNING:
+            values["running_on"] = now
+        if to_state.is_terminal():
+            values["completed_on"] = now
+        changed = conn.execute(
+            update(JOB_RUNS)
+            .where(JOB_RUNS.c.run_id == run_id, JOB_RUNS.c.state.in_(state_values(from_states)))
+            .values(**values)
+        ).rowcount
+        if not changed:
+            return False
+        if to_state.is_terminal():
+            self._finish(conn, self._run_by_id(conn, run_id), to_state, values, retry)
+        return True
+
+    def _finish(
+        self, conn: Connection, row: Row, to_state: RunState, values: dict[str, Any], retry: bool
+    ) -> None:
+        """What ending a run does besides its state: execution time, and its slot of the job."""
+        now: datetime = values["completed_on"]
+        if "execution_time" not in values and row.running_on is not None:
+            seconds = int((now - row.running_on).total_seconds())
+            conn.execute(
+                update(JOB_RUNS).where(JOB_RUNS.c.id == row.id).values(execution_time=seconds)
+            )
+        if row.job_id is None:
+            return
+        if retry and to_state in RETRYABLE_STATES and row.attempt < row.max_retries:
+            # The next attempt takes over this run's slot, so the count stays as it is.
+            self._insert_next_attempt(conn, row, now)
+            return
+        conn.execute(
+            update(JOBS).where(JOBS.c.id == row.job_id).values(active_runs=JOBS.c.active_runs - 1)
+        )
+
+    @staticmethod
+    def _insert_next_attempt(conn: Connection, row: Row, now: datetime) -> None:
+        copied = {
+            key: getattr(row, key)
+            for key in (
+                "job_id",
+                "account",
+                "job_name",
+                "trigger_name",
+                "arguments",
+                "command_name",
+                "script_location",
+                "python_version",
+                "role",
+                "subnet_id",
+                "security_group_id",
+                "timeout",
+                "worker_type",
+                "number_of_workers",
+                "max_retries",
+            )
+        }
+        conn.execute(
+            insert(JOB_RUNS).values(
+                run_id=new_run_id(),
+                attempt=row.attempt + 1,
+                previous_run_id=row.run_id,
+                state=str(RunState.STARTING),
+                error_message="",
+                started_on=now,
+                last_modified_on=now,
+                execution_time=0,
+                environment_id="",
+                warm_start=False,
+                log_seq=0,
+                log_cursor="",
+                **copied,
+            )
+        )
+
+    @staticmethod
+    def _run_by_id(conn: Connection, run_id: str) -> Row:
+        row = conn.execute(select(JOB_RUNS).where(JOB_RUNS.c.run_id == run_id)).first()
+        if row is None:
+            raise EntityNotFound(f"Job run {run_id} not found")
+        return row

@@ -1,0 +1,294 @@
+"""The scheduler against an executor double, with a real SQL store on a SQLite file."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from common.db import Database
+from common.paging import PageRequest, PageTokenCodec
+from control_plane.jobs.executor import CapacityUnavailable, LaunchError
+from control_plane.jobs.model import (
+    CommandName,
+    JobCommand,
+    JobRun,
+    LogStream,
+    RunInput,
+    RunState,
+)
+from control_plane.jobs.scheduler import LAUNCH_INTERNAL_ERROR, Scheduler, SchedulerConfig
+from control_plane.jobs.schema import upgrade_schema
+from control_plane.jobs.sql_store import SqlJobStore
+from tests.unit.test_jobs_support import FakeClock, FakeExecutor, eventually, job_input
+
+pytestmark = pytest.mark.unit
+
+ACCOUNT = "123456789012"
+SCRIPT = b"print('hello')\n"
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def store(tmp_path: Path, clock: FakeClock) -> Iterator[SqlJobStore]:
+    db = Database(f"sqlite:///{tmp_path / 'jobs.db'}")
+    upgrade_schema(db)
+    store = SqlJobStore(db, PageTokenCodec(b"scheduler-unit-tests-key"), clock=clock)
+    store.put_script(ACCOUNT, "etl.py", SCRIPT)
+    yield store
+    db.dispose()
+
+
+@pytest.fixture
+def executor(clock: FakeClock) -> FakeExecutor:
+    return FakeExecutor(clock)
+
+
+@pytest.fixture
+def scheduler(store: SqlJobStore, executor: FakeExecutor, clock: FakeClock) -> Iterator[Scheduler]:
+    config = SchedulerConfig(poll_interval_s=0.01, waiting_retry_s=5.0, run_env={"A": "1"})
+    scheduler = Scheduler(store, executor, config=config, clock=clock)
+    scheduler.start()
+    yield scheduler
+    scheduler.stop()
+
+
+def start(store: SqlJobStore, scheduler: Scheduler, run_input: RunInput | None = None) -> str:
+    run_id = store.create_run(ACCOUNT, "etl", run_input or RunInput()).id
+    scheduler.wake()
+    return run_id
+
+
+def get(store: SqlJobStore, run_id: str) -> JobRun:
+    return store.get_run(ACCOUNT, "etl", run_id)
+
+
+def wait_state(store: SqlJobStore, run_id: str, state: RunState) -> JobRun:
+    eventually(lambda: get(store, run_id).state is state, f"run to be {state}")
+    return get(store, run_id)
+
+
+def runs(store: SqlJobStore) -> list[JobRun]:
+    return list(store.get_runs(ACCOUNT, "etl", PageRequest()).items)
+
+
+def test_launches_a_starting_run(
+    store: SqlJobStore, scheduler: Scheduler, executor: FakeExecutor
+) -> None:
+    store.create_job(
+        ACCOUNT, job_input(default_arguments={"--day": "1"}, worker_type="G.2X", timeout=10)
+    )
+
+    run_id = start(store, scheduler, RunInput(subnet_id="subnet-1", security_group_id="sg-1"))
+    run = wait_state(store, run_id, RunState.RUNNING)
+
+    assert (run.environment_id, run.warm_start) == ("env-1", True)
+    [request] = executor.launched
+    assert request.run_id == run_id
+    assert request.script_text == SCRIPT.decode()
+    assert request.arguments == {"--day": "1"}
+    assert request.isolation == run.isolation
+    assert request.isolation.subnet_id == "subnet-1"
+    assert (request.worker.num_executors, request.worker.executor_cores) == (1, 2)
+    assert request.timeout_s == 600
+    assert request.run_env["A"] == "1"
+    assert request.run_env["SLUICE_JOB_RUN_ID"] == run_id
+
+
+def test_success_copies_logs_and_frees_the_slot(
+    store: SqlJobStore, scheduler: Scheduler, executor: FakeExecutor
+) -> None:
+    store.create_job(ACCOUNT, job_input())
+    run_id = start(store, scheduler)
+    wait_state(store, run_id, RunState.RUNNING)
+    executor.emit(run_id, "one", "two", "three")
+    executor.emit(run_id, "warn", stream=LogStream.STDERR)
+    eventually(
+        lambda: len(store.get_run_logs(ACCOUNT, "etl", run_id, PageRequest()).items) == 4,
+        "the logs of a running run to be copied",
+    )
+    executor.emit(run_id, "four", "five", "six", "seven")
+
+    executor.finish(run_id, ok=True, seconds=42)
+    run = wait_state(store, run_id, RunState.SUCCEEDED)
+
+    assert run.execution_time == 42
+    assert run.completed_on is not None
+    logs = store.get_run_logs(ACCOUNT, "etl", run_id, PageRequest()).items
+    assert [(e.stream, e.message) for e in logs] == [
+        (LogStream.STDOUT, "one"),
+        (LogStream.STDOUT, "two"),
+        (LogStream.STDOUT, "three"),
+        (LogStream.STDERR, "warn"),
+        (LogStream.STDOUT, "four"),
+        (LogStream.STDOUT, "five"),
+        (LogStream.STDOUT, "six"),
+        (LogStream.STDOUT, "seven"),
+    ]
+    assert run_id in executor.forgotten
+    start(store, scheduler)  # the job's only slot is free again
+
+
+def test_failure_is_retried_while_retries_last(
+    store: SqlJobStore, scheduler: Scheduler, executor: FakeExecutor
+) -> None:
+    store.create_job(ACCOUNT, job_input(max_retries=1))
+    first = start(store, scheduler)
+    wait_state(store, first, RunState.RUNNING)
+
+    executor.finish(first, ok=False, error="ZeroDivisionError: division by zero")
+
+    assert wait_state(store, first, RunState.FAILED).error_message == (
+        "ZeroDivisionError: division by zero"
+    )
+    eventually(lambda: len(runs(store)) == 2, "a second attempt")
+    second = runs(store)[0]
+    assert (second.attempt, second.previous_run_id) == (1, first)
+    wait_state(store, second.id, RunState.RUNNING)
+
+    executor.finish(second.id, ok=False)
+
+    assert wait_state(store, second.id, RunState.FAILED).error_message == "the script failed"
+    scheduler.run_once()
+    assert len(runs(store)) == 2
+
+
+def test_timeout_kills_the_environment_and_retries(
+    store: SqlJobStore, scheduler: Scheduler, executor: FakeExecutor, clock: FakeClock
+) -> None:
+    store.create_job(ACCOUNT, job_input(timeout=1, max_retries=1))
+    run_id = start(store, scheduler)
+    wait_state(store, run_id, RunState.RUNNING)
+
+    clock.advance(61)
+
+    run = wait_state(store, run_id, RunState.TIMEOUT)
+    assert run.error_message == "Job run timed out after 1 minutes"
+    assert run_id in executor.stopped
+    assert not executor.knows(run_id)
+    eventually(lambda: len(runs(store)) == 2, "a second attempt")
+    wait_state(store, runs(store)[0].id, RunState.RUNNING)
+
+
+def test_stop_request_stops_the_environment(
+    store: SqlJobStore, scheduler: Scheduler, executor: FakeExecutor
+) -> None:
+    store.create_job(ACCOUNT, job_input(max_retries=3))
+    run_id = start(store, scheduler)
+    wait_state(store, run_id, RunState.RUNNING)
+    executor.emit(run_id, "last words")
+
+    store.request_stop(ACCOUNT, "etl", run_id)
+    scheduler.wake()
+
+    wait_state(store, run_id, RunState.STOPPED)
+    assert run_id in executor.stopped
+    assert len(runs(store)) == 1  # a stopped run is not retried
+    assert [e.message for e in store.get_run_logs(ACCOUNT, "etl", run_id, PageRequest()).items] == [
+        "last words"
+    ]
+
+
+def test_launch_error_ends_the_run_in_error(
+    store: SqlJobStore, scheduler: Scheduler, executor: FakeExecutor
+) -> None:
+    store.create_job(ACCOUNT, job_input(max_retries=2, max_concurrent_runs=2))
+    executor.launch_errors.extend([LaunchError("role is not allowed"), RuntimeError("bug")])
+
+    refused = start(store, scheduler)
+    crashed = start(store, scheduler)
+
+    assert wait_state(store, refused, RunState.ERROR).error_message == "role is not allowed"
+    assert wait_state(store, crashed, RunState.ERROR).error_message == LAUNCH_INTERNAL_ERROR
+    assert len(runs(store)) == 2  # errors are not retried
+
+
+@pytest.mark.parametrize(
+    ("location", "reason"),
+    [
+        ("sluice://scripts/absent.py", "Script absent.py not found"),
+        ("file:///nonexistent/absent.py", "script file /nonexistent/absent.py cannot be read"),
+    ],
+)
+def test_missing_script_fails_the_run(
+    store: SqlJobStore, scheduler: Scheduler, executor: FakeExecutor, location: str, reason: str
+) -> None:
+    store.create_job(ACCOUNT, job_input(command=JobCommand(CommandName.GLUEETL, location)))
+
+    run_id = start(store, scheduler)
+
+    run = wait_state(store, run_id, RunState.FAILED)
+    assert run.error_message.startswith(f"cannot load script {location}: {reason}")
+    assert executor.launched == []
+
+
+def test_no_capacity_parks_the_run_in_waiting(
+    store: SqlJobStore, scheduler: Scheduler, executor: FakeExecutor, clock: FakeClock
+) -> None:
+    store.create_job(ACCOUNT, job_input())
+    executor.launch_errors.append(CapacityUnavailable())
+
+    run_id = start(store, scheduler)
+    wait_state(store, run_id, RunState.WAITING)
+    scheduler.run_once()
+    assert len(executor.launched) == 1  # not before waiting_retry_s
+
+    clock.advance(5)
+
+    wait_state(store, run_id, RunState.RUNNING)
+    assert len(executor.launched) == 2
+
+
+def test_stop_during_launch_releases_the_environment(
+    store: SqlJobStore, scheduler: Scheduler, executor: FakeExecutor
+) -> None:
+    store.create_job(ACCOUNT, job_input())
+    executor.gate = threading.Event()
+    run_id = start(store, scheduler)
+    eventually(lambda: executor.launched, "the launch to begin")
+
+    store.request_stop(ACCOUNT, "etl", run_id)
+    scheduler.run_once()
+    assert get(store, run_id).state is RunState.STOPPING  # not while the launch is in flight
+    executor.gate.set()
+
+    wait_state(store, run_id, RunState.STOPPED)
+    eventually(lambda: run_id in executor.forgotten, "the environment to be released")
+    assert not executor.knows(run_id)
+
+
+def test_timeout_during_launch_releases_the_environment(
+    store: SqlJobStore, scheduler: Scheduler, executor: FakeExecutor, clock: FakeClock
+) -> None:
+    store.create_job(ACCOUNT, job_input(timeout=1))
+    executor.gate = threading.Event()
+    run_id = start(store, scheduler)
+    eventually(lambda: executor.launched, "the launch to begin")
+
+    clock.advance(60)
+    wait_state(store, run_id, RunState.TIMEOUT)
+    executor.gate.set()
+
+    eventually(lambda: run_id in executor.forgotten, "the environment to be released")
+    assert not executor.knows(run_id)
+    assert get(store, run_id).state is RunState.TIMEOUT
+
+
+def test_runs_of_a_deleted_job_are_stopped(
+    store: SqlJobStore, scheduler: Scheduler, executor: FakeExecutor
+) -> None:
+    store.create_job(ACCOUNT, job_input())
+    run_id = start(store, scheduler)
+    wait_state(store, run_id, RunState.RUNNING)
+
+    store.delete_job(ACCOUNT, "etl")
+    scheduler.wake()
+
+    eventually(lambda: run_id in executor.stopped, "the orphan run to be stopped")
+    eventually(lambda: not store.list_active_runs(), "no active run left")
