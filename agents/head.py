@@ -1,0 +1,289 @@
+"""The embedded Ray head: started with `ray start --head` so it outlives the control plane.
+
+Its address is recorded in the data dir, so a control plane restarted (even after SIGKILL)
+re-attaches to it. It listens on 127.0.0.1 only, on free ports (never Redis's 6379), with token
+authentication, and every process of it keeps its temp files in the data dir.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import ipaddress
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import psutil
+
+from agents.config import MIB, AgentsConfig
+from agents.errors import ClusterUnavailable
+from agents.layout import DataLayout
+
+# Every process of an embedded head carries this variable (value: the head's ray dir), so a
+# head's processes are found, and only they are stopped, even with other clusters on the host.
+HEAD_MARKER_VAR = "SLUICE_AGENTS_HEAD"
+_LOCALHOST = "127.0.0.1"
+_LOG_TAIL_CHARS = 2000
+
+
+@dataclass(frozen=True)
+class HeadRecord:
+    """What the data dir remembers of the embedded head."""
+
+    address: str
+    ray_client_port: int
+    temp_dir: str
+    started_at: float
+
+
+def client_environment(config: AgentsConfig) -> dict[str, str]:
+    """Environment variables a process needs to connect to the configured cluster."""
+    env = {}
+    if config.ray.address is None:
+        env["RAY_AUTH_MODE"] = "token"
+        env["RAY_AUTH_TOKEN_PATH"] = str(DataLayout(config.data_dir).token_file)
+    elif config.ray.auth_token_path is not None:
+        env["RAY_AUTH_MODE"] = "token"
+        env["RAY_AUTH_TOKEN_PATH"] = str(config.ray.auth_token_path)
+    if config.ray.address is None or is_loopback(config.ray.address):
+        # Ray's way to keep a node on 127.0.0.1 (its default picks the routable address).
+        env["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+    return env
+
+
+def is_loopback(address: str) -> bool:
+    """Whether a host:port address is on the loopback interface."""
+    host = address.rpartition(":")[0].strip("[]")
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
+def start_or_attach(config: AgentsConfig) -> HeadRecord:
+    """The running embedded head of config's data dir, started first if it is not running."""
+    layout = DataLayout(config.data_dir)
+    layout.ray_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with _head_lock(layout):
+        record = read_record(layout)
+        if record is not None and reachable(record.address):
+            return record
+        # A head whose GCS is gone is of no use; clear whatever is left of it.
+        stop_processes(config, timeout_s=10.0)
+        return _start(config, layout)
+
+
+def running_record(config: AgentsConfig) -> HeadRecord | None:
+    """The recorded embedded head if it answers, else None; never starts one."""
+    record = read_record(DataLayout(config.data_dir))
+    return record if record is not None and reachable(record.address) else None
+
+
+def read_record(layout: DataLayout) -> HeadRecord | None:
+    """The recorded head, or None."""
+    try:
+        return HeadRecord(**json.loads(layout.cluster_file.read_text(encoding="utf-8")))
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def stop(config: AgentsConfig, timeout_s: float = 15.0) -> int:
+    """Stop the embedded head of config's data dir and forget it.
+
+    Returns:
+        How many processes were stopped.
+    """
+    layout = DataLayout(config.data_dir)
+    with _head_lock(layout):
+        stopped = stop_processes(config, timeout_s)
+        layout.cluster_file.unlink(missing_ok=True)
+        return stopped
+
+
+def head_processes(config: AgentsConfig) -> list[psutil.Process]:
+    """The live processes of the embedded head of config (workers and JVMs included).
+
+    Ray's own daemons name the head's temp dir on their command line; workers rename themselves
+    (which also blanks their environment in /proc), so they are found as the daemons'
+    descendants; orphaned JVMs still carry the head's marker variable.
+    """
+    marker = str(DataLayout(config.data_dir).ray_dir)
+    temp_dir = str(config.ray_temp_dir)
+    found: dict[int, psutil.Process] = {}
+    for process in psutil.process_iter():
+        try:
+            if process.pid == os.getpid():
+                continue
+            if temp_dir in " ".join(process.cmdline()) or (
+                process.environ().get(HEAD_MARKER_VAR) == marker
+            ):
+                found[process.pid] = process
+                found.update((child.pid, child) for child in process.children(recursive=True))
+        except psutil.Error:
+            continue
+    found.pop(os.getpid(), None)
+    return list(found.values())
+
+
+def stop_processes(config: AgentsConfig, timeout_s: float) -> int:
+    """SIGTERM the head's processes, then SIGKILL those still there after timeout_s."""
+    processes = head_processes(config)
+    for process in processes:
+        with contextlib.suppress(psutil.Error):
+            process.send_signal(signal.SIGTERM)
+    _, alive = psutil.wait_procs(processes, timeout=timeout_s)
+    for process in alive:
+        with contextlib.suppress(psutil.Error):
+            process.kill()
+    psutil.wait_procs(alive, timeout=timeout_s)
+    return len(processes)
+
+
+def _start(config: AgentsConfig, layout: DataLayout) -> HeadRecord:
+    _ensure_token(layout)
+    temp_dir = config.ray_temp_dir
+    temp_dir.mkdir(parents=True, exist_ok=True)
+    layout.cluster_tmp_dir.mkdir(parents=True, exist_ok=True)
+    gcs_port, client_port, agent_port, dashboard_port = _free_ports(4)
+    command = [
+        sys.executable,
+        "-m",
+        "ray.scripts.scripts",
+        "start",
+        "--head",
+        f"--port={gcs_port}",
+        f"--node-ip-address={_LOCALHOST}",
+        f"--num-cpus={config.ray.num_cpus}",
+        f"--object-store-memory={config.ray.object_store_memory_mb * MIB}",
+        f"--temp-dir={temp_dir}",
+        f"--ray-client-server-port={client_port}",
+        f"--dashboard-agent-listen-port={agent_port}",
+        "--disable-usage-stats",
+    ]
+    if config.ray.include_dashboard:
+        command += [
+            "--include-dashboard=true",
+            f"--dashboard-host={_LOCALHOST}",
+            f"--dashboard-port={dashboard_port}",
+        ]
+    else:
+        command.append("--include-dashboard=false")
+    with layout.head_log.open("ab") as log:
+        try:
+            # A session of its own: the head must survive the control plane's process group.
+            result = subprocess.run(
+                command,
+                env=_head_environment(config, layout),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                timeout=config.ray.start_timeout_s,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            stop_processes(config, timeout_s=10.0)
+            raise ClusterUnavailable(
+                f"ray start did not finish in {config.ray.start_timeout_s:.0f} s; "
+                f"see {layout.head_log}"
+            ) from None
+    if result.returncode != 0:
+        stop_processes(config, timeout_s=10.0)
+        raise ClusterUnavailable(
+            f"ray start failed with exit code {result.returncode}: {_log_tail(layout)}"
+        )
+    record = HeadRecord(
+        address=f"{_LOCALHOST}:{gcs_port}",
+        ray_client_port=client_port,
+        temp_dir=str(temp_dir),
+        started_at=time.time(),
+    )
+    _write_record(layout, record)
+    return record
+
+
+def _head_environment(config: AgentsConfig, layout: DataLayout) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RAY_ADDRESS", "RAY_AUTH"))}
+    tmp = str(layout.cluster_tmp_dir)
+    env.update(client_environment(config))
+    env.update(
+        {
+            HEAD_MARKER_VAR: str(layout.ray_dir),
+            "RAY_TMPDIR": tmp,
+            "TMPDIR": tmp,
+            # JVMs ignore TMPDIR; every JVM of the cluster (Ray's Java workers included) reads this.
+            "JAVA_TOOL_OPTIONS": f"-Djava.io.tmpdir={tmp} -XX:-UsePerfData",
+            "RAY_USAGE_STATS_ENABLED": "0",
+        }
+    )
+    return env
+
+
+def _ensure_token(layout: DataLayout) -> None:
+    token = layout.token_file
+    if token.exists():
+        os.chmod(token, 0o600)
+        return
+    fd = os.open(token, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(secrets.token_hex(32))
+
+
+def _write_record(layout: DataLayout, record: HeadRecord) -> None:
+    fd, tmp_name = tempfile.mkstemp(dir=layout.ray_dir, prefix=".cluster-")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            json.dump(asdict(record), out)
+        os.replace(tmp_name, layout.cluster_file)
+    finally:
+        Path(tmp_name).unlink(missing_ok=True)
+
+
+def reachable(address: str, timeout_s: float = 2.0) -> bool:
+    host, _, port = address.rpartition(":")
+    try:
+        with socket.create_connection((host, int(port)), timeout=timeout_s):
+            return True
+    except (OSError, ValueError):
+        return False
+
+
+def _free_ports(count: int) -> list[int]:
+    sockets = []
+    try:
+        for _ in range(count):
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.bind((_LOCALHOST, 0))
+            sockets.append(sock)
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+@contextlib.contextmanager
+def _head_lock(layout: DataLayout) -> Iterator[None]:
+    layout.ray_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with (layout.ray_dir / "head.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _log_tail(layout: DataLayout) -> str:
+    try:
+        return layout.head_log.read_text(encoding="utf-8", errors="replace")[-_LOG_TAIL_CHARS:]
+    except OSError:
+        return f"see {layout.head_log}"

@@ -1,0 +1,37 @@
+"""The SQL implementation of CatalogStore, on SQLite or PostgreSQL through common.db.
+
+Each resource's operations live in their own sql_* module; this class puts them together.
+"""
+
+from __future__ import annotations
+
+from catalog.store.base import CatalogStore
+from catalog.store.sql_base import utc_now
+from catalog.store.sql_connections import ConnectionOps
+from catalog.store.sql_databases import DatabaseOps
+from catalog.store.sql_functions import FunctionOps
+from catalog.store.sql_partitions import PartitionOps
+from catalog.store.sql_search import SearchOps
+from catalog.store.sql_tables import TableOps
+from catalog.store.sql_versions import TableVersionOps
+
+__all__ = ["SqlCatalogStore", "utc_now"]
+
+
+class SqlCatalogStore(
+    DatabaseOps,
+    TableOps,
+    TableVersionOps,
+    SearchOps,
+    PartitionOps,
+    ConnectionOps,
+    FunctionOps,
+    CatalogStore,
+):
+    """CatalogStore over SQL tables (catalog.store.rows), migrated by catalog.schema.
+
+    Args:
+        db: The database; its schema must be upgraded with catalog.schema.upgrade_schema.
+        page_tokens: Signs and checks the next_tokens of list calls.
+        clock: The current time, timezone-aware (a parameter so tests can fix it).
+    """

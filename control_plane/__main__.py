@@ -1,0 +1,6 @@
+"""`python -m control_plane`: the same as `sluice server`."""
+
+from control_plane.cli import server
+
+if __name__ == "__main__":
+    server.main(prog_name="python -m control_plane")

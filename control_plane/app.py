@@ -1,0 +1,127 @@
+"""Wiring: the database, store, servicers, interceptors, health and reflection of one server."""
+
+from __future__ import annotations
+
+import errno
+import socket
+from concurrent import futures
+from dataclasses import dataclass
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from catalog.store.sql import SqlCatalogStore
+from common.db import Database
+from common.paging import PageTokenCodec
+from control_plane.config import ServerConfig
+from control_plane.database import open_catalog_database
+from control_plane.datadir import load_or_create_page_token_key, prepare_data_dir
+from control_plane.errors import StartupError
+from control_plane.interceptors import AccessLogInterceptor, ErrorInterceptor
+from control_plane.servicers.catalog import CatalogServicer
+from sluice.catalog.v1 import catalog_pb2, catalog_pb2_grpc
+
+CATALOG_SERVICE = catalog_pb2.DESCRIPTOR.services_by_name["CatalogService"].full_name
+SERVED = (CATALOG_SERVICE,)
+
+
+@dataclass
+class App:
+    """An assembled server, bound to its port but not yet started."""
+
+    config: ServerConfig
+    db: Database
+    grpc_server: grpc.Server
+    health: health.HealthServicer
+    port: int
+
+    @property
+    def address(self) -> str:
+        """host:port the server listens on (the real port when config.port was 0)."""
+        return self.config.model_copy(update={"port": self.port}).address
+
+    def start(self) -> None:
+        """Accept calls and report SERVING."""
+        self.grpc_server.start()
+        for service in (health.OVERALL_HEALTH, *SERVED):
+            self.health.set(service, health_pb2.HealthCheckResponse.SERVING)
+
+    def stop(self, grace_s: float | None = None) -> None:
+        """Report NOT_SERVING, let calls in flight finish for up to grace_s, release the DB."""
+        self.health.enter_graceful_shutdown()
+        grace = self.config.shutdown_grace_s if grace_s is None else grace_s
+        self.grpc_server.stop(grace).wait()
+        self.db.dispose()
+
+
+def assemble(config: ServerConfig) -> App:
+    """Everything a server needs, bound to its port; StartupError when something is unusable."""
+    # A taken port is the likeliest mistake: report it before touching any files.
+    _check_port_free(config)
+    data_dir = prepare_data_dir(config.data_dir)
+    key = load_or_create_page_token_key(data_dir)
+    db = open_catalog_database(config.database_url)
+    try:
+        return _assemble_server(config, db, PageTokenCodec(key))
+    except StartupError:
+        db.dispose()
+        raise
+
+
+def _assemble_server(config: ServerConfig, db: Database, codec: PageTokenCodec) -> App:
+    store = SqlCatalogStore(db, codec)
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=config.max_workers, thread_name_prefix="sluice-rpc"),
+        interceptors=[AccessLogInterceptor(), ErrorInterceptor()],
+        options=[
+            # grpc shares ports between servers by default; a second server must fail instead.
+            ("grpc.so_reuseport", 0),
+            ("grpc.max_send_message_length", config.max_message_bytes),
+            ("grpc.max_receive_message_length", config.max_message_bytes),
+        ],
+    )
+    catalog_pb2_grpc.add_CatalogServiceServicer_to_server(
+        CatalogServicer(store, config.default_catalog_id), server
+    )
+    health_servicer = health.HealthServicer()
+    for service in (health.OVERALL_HEALTH, *SERVED):
+        health_servicer.set(service, health_pb2.HealthCheckResponse.NOT_SERVING)
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    reflection.enable_server_reflection(
+        (*SERVED, health.SERVICE_NAME, reflection.SERVICE_NAME), server
+    )
+    port = _bind(server, config)
+    return App(config=config, db=db, grpc_server=server, health=health_servicer, port=port)
+
+
+def _check_port_free(config: ServerConfig) -> None:
+    # Probing with a plain socket: grpc's own bind failure is an opaque RuntimeError.
+    if config.port and _port_in_use(config.host, config.port):
+        raise StartupError(f"port {config.port} on {config.host} is already in use")
+
+
+def _bind(server: grpc.Server, config: ServerConfig) -> int:
+    try:
+        return server.add_insecure_port(config.address)
+    except RuntimeError:
+        # Taken since the probe at start-up, or unusable for another reason.
+        _check_port_free(config)
+        raise StartupError(f"cannot listen on {config.address}") from None
+
+
+def _port_in_use(host: str, port: int) -> bool:
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise StartupError(f"cannot listen on {host}: {exc.strerror}") from None
+    family, kind, proto, _, sockaddr = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(sockaddr)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                return True
+            raise StartupError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    return False

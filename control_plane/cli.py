@@ -1,0 +1,62 @@
+"""`sluice server` (and `python -m control_plane`): run the control-plane gRPC server."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+from pydantic import ValidationError
+
+from control_plane.config import ServerConfig, describe_validation_error
+from control_plane.errors import StartupError
+from control_plane.logs import configure_logging
+from control_plane.server import serve
+
+# The exit code for a server that cannot start: bad settings, port taken, data dir, database.
+EXIT_STARTUP = 2
+
+
+@click.command("server")
+@click.option("--host", default=None, help="Address to listen on.  [default: 127.0.0.1]")
+@click.option("--port", type=int, default=None, help="Port to listen on.  [default: 50051]")
+@click.option(
+    "--data-dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Where the server keeps its files.  [default: ~/.sluice]",
+)
+@click.option(
+    "--db",
+    "db_url",
+    default=None,
+    help="Database URL, sqlite:///FILE or postgresql://USER@HOST:PORT/DB.  "
+    "[default: sluice.db in the data dir]",
+)
+@click.option(
+    "--log-level",
+    type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
+    default=None,
+    help="[default: INFO]",
+)
+@click.option(
+    "--log-format", type=click.Choice(["json", "text"]), default=None, help="[default: json]"
+)
+def server(**options: Any) -> None:
+    """Run the Sluice control plane: the Data Catalog gRPC API."""
+    settings = {name: value for name, value in options.items() if value is not None}
+    try:
+        config = ServerConfig(**settings)
+    except ValidationError as exc:
+        _fail(f"invalid settings: {describe_validation_error(exc)}")
+    configure_logging(config.log_level, config.log_format)
+    try:
+        code = serve(config)
+    except StartupError as exc:
+        _fail(exc.message)
+    raise SystemExit(code)
+
+
+def _fail(message: str) -> NoReturn:
+    click.echo(f"error: {message}", err=True)
+    raise SystemExit(EXIT_STARTUP)

@@ -1,0 +1,45 @@
+"""Opening the catalog database at start-up: connect, prove it answers, migrate."""
+
+from __future__ import annotations
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
+
+from catalog.schema import upgrade_schema
+from common.db import Database
+from common.errors import InternalError
+from control_plane.errors import StartupError
+
+
+def open_catalog_database(url: str) -> Database:
+    """A Database whose catalog schema is up to date; StartupError if that cannot be had."""
+    shown = _safe_url(url)
+    try:
+        db = Database(url)
+    except (ArgumentError, NoSuchModuleError, ValueError) as exc:
+        raise StartupError(f"database URL {shown} is not usable: {exc}") from None
+    try:
+        with db.engine.connect():
+            pass
+    except SQLAlchemyError as exc:
+        db.dispose()
+        raise StartupError(f"cannot connect to the database {shown}: {_reason(exc)}") from None
+    try:
+        upgrade_schema(db)
+    except (SQLAlchemyError, InternalError) as exc:
+        db.dispose()
+        raise StartupError(f"cannot migrate the database {shown}: {_reason(exc)}") from None
+    return db
+
+
+def _safe_url(url: str) -> str:
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return repr(url)
+
+
+def _reason(exc: BaseException) -> str:
+    original = getattr(exc, "orig", None) or getattr(exc, "__cause__", None) or exc
+    lines = str(original).strip().splitlines()
+    return lines[0] if lines else type(original).__name__

@@ -1,0 +1,52 @@
+"""The server process: start, log where it listens, stop gracefully on SIGTERM or SIGINT."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from types import FrameType
+
+from control_plane.app import assemble
+from control_plane.config import ServerConfig
+from control_plane.logs import fields
+
+log = logging.getLogger("sluice.server")
+
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+def serve(config: ServerConfig) -> int:
+    """Run a server until SIGTERM or SIGINT, then shut it down gracefully; the exit code.
+
+    Raises StartupError when the server cannot start. Must run in the main thread, where
+    signal handlers live.
+    """
+    stop_requested = threading.Event()
+
+    def request_stop(signum: int, _frame: FrameType | None) -> None:
+        stop_requested.set()
+
+    previous = {sig: signal.signal(sig, request_stop) for sig in STOP_SIGNALS}
+    try:
+        app = assemble(config)
+        try:
+            app.start()
+            log.info(
+                "server started",
+                extra=fields(
+                    address=app.address,
+                    data_dir=str(config.data_dir),
+                    database=app.db.dialect,
+                    max_workers=config.max_workers,
+                ),
+            )
+            stop_requested.wait()
+            log.info("server stopping", extra=fields(grace_s=config.shutdown_grace_s))
+        finally:
+            app.stop()
+        log.info("server stopped")
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return 0

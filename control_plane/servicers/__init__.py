@@ -1,0 +1,1 @@
+"""gRPC servicers: thin adapters from the API to the stores."""

@@ -1,0 +1,386 @@
+"""Partitions: CRUD, value checks, expressions, batches and their limits."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from sqlalchemy import event
+
+from catalog.model import (
+    BatchUpdatePartitionEntry,
+    Column,
+    Partition,
+    PartitionInput,
+    StorageDescriptor,
+)
+from catalog.store.sql import SqlCatalogStore
+from common.errors import AlreadyExists, EntityNotFound, InvalidInput
+from common.paging import PageRequest
+from tests.contract.conftest import Backend, Catalog
+
+pytestmark = pytest.mark.contract
+
+KEYS = (("region", "string"), ("year", "int"), ("dt", "date"))
+
+
+@pytest.fixture
+def events(catalog: Catalog) -> Catalog:
+    """A table partitioned by (region string, year int, dt date)."""
+    catalog.database()
+    catalog.table("sales", "events", keys=KEYS)
+    return catalog
+
+
+def _values(partitions: list[Partition] | tuple[Partition, ...]) -> set[tuple[str, ...]]:
+    return {p.values for p in partitions}
+
+
+def _all(store: SqlCatalogStore, catalog: Catalog, expression: str = "") -> set[tuple[str, ...]]:
+    found = catalog.all(
+        lambda p: store.get_partitions(catalog.id, "sales", "events", expression, p), 1000
+    )
+    return _values(found)
+
+
+def _load(store: SqlCatalogStore, catalog: Catalog, values: list[tuple[str, ...]]) -> None:
+    inputs = [PartitionInput(values=v) for v in values]
+    assert store.batch_create_partition(catalog.id, "sales", "events", inputs) == []
+
+
+GRID = [
+    (region, str(year), f"2024-01-{day:02d}")
+    for region in ("eu", "us", "ap")
+    for year in (9, 10, 100, 2024)
+    for day in (1, 2, 3, 10)
+]
+
+
+def test_create_and_get_partition_round_trip(store: SqlCatalogStore, events: Catalog) -> None:
+    created = store.create_partition(
+        events.id,
+        "SALES",
+        "Events",
+        PartitionInput(
+            values=("eu", "2024", "2024-01-31"),
+            last_access_time=datetime(2024, 2, 1, 1, 2, 3, 456789, tzinfo=UTC),
+            storage_descriptor=StorageDescriptor(
+                columns=(Column("ID", "bigint"),), location="s3://b/eu/2024/2024-01-31"
+            ),
+            parameters={"rows": "42"},
+        ),
+    )
+    fetched = store.get_partition(events.id, "sales", "events", ["eu", "2024", "2024-01-31"])
+    assert fetched == created
+    assert fetched.database_name == "sales"
+    assert fetched.table_name == "events"
+    assert fetched.catalog_id == events.id
+    assert fetched.creation_time.tzinfo is not None
+    assert fetched.last_access_time == datetime(2024, 2, 1, 1, 2, 3, 456789, tzinfo=UTC)
+    assert fetched.storage_descriptor is not None
+    assert fetched.storage_descriptor.columns == (Column("id", "bigint"),)
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        ("eu", "2024"),
+        ("eu", "2024", "2024-01-01", "extra"),
+        ("eu", "twenty", "2024-01-01"),
+        ("eu", "1.5", "2024-01-01"),
+        ("eu", "99999999999999999999", "2024-01-01"),
+        ("eu", "2024", "2024-13-01"),
+        ("eu", "2024", "01/02/2024"),
+        ("e\nu", "2024", "2024-01-01"),
+        ("é" * 1025, "2024", "2024-01-01"),
+    ],
+)
+def test_partition_values_must_fit_the_keys(
+    store: SqlCatalogStore, events: Catalog, values: tuple[str, ...]
+) -> None:
+    with pytest.raises(InvalidInput):
+        store.create_partition(events.id, "sales", "events", PartitionInput(values=values))
+    with pytest.raises(InvalidInput):
+        store.get_partition(events.id, "sales", "events", values)
+    assert _all(store, events) == set()
+
+
+def test_long_values_up_to_the_index_limit(store: SqlCatalogStore, catalog: Catalog) -> None:
+    catalog.database()
+    catalog.table("sales", "wide", keys=(("a", "string"), ("b", "string"), ("c", "string")))
+    fits = ("a" * 1024, "b" * 1024)
+    catalog.table("sales", "pair", keys=(("a", "string"), ("b", "string")))
+    store.create_partition(catalog.id, "sales", "pair", PartitionInput(fits))
+    assert store.get_partition(catalog.id, "sales", "pair", fits).values == fits
+    with pytest.raises(InvalidInput, match="bytes"):
+        store.create_partition(
+            catalog.id, "sales", "wide", PartitionInput(("a" * 1000, "b" * 1000, "c" * 100))
+        )
+
+
+def test_duplicate_partition_is_already_exists(store: SqlCatalogStore, events: Catalog) -> None:
+    store.create_partition(events.id, "sales", "events", PartitionInput(("eu", "7", "2024-01-01")))
+    with pytest.raises(AlreadyExists):
+        store.create_partition(
+            events.id, "sales", "events", PartitionInput(("eu", "7", "2024-01-01"))
+        )
+    # An integer written differently is the same value.
+    with pytest.raises(AlreadyExists):
+        store.create_partition(
+            events.id, "sales", "events", PartitionInput(("eu", "007", "2024-01-01"))
+        )
+    assert store.get_partition(events.id, "sales", "events", ("eu", "+7", "2024-01-01")).values == (
+        "eu",
+        "7",
+        "2024-01-01",
+    )
+
+
+def test_partition_calls_name_what_is_missing(store: SqlCatalogStore, catalog: Catalog) -> None:
+    values = ("eu", "1", "2024-01-01")
+    with pytest.raises(EntityNotFound, match="Database sales not found"):
+        store.get_partition(catalog.id, "sales", "events", values)
+    catalog.database()
+    with pytest.raises(EntityNotFound, match=r"Table sales\.events not found"):
+        store.get_partitions(catalog.id, "sales", "events", "", PageRequest())
+    catalog.table("sales", "events", keys=KEYS)
+    with pytest.raises(EntityNotFound, match="Partition"):
+        store.get_partition(catalog.id, "sales", "events", values)
+    with pytest.raises(EntityNotFound):
+        store.delete_partition(catalog.id, "sales", "events", values)
+    with pytest.raises(EntityNotFound):
+        store.update_partition(catalog.id, "sales", "events", values, PartitionInput(values))
+
+
+def test_table_without_partition_keys_has_no_partitions(
+    store: SqlCatalogStore, catalog: Catalog
+) -> None:
+    catalog.database()
+    catalog.table("sales", "flat")
+    with pytest.raises(InvalidInput, match="no partition keys"):
+        store.create_partition(catalog.id, "sales", "flat", PartitionInput(values=()))
+
+
+@pytest.mark.parametrize(
+    ("expression", "expected"),
+    [
+        ("", lambda r, y, d: True),
+        ("year = 10", lambda r, y, d: y == 10),
+        ("year > 9", lambda r, y, d: y > 9),
+        ("year >= 10 AND year < 2024", lambda r, y, d: 10 <= y < 2024),
+        ("region = 'eu' AND year <> 100", lambda r, y, d: r == "eu" and y != 100),
+        ("region IN ('us', 'ap') OR dt = '2024-01-10'", lambda r, y, d: r != "eu" or d == 10),
+        ("dt BETWEEN '2024-01-02' AND '2024-01-03'", lambda r, y, d: 2 <= d <= 3),
+        ("dt > '2024-01-03'", lambda r, y, d: d > 3),
+        ("NOT (region = 'eu') AND year IN (9, 2024)", lambda r, y, d: r != "eu" and y in (9, 2024)),
+        ("region LIKE 'e%'", lambda r, y, d: r == "eu"),
+    ],
+)
+def test_get_partitions_expression(
+    store: SqlCatalogStore, events: Catalog, expression: str, expected: object
+) -> None:
+    _load(store, events, GRID)
+    want = {
+        v
+        for v in GRID
+        if expected(v[0], int(v[1]), int(v[2][-2:]))  # type: ignore[operator]
+    }
+    assert _all(store, events, expression) == want
+
+
+@pytest.mark.parametrize(
+    "expression",
+    ["year = ", "year = 'abc'", "nokey = 1", "dt = '2024-02-30'", "region LIKE", "(year = 1"],
+)
+def test_get_partitions_rejects_bad_expressions(
+    store: SqlCatalogStore, events: Catalog, expression: str
+) -> None:
+    with pytest.raises(InvalidInput):
+        store.get_partitions(events.id, "sales", "events", expression, PageRequest())
+
+
+def test_update_partition_can_change_values_and_keeps_creation_time(
+    store: SqlCatalogStore, events: Catalog
+) -> None:
+    old = ("eu", "1", "2024-01-01")
+    created = store.create_partition(events.id, "sales", "events", PartitionInput(old))
+    updated = store.update_partition(
+        events.id,
+        "sales",
+        "events",
+        old,
+        PartitionInput(("eu", "2", "2024-01-01"), parameters={"moved": "yes"}),
+    )
+    assert updated.values == ("eu", "2", "2024-01-01")
+    assert updated.parameters == {"moved": "yes"}
+    assert updated.creation_time == created.creation_time
+    assert _all(store, events) == {("eu", "2", "2024-01-01")}
+    assert _all(store, events, "year = 2") == {("eu", "2", "2024-01-01")}
+    store.create_partition(events.id, "sales", "events", PartitionInput(old))
+    with pytest.raises(AlreadyExists):
+        store.update_partition(
+            events.id, "sales", "events", ("eu", "2", "2024-01-01"), PartitionInput(old)
+        )
+
+
+def test_delete_partition(store: SqlCatalogStore, events: Catalog) -> None:
+    _load(store, events, GRID[:3])
+    store.delete_partition(events.id, "sales", "events", GRID[1])
+    assert _all(store, events) == {GRID[0], GRID[2]}
+
+
+def test_batch_create_reports_each_failure_and_applies_the_rest(
+    store: SqlCatalogStore, events: Catalog
+) -> None:
+    _load(store, events, [("eu", "1", "2024-01-01")])
+    errors = store.batch_create_partition(
+        events.id,
+        "sales",
+        "events",
+        [
+            PartitionInput(("eu", "2", "2024-01-01")),
+            PartitionInput(("eu", "1", "2024-01-01")),  # exists
+            PartitionInput(("eu", "x", "2024-01-01")),  # not an int
+            PartitionInput(("eu", "3", "2024-01-01")),
+            PartitionInput(("eu", "3", "2024-01-01")),  # twice in the batch
+            PartitionInput(("eu", "4")),  # too few values
+            PartitionInput(("eu", "5", "2024-01-01"), parameters={"": "empty key"}),
+        ],
+    )
+    assert [(e.partition_values, e.error_detail.error_code) for e in errors] == [
+        (("eu", "1", "2024-01-01"), "AlreadyExistsException"),
+        (("eu", "x", "2024-01-01"), "InvalidInputException"),
+        (("eu", "3", "2024-01-01"), "AlreadyExistsException"),
+        (("eu", "4"), "InvalidInputException"),
+        (("eu", "5", "2024-01-01"), "InvalidInputException"),
+    ]
+    assert all(e.error_detail.error_message for e in errors)
+    assert _all(store, events) == {(("eu", y, "2024-01-01")) for y in ("1", "2", "3")}
+
+
+def test_batch_get_returns_the_partitions_that_exist(
+    store: SqlCatalogStore, events: Catalog
+) -> None:
+    _load(store, events, GRID[:4])
+    result = store.batch_get_partition(
+        events.id, "sales", "events", [GRID[2], ("zz", "1", "2024-01-01"), GRID[0], GRID[2]]
+    )
+    assert [p.values for p in result.partitions] == [GRID[2], GRID[0]]
+    assert result.unprocessed_keys == ()
+    assert store.batch_get_partition(events.id, "sales", "events", []).partitions == ()
+
+
+def test_batch_delete_reports_each_failure(store: SqlCatalogStore, events: Catalog) -> None:
+    _load(store, events, GRID[:4])
+    errors = store.batch_delete_partition(
+        events.id,
+        "sales",
+        "events",
+        [GRID[0], ("zz", "1", "2024-01-01"), ("eu", "x", "2024-01-01"), GRID[2]],
+    )
+    assert [(e.partition_values, e.error_detail.error_code) for e in errors] == [
+        (("zz", "1", "2024-01-01"), "EntityNotFoundException"),
+        (("eu", "x", "2024-01-01"), "InvalidInputException"),
+    ]
+    assert _all(store, events) == {GRID[1], GRID[3]}
+
+
+def test_batch_update_reports_each_failure_and_applies_the_rest(
+    store: SqlCatalogStore, events: Catalog
+) -> None:
+    _load(store, events, GRID[:4])
+    moved = ("new", "1", "2024-01-01")
+    missing = ("zz", "1", "2024-01-01")
+    failures = store.batch_update_partition(
+        events.id,
+        "sales",
+        "events",
+        [
+            BatchUpdatePartitionEntry(GRID[0], PartitionInput(GRID[0], parameters={"a": "1"})),
+            BatchUpdatePartitionEntry(GRID[1], PartitionInput(moved)),
+            BatchUpdatePartitionEntry(missing, PartitionInput(("zz", "2", "2024-01-01"))),
+            BatchUpdatePartitionEntry(GRID[2], PartitionInput(GRID[3])),  # onto an existing one
+            BatchUpdatePartitionEntry(GRID[3], PartitionInput(("eu", "bad", "2024-01-01"))),
+        ],
+    )
+    assert [(values, e.error_detail.error_code) for values, e in failures] == [
+        (missing, "EntityNotFoundException"),
+        (GRID[2], "AlreadyExistsException"),
+        (GRID[3], "InvalidInputException"),
+    ]
+    assert _all(store, events) == {GRID[0], moved, GRID[2], GRID[3]}
+    assert store.get_partition(events.id, "sales", "events", GRID[0]).parameters == {"a": "1"}
+
+
+@pytest.mark.parametrize("call", ["create", "get", "update", "delete"])
+def test_batch_limit_leaves_the_catalog_unchanged(
+    store: SqlCatalogStore, events: Catalog, call: str
+) -> None:
+    values = [("eu", str(i), "2024-01-01") for i in range(1001)]
+    _load(store, events, values[:10])
+    before = _all(store, events)
+    with pytest.raises(InvalidInput, match="1000"):
+        if call == "create":
+            store.batch_create_partition(
+                events.id, "sales", "events", [PartitionInput(v) for v in values[10:]] * 2
+            )
+        elif call == "get":
+            store.batch_get_partition(events.id, "sales", "events", values)
+        elif call == "update":
+            entries = [BatchUpdatePartitionEntry(v, PartitionInput(v)) for v in values]
+            store.batch_update_partition(events.id, "sales", "events", entries)
+        else:
+            store.batch_delete_partition(events.id, "sales", "events", values)
+    assert _all(store, events) == before
+
+
+def test_ten_thousand_partitions_load_in_batches_of_a_thousand(
+    store: SqlCatalogStore, events: Catalog
+) -> None:
+    values = [
+        ("eu", str(year), f"2024-01-{day:02d}") for year in range(400) for day in range(1, 26)
+    ]
+    for i in range(0, len(values), 1000):
+        batch = [PartitionInput(v) for v in values[i : i + 1000]]
+        assert store.batch_create_partition(events.id, "sales", "events", batch) == []
+    assert _all(store, events) == set(values)
+    assert _all(store, events, "year = 123 AND dt >= '2024-01-20'") == {
+        ("eu", "123", f"2024-01-{day}") for day in range(20, 26)
+    }
+
+
+# EXPLAIN QUERY PLAN is SQLite's; PostgreSQL picks plans by statistics, not by rule.
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+@pytest.mark.parametrize(
+    ("expression", "index"),
+    [
+        ("region = 'eu' AND year = 2024 AND dt > '2024-01-02'", "ix_partitions_slots"),
+        ("region = 'eu' AND year BETWEEN 10 AND 100", "ix_partitions_slots"),
+        ("year = 10", "ix_partitions_k1"),
+        ("dt = '2024-01-03'", "ix_partitions_k2"),
+    ],
+)
+def test_selective_get_partitions_searches_an_index(
+    store: SqlCatalogStore, events: Catalog, backend: Backend, expression: str, index: str
+) -> None:
+    _load(store, events, GRID)
+    statements: list[tuple[str, Any]] = []
+
+    def capture(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        if "FROM partitions" in statement:
+            statements.append((statement, parameters))
+
+    event.listen(backend.db.engine, "before_cursor_execute", capture)
+    try:
+        found = store.get_partitions(events.id, "sales", "events", expression, PageRequest())
+    finally:
+        event.remove(backend.db.engine, "before_cursor_execute", capture)
+    assert found.items
+    [(statement, parameters)] = statements
+    with backend.db.engine.connect() as conn:
+        plan = [
+            row[-1] for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)
+        ]
+    assert any(f"SEARCH partitions USING INDEX {index}" in line for line in plan), plan
+    assert not any(line.startswith("SCAN partitions") for line in plan), plan

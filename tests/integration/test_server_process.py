@@ -1,0 +1,152 @@
+"""The server as a process: start-up failures exit 2 with one clear line, signals stop it
+cleanly with exit code 0, and its data dir carries state across restarts."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+from importlib.metadata import entry_points
+from pathlib import Path
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from control_plane.cli import server as server_command_object
+from sluice.catalog.v1 import catalog_pb2 as api
+from sluice.catalog.v1 import catalog_pb2_grpc
+from sluice.catalog.v1 import types_pb2 as pb
+from tests.integration.conftest import (
+    ServerProcess,
+    free_port,
+    server_command,
+    start_server,
+    stop_server,
+)
+
+pytestmark = pytest.mark.integration
+
+RUN_TIMEOUT_S = 60
+CATALOG_SERVICE = "sluice.catalog.v1.CatalogService"
+
+
+def _refused(*args: str) -> str:
+    """Run a server that must refuse to start; its one-line complaint on stderr."""
+    result = subprocess.run(
+        server_command(*args), capture_output=True, text=True, timeout=RUN_TIMEOUT_S
+    )
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+def test_port_in_use(server: ServerProcess, tmp_path: Path) -> None:
+    port = server.address.rsplit(":", 1)[1]
+    message = _refused("--port", port, "--data-dir", str(tmp_path / "d"))
+    assert message == f"error: port {port} on 127.0.0.1 is already in use"
+
+
+def test_data_dir_is_a_file(tmp_path: Path) -> None:
+    target = tmp_path / "file"
+    target.write_text("not a dir")
+    message = _refused("--port", str(free_port()), "--data-dir", str(target))
+    assert message == f"error: data dir {target} is not a directory"
+
+
+def test_data_dir_cannot_be_created(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("x")
+    target = tmp_path / "file" / "below"
+    message = _refused("--port", str(free_port()), "--data-dir", str(target))
+    assert message.startswith(f"error: data dir {target} cannot be created")
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("mysql://u@h/d", "error: invalid settings: db_url: unsupported database 'mysql'"),
+        ("::nonsense::", "error: invalid settings: db_url: not a database URL"),
+        (
+            "postgresql://postgres@127.0.0.1:1/test",
+            "error: cannot connect to the database postgresql://postgres@127.0.0.1:1/test",
+        ),
+    ],
+)
+def test_bad_database(tmp_path: Path, url: str, expected: str) -> None:
+    message = _refused("--port", str(free_port()), "--data-dir", str(tmp_path), "--db", url)
+    assert message.startswith(expected)
+
+
+def test_database_password_is_not_printed(tmp_path: Path) -> None:
+    url = "postgresql://postgres:s3cret-pw@127.0.0.1:1/test"
+    message = _refused("--port", str(free_port()), "--data-dir", str(tmp_path), "--db", url)
+    assert "s3cret-pw" not in message
+    assert "***" in message
+
+
+def test_bad_port_option(tmp_path: Path) -> None:
+    message = _refused("--port", "70000", "--data-dir", str(tmp_path))
+    assert message.startswith("error: invalid settings: port:")
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
+def test_signal_stops_cleanly(tmp_path: Path, stop_signal: signal.Signals) -> None:
+    running = start_server(tmp_path)
+    running.process.send_signal(stop_signal)
+    try:
+        assert running.process.wait(timeout=30) == 0
+    finally:
+        stop_server(running.process)
+    log = running.log_text()
+    assert '"msg": "server stopping"' in log
+    assert '"msg": "server stopped"' in log
+    assert "Traceback" not in log
+
+
+def test_health_turns_not_serving_on_shutdown(tmp_path: Path) -> None:
+    running = start_server(tmp_path)
+    try:
+        with grpc.insecure_channel(running.address) as channel:
+            watch = health_pb2_grpc.HealthStub(channel).Watch(
+                health_pb2.HealthCheckRequest(service=CATALOG_SERVICE), timeout=30
+            )
+            assert next(watch).status == health_pb2.HealthCheckResponse.SERVING
+            running.process.send_signal(signal.SIGTERM)
+            assert next(watch).status == health_pb2.HealthCheckResponse.NOT_SERVING
+            watch.cancel()
+    finally:
+        assert stop_server(running.process) == 0
+
+
+def test_restart_keeps_data_and_page_tokens(tmp_path: Path) -> None:
+    first = start_server(tmp_path)
+    try:
+        with grpc.insecure_channel(first.address) as channel:
+            stub = catalog_pb2_grpc.CatalogServiceStub(channel)
+            for name in ("a", "b", "c"):
+                stub.CreateDatabase(
+                    api.CreateDatabaseRequest(
+                        catalog_id="restart", database_input=pb.DatabaseInput(name=name)
+                    )
+                )
+            token = stub.GetDatabases(
+                api.GetDatabasesRequest(catalog_id="restart", max_results=1)
+            ).next_token
+    finally:
+        assert stop_server(first.process) == 0
+    second = start_server(tmp_path)
+    try:
+        with grpc.insecure_channel(second.address) as channel:
+            stub = catalog_pb2_grpc.CatalogServiceStub(channel)
+            rest = stub.GetDatabases(
+                api.GetDatabasesRequest(catalog_id="restart", max_results=5, next_token=token)
+            )
+            assert [d.name for d in rest.database_list] == ["b", "c"]
+    finally:
+        assert stop_server(second.process) == 0
+
+
+def test_sluice_cli_entry_point_is_the_server_command() -> None:
+    (found,) = entry_points(group="sluice.cli", name="server")
+    assert found.load() is server_command_object
