@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Row, delete, exists, insert, select, update
+from sqlalchemy import Connection, Row, bindparam, delete, exists, insert, select, update
 
 from catalog.model import ErrorDetail, Table, TableError, TableInput
 from catalog.names import resource_name
@@ -43,6 +43,22 @@ def version_number(version_id: str) -> int:
     return int(version_id)
 
 
+# GetTable is the hottest call: build its statement once, bind only the values per call.
+_GET_TABLE = (
+    select(*TABLE_COLUMNS)
+    .select_from(
+        DATABASES.outerjoin(
+            TABLES,
+            (TABLES.c.database_id == DATABASES.c.id) & (TABLES.c.name == bindparam("table_name")),
+        )
+    )
+    .where(
+        DATABASES.c.catalog_id == bindparam("catalog_id"),
+        DATABASES.c.name == bindparam("database_name"),
+    )
+)
+
+
 class TableOps(SqlStoreBase):
     """Tables: a `tables` row holds the current definition, `table_versions` every version."""
 
@@ -75,17 +91,9 @@ class TableOps(SqlStoreBase):
         cat = checks.catalog_id(catalog_id)
         db_name = resource_name("database", database_name)
         table_name = resource_name("table", name)
-        stmt = (
-            select(*TABLE_COLUMNS)
-            .select_from(
-                DATABASES.outerjoin(
-                    TABLES, (TABLES.c.database_id == DATABASES.c.id) & (TABLES.c.name == table_name)
-                )
-            )
-            .where(DATABASES.c.catalog_id == cat, DATABASES.c.name == db_name)
-        )
+        params = {"catalog_id": cat, "database_name": db_name, "table_name": table_name}
         with self._db.read() as conn:
-            row = conn.execute(stmt).first()
+            row = conn.execute(_GET_TABLE, params).first()
         if row is None:
             raise EntityNotFound(f"Database {db_name} not found")
         if row.name is None:
