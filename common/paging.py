@@ -12,13 +12,14 @@ import binascii
 import hashlib
 import hmac
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from common.errors import InvalidInput
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 DEFAULT_MAX_RESULTS = 100
 MAX_MAX_RESULTS = 1000
@@ -59,6 +60,16 @@ class Page(Generic[T]):
     next_token: str = ""
 
 
+@dataclass(frozen=True)
+class PageQuery:
+    """A list call's paging, checked: where to resume, and the scope its tokens are bound to."""
+
+    limit: int
+    segment: Segment | None
+    scope: str
+    after: Any
+
+
 def scope_of(*parts: object) -> str:
     """A short stable digest of what a list call was asked, to bind its tokens to it."""
     text = json.dumps([str(p) for p in parts], separators=(",", ":"))
@@ -93,6 +104,34 @@ class PageTokenCodec:
         if data.get("s") != scope:
             raise InvalidInput("next_token was issued for a different request")
         return data.get("p")
+
+    def page_query(
+        self, page: PageRequest, position_type: type | tuple[type, ...], *scope: object
+    ) -> PageQuery:
+        """Checks a PageRequest; scope names the call and every argument that shapes its result.
+
+        position_type is what the call's positions are (a name, an id, ...): a token carrying
+        anything else is refused even when its signature is good.
+        """
+        limit = page.limit()
+        segment = page.checked_segment()
+        seg = None if segment is None else (segment.segment_number, segment.total_segments)
+        bound = scope_of(*scope, seg)
+        after = None
+        if page.next_token:
+            after = self.decode(page.next_token, bound)
+            if not isinstance(after, position_type) or isinstance(after, bool):
+                raise InvalidInput("next_token is not valid for this request")
+        return PageQuery(limit=limit, segment=segment, scope=bound, after=after)
+
+    def page_of(
+        self, query: PageQuery, rows: Sequence[R], position: Callable[[R], Any]
+    ) -> tuple[Sequence[R], str]:
+        """rows were fetched with limit + 1: the extra row, if any, says there is another page."""
+        if len(rows) <= query.limit:
+            return rows, ""
+        kept = rows[: query.limit]
+        return kept, self.encode(query.scope, position(kept[-1]))
 
 
 def _b64(raw: bytes) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -11,8 +11,8 @@ from sqlalchemy import ColumnElement, Connection, or_, select
 
 from catalog.store.rows import SqlDatabase, SqlTable
 from common.db import Database
-from common.errors import EntityNotFound, InvalidInput
-from common.paging import PageRequest, PageTokenCodec, Segment, scope_of
+from common.errors import EntityNotFound
+from common.paging import PageTokenCodec, Segment
 
 DATABASES = SqlDatabase.__table__
 TABLES = SqlTable.__table__
@@ -22,16 +22,6 @@ R = TypeVar("R")
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-@dataclass(frozen=True)
-class PageQuery:
-    """A list call's paging, checked: where to resume, and the scope its tokens are bound to."""
-
-    limit: int
-    segment: Segment | None
-    scope: str
-    after: Any
 
 
 @dataclass(frozen=True)
@@ -58,32 +48,6 @@ class SqlStoreBase:
 
     def _now(self) -> datetime:
         return self._clock().astimezone(UTC)
-
-    # Paging
-
-    def _page_query(
-        self, page: PageRequest, position_type: type | tuple[type, ...], *scope: object
-    ) -> PageQuery:
-        """Checks a PageRequest; scope names the call and every argument that shapes its result."""
-        limit = page.limit()
-        segment = page.checked_segment()
-        seg = None if segment is None else (segment.segment_number, segment.total_segments)
-        bound = scope_of(*scope, seg)
-        after = None
-        if page.next_token:
-            after = self._tokens.decode(page.next_token, bound)
-            if not isinstance(after, position_type) or isinstance(after, bool):
-                raise InvalidInput("next_token is not valid for this request")
-        return PageQuery(limit=limit, segment=segment, scope=bound, after=after)
-
-    def _page_of(
-        self, query: PageQuery, rows: Sequence[R], position: Callable[[R], Any]
-    ) -> tuple[Sequence[R], str]:
-        """rows were fetched with limit + 1: the extra row, if any, says there is another page."""
-        if len(rows) <= query.limit:
-            return rows, ""
-        kept = rows[: query.limit]
-        return kept, self._tokens.encode(query.scope, position(kept[-1]))
 
     # Lookups
 

@@ -136,7 +136,7 @@ class ConnectionOps(SqlStoreBase):
         if kind and kind not in CONNECTION_TYPES:
             raise InvalidInput(f"connection_type {kind!r} is not a connection type")
         criteria = checks.match_criteria(connection_filter.match_criteria)
-        query = self._page_query(page, str, "GetConnections", cat, kind, criteria)
+        query = self._tokens.page_query(page, str, "GetConnections", cat, kind, criteria)
         stmt = select(*_COLUMNS).where(CONNECTIONS.c.catalog_id == cat)
         if kind:
             stmt = stmt.where(CONNECTIONS.c.connection_type == kind)
@@ -153,7 +153,7 @@ class ConnectionOps(SqlStoreBase):
         stmt = stmt.order_by(CONNECTIONS.c.name).limit(query.limit + 1)
         with self._db.read() as conn:
             rows = conn.execute(stmt).all()
-        kept, token = self._page_of(query, rows, lambda row: row.name)
+        kept, token = self._tokens.page_of(query, rows, lambda row: row.name)
         return Page(items=tuple(_connection(row, cat) for row in kept), next_token=token)
 
     def update_connection(

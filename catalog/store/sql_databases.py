@@ -80,7 +80,7 @@ class DatabaseOps(SqlStoreBase):
 
     def get_databases(self, catalog_id: str, page: PageRequest) -> Page[Database]:
         cat = checks.catalog_id(catalog_id)
-        query = self._page_query(page, str, "GetDatabases", cat)
+        query = self._tokens.page_query(page, str, "GetDatabases", cat)
         stmt = select(*_COLUMNS).where(DATABASES.c.catalog_id == cat)
         if (seg := segment_filter(DATABASES.c.id, query.segment)) is not None:
             stmt = stmt.where(seg)
@@ -89,7 +89,7 @@ class DatabaseOps(SqlStoreBase):
         stmt = stmt.order_by(DATABASES.c.name).limit(query.limit + 1)
         with self._db.read() as conn:
             rows = conn.execute(stmt).all()
-        kept, token = self._page_of(query, rows, lambda row: row.name)
+        kept, token = self._tokens.page_of(query, rows, lambda row: row.name)
         return Page(items=tuple(_database(row, cat) for row in kept), next_token=token)
 
     def update_database(

@@ -121,7 +121,9 @@ class FunctionOps(SqlStoreBase):
     ) -> Page[UserDefinedFunction]:
         cat = checks.catalog_id(catalog_id)
         db_name = resource_name("database", database_name) if database_name else ""
-        query = self._page_query(page, list, "GetUserDefinedFunctions", cat, db_name, pattern)
+        query = self._tokens.page_query(
+            page, list, "GetUserDefinedFunctions", cat, db_name, pattern
+        )
         stmt = select(*_COLUMNS).select_from(_FROM).where(DATABASES.c.catalog_id == cat)
         for clause in (
             name_pattern(FUNCTIONS.c.name, pattern),
@@ -137,7 +139,7 @@ class FunctionOps(SqlStoreBase):
                 database_id = self._database_id(conn, cat, db_name)
                 stmt = stmt.where(FUNCTIONS.c.database_id == database_id)
             rows = conn.execute(stmt).all()
-        kept, token = self._page_of(query, rows, lambda row: [row.database_name, row.name])
+        kept, token = self._tokens.page_of(query, rows, lambda row: [row.database_name, row.name])
         return Page(items=tuple(_function(row, cat) for row in kept), next_token=token)
 
     def update_user_defined_function(

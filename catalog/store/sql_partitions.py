@@ -351,7 +351,7 @@ class PartitionOps(SqlStoreBase):
         expr = parse(expression)
         with self._db.read() as conn:
             target = self._partition_target(conn, catalog_id, database_name, table_name)
-            query = self._page_query(
+            query = self._tokens.page_query(
                 page,
                 int,
                 "GetPartitions",
@@ -368,7 +368,7 @@ class PartitionOps(SqlStoreBase):
             if query.after is not None:
                 stmt = stmt.where(PARTITIONS.c.id > query.after)
             rows = conn.execute(stmt.order_by(PARTITIONS.c.id).limit(query.limit + 1)).all()
-        kept, token = self._page_of(query, rows, lambda row: row.id)
+        kept, token = self._tokens.page_of(query, rows, lambda row: row.id)
         return Page(items=tuple(target.partition(row) for row in kept), next_token=token)
 
     def batch_get_partition(

@@ -89,7 +89,7 @@ class SearchOps(SqlStoreBase):
         cat = checks.catalog_id(catalog_id)
         conditions = [_condition(predicate) for predicate in filters]
         order = _order(sort_criteria)
-        query = self._page_query(
+        query = self._tokens.page_query(
             page,
             int,
             "SearchTables",
@@ -115,7 +115,7 @@ class SearchOps(SqlStoreBase):
         stmt = stmt.order_by(*order).offset(offset).limit(query.limit + 1)
         with self._db.read() as conn:
             rows = conn.execute(stmt).all()
-        kept, token = self._page_of(query, rows, lambda _row: offset + query.limit)
+        kept, token = self._tokens.page_of(query, rows, lambda _row: offset + query.limit)
         tables = tuple(
             table_from_values(row._mapping, row.database_name, cat, row.version) for row in kept
         )

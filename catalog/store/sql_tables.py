@@ -105,7 +105,7 @@ class TableOps(SqlStoreBase):
     ) -> Page[Table]:
         cat = checks.catalog_id(catalog_id)
         db_name = resource_name("database", database_name)
-        query = self._page_query(page, str, "GetTables", cat, db_name, expression)
+        query = self._tokens.page_query(page, str, "GetTables", cat, db_name, expression)
         with self._db.read() as conn:
             database_id = self._database_id(conn, cat, db_name)
             stmt = select(*TABLE_COLUMNS).where(TABLES.c.database_id == database_id)
@@ -118,7 +118,7 @@ class TableOps(SqlStoreBase):
             if query.after is not None:
                 stmt = stmt.where(TABLES.c.name > query.after)
             rows = conn.execute(stmt.order_by(TABLES.c.name).limit(query.limit + 1)).all()
-        kept, token = self._page_of(query, rows, lambda row: row.name)
+        kept, token = self._tokens.page_of(query, rows, lambda row: row.name)
         tables = tuple(table_from_values(row._mapping, db_name, cat, row.version) for row in kept)
         return Page(items=tables, next_token=token)
 

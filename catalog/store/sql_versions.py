@@ -43,7 +43,7 @@ class TableVersionOps(SqlStoreBase):
         cat = checks.catalog_id(catalog_id)
         db_name = resource_name("database", database_name)
         name = resource_name("table", table_name)
-        query = self._page_query(page, int, "GetTableVersions", cat, db_name, name)
+        query = self._tokens.page_query(page, int, "GetTableVersions", cat, db_name, name)
         with self._db.read() as conn:
             ref = self._table_ref(conn, cat, db_name, name)
             stmt = select(VERSIONS.c.version, VERSIONS.c.snapshot).where(
@@ -55,7 +55,7 @@ class TableVersionOps(SqlStoreBase):
                 stmt = stmt.where(VERSIONS.c.version < query.after)
             stmt = stmt.order_by(VERSIONS.c.version.desc()).limit(query.limit + 1)
             rows = conn.execute(stmt).all()
-        kept, token = self._page_of(query, rows, lambda row: row.version)
+        kept, token = self._tokens.page_of(query, rows, lambda row: row.version)
         versions = tuple(
             TableVersion(
                 table=table_from_snapshot(row.snapshot, db_name, cat, row.version),

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from sqlalchemy import Connection, Row, select
 
 from common.db import Database
-from common.errors import EntityNotFound, InvalidInput
-from common.paging import PageRequest, PageTokenCodec, scope_of
+from common.errors import EntityNotFound
+from common.paging import PageTokenCodec
 from control_plane.jobs.model import (
     CommandName,
     IsolationTuple,
@@ -37,15 +36,6 @@ def state_values(states: Iterable[RunState]) -> list[str]:
     return sorted(str(state) for state in states)
 
 
-@dataclass(frozen=True)
-class PageQuery:
-    """A list call's paging, checked: where to resume, and the scope its tokens are bound to."""
-
-    limit: int
-    scope: str
-    after: Any
-
-
 class SqlStoreBase:
     """State shared by the parts of SqlJobStore, and the helpers they all use."""
 
@@ -66,27 +56,6 @@ class SqlStoreBase:
 
     def _now(self) -> datetime:
         return self._clock().astimezone(UTC)
-
-    def _page_query(self, page: PageRequest, *scope: object) -> PageQuery:
-        """Checks a PageRequest whose positions are ints or strs; scope names the call and every
-        argument that shapes its result."""
-        limit = page.limit()
-        bound = scope_of(*scope)
-        after = None
-        if page.next_token:
-            after = self._tokens.decode(page.next_token, bound)
-            if not isinstance(after, int | str) or isinstance(after, bool):
-                raise InvalidInput("next_token is not valid for this request")
-        return PageQuery(limit=limit, scope=bound, after=after)
-
-    def _page_of(
-        self, query: PageQuery, rows: Sequence[R], position: Callable[[R], Any]
-    ) -> tuple[Sequence[R], str]:
-        """rows were fetched with limit + 1: the extra row, if any, says there is another page."""
-        if len(rows) <= query.limit:
-            return rows, ""
-        kept = rows[: query.limit]
-        return kept, self._tokens.encode(query.scope, position(kept[-1]))
 
     @staticmethod
     def _job_row(conn: Connection, account: str, name: str) -> Row:

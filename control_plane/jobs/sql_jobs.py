@@ -78,14 +78,14 @@ class JobOps(SqlStoreBase):
 
     def get_jobs(self, account: str, page: PageRequest) -> Page[Job]:
         acc = checks.account(account)
-        query = self._page_query(page, "GetJobs", acc)
+        query = self._tokens.page_query(page, (int, str), "GetJobs", acc)
         stmt = select(JOBS).where(JOBS.c.account == acc)
         if query.after is not None:
             stmt = stmt.where(JOBS.c.name > str(query.after))
         stmt = stmt.order_by(JOBS.c.name).limit(query.limit + 1)
         with self._db.read() as conn:
             rows = conn.execute(stmt).all()
-        kept, token = self._page_of(query, rows, lambda row: row.name)
+        kept, token = self._tokens.page_of(query, rows, lambda row: row.name)
         return Page(items=tuple(job_from_row(row) for row in kept), next_token=token)
 
     def list_job_names(
@@ -93,7 +93,7 @@ class JobOps(SqlStoreBase):
     ) -> Page[str]:
         acc = checks.account(account)
         wanted = dict(sorted((tags or {}).items()))
-        query = self._page_query(page, "ListJobs", acc, wanted)
+        query = self._tokens.page_query(page, (int, str), "ListJobs", acc, wanted)
         stmt = select(JOBS.c.name).where(JOBS.c.account == acc)
         for key, value in wanted.items():
             stmt = stmt.where(
@@ -108,7 +108,7 @@ class JobOps(SqlStoreBase):
         stmt = stmt.order_by(JOBS.c.name).limit(query.limit + 1)
         with self._db.read() as conn:
             rows = conn.execute(stmt).all()
-        kept, token = self._page_of(query, rows, lambda row: row.name)
+        kept, token = self._tokens.page_of(query, rows, lambda row: row.name)
         return Page(items=tuple(row.name for row in kept), next_token=token)
 
     def update_job(self, account: str, job_input: JobInput) -> Job:

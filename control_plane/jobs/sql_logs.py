@@ -64,7 +64,9 @@ class LogOps(SqlStoreBase):
         name = checks.job_name(job_name)
         rid = checked_run_id(run_id)
         stream_value = "" if stream is None else str(LogStream(stream))
-        query = self._page_query(page, "GetJobRunLogs", acc, name, rid, stream_value)
+        query = self._tokens.page_query(
+            page, (int, str), "GetJobRunLogs", acc, name, rid, stream_value
+        )
         after = after_seq if query.after is None else int(query.after)
         with self._db.read() as conn:
             run = self._run_row(conn, acc, name, rid)
@@ -74,7 +76,7 @@ class LogOps(SqlStoreBase):
             if stream_value:
                 stmt = stmt.where(JOB_RUN_LOGS.c.stream == stream_value)
             rows = conn.execute(stmt.order_by(JOB_RUN_LOGS.c.seq).limit(query.limit + 1)).all()
-        kept, token = self._page_of(query, rows, lambda row: row.seq)
+        kept, token = self._tokens.page_of(query, rows, lambda row: row.seq)
         entries = tuple(
             LogEntry(
                 seq=row.seq,

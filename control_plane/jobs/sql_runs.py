@@ -134,14 +134,14 @@ class RunOps(SqlStoreBase):
     def get_runs(self, account: str, job_name: str, page: PageRequest) -> Page[JobRun]:
         acc = checks.account(account)
         name = checks.job_name(job_name)
-        query = self._page_query(page, "GetJobRuns", acc, name)
+        query = self._tokens.page_query(page, (int, str), "GetJobRuns", acc, name)
         with self._db.read() as conn:
             job = self._job_row(conn, acc, name)
             stmt = select(JOB_RUNS).where(JOB_RUNS.c.job_id == job.id)
             if query.after is not None:
                 stmt = stmt.where(JOB_RUNS.c.id < int(query.after))
             rows = conn.execute(stmt.order_by(JOB_RUNS.c.id.desc()).limit(query.limit + 1)).all()
-        kept, token = self._page_of(query, rows, lambda row: row.id)
+        kept, token = self._tokens.page_of(query, rows, lambda row: row.id)
         return Page(items=tuple(run_from_row(row) for row in kept), next_token=token)
 
     def list_active_runs(self) -> Sequence[JobRun]:
