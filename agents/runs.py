@@ -13,8 +13,12 @@ from common.errors import InvalidInput
 _RUN_ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 _ENV_VAR = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # Variables a run may not override: they hold the environment's Ray, Spark and Python wiring.
-_RESERVED_ENV_PREFIXES = ("RAY_", "SPARK_", "PYSPARK_", "JAVA_", "PYTHON", "SLUICE_")
-_RESERVED_ENV_NAMES = frozenset({"PATH", "HOME", "TMPDIR", "LD_LIBRARY_PATH", "CLASSPATH"})
+# SLUICE_* variables are the control plane's to set (job name, run id, endpoint), except the
+# marker of the agents' own head.
+_RESERVED_ENV_PREFIXES = ("RAY_", "SPARK_", "PYSPARK_", "JAVA_", "PYTHON")
+_RESERVED_ENV_NAMES = frozenset(
+    {"PATH", "HOME", "TMPDIR", "LD_LIBRARY_PATH", "CLASSPATH", "SLUICE_AGENTS_HEAD"}
+)
 MAX_ERROR_MESSAGE_CHARS = 16_000
 _CLIPPED = "\n[...]\n"
 

@@ -18,7 +18,7 @@ from agents import head, naming
 from agents.cluster import RayCluster
 from agents.config import AgentsConfig, EnvironmentSpec
 from agents.environment import EnvironmentHandle, PendingProgress
-from agents.errors import EnvironmentLost, EnvironmentUnresponsive
+from agents.errors import EnvironmentLost, EnvironmentUnresponsive, NoCapacity
 from agents.host_info import HostInfo
 from agents.isolation import IsolationTuple
 from agents.layout import DataLayout
@@ -131,7 +131,8 @@ class RunSupervisor:
 
         Raises:
             AlreadyExists: the run id was launched before.
-            NoCapacity: no environment can be had now (the run is recorded FAILED).
+            NoCapacity: no environment can be had now; nothing is recorded, so the same run
+                may be launched again.
             EnvironmentStartFailed: a cold environment failed to start (the run is FAILED).
         """
         active = _ActiveRun(
@@ -148,6 +149,12 @@ class RunSupervisor:
         self._notify(active.progress)
         try:
             claim = self._pool.claim(isolation, spec)
+        except NoCapacity:
+            # Nothing ran: leave no trace, so that the run can be launched again later.
+            with self._lock:
+                if self._active.get(request.run_id) is active:
+                    del self._active[request.run_id]
+            raise
         except SluiceError as exc:
             self._finalize(active, f"no environment for the run: {exc.message}", RunState.FAILED)
             raise
@@ -202,15 +209,17 @@ class RunSupervisor:
         """
         with self._lock:
             active = self._active.get(run_id)
-            if active is None:
-                return self.progress(run_id)
-            if active.handle is None:
-                active.stop_requested = True
-                return active.progress
-            if active.ending:
-                return active.progress
-            active.ending = True
-            handle = active.handle
+            if active is not None:
+                if active.handle is None:
+                    active.stop_requested = True
+                    return active.progress
+                if active.ending:
+                    return active.progress
+                active.ending = True
+                handle = active.handle
+        if active is None:
+            # Not under the lock: progress() takes it.
+            return self.progress(run_id)
         try:
             current = handle.progress(run_id)
         except SluiceError:
@@ -222,6 +231,12 @@ class RunSupervisor:
         return self._finalize(
             active, "stopped on request; its environment was destroyed", RunState.STOPPED
         )
+
+    def forget(self, run_id: str) -> None:
+        """Drop the final progress kept in memory of a run that is over (its status file stays,
+        so the run cannot be launched twice)."""
+        with self._lock:
+            self._finished.pop(run_id, None)
 
     def read_log(
         self, run_id: str, stream: LogStream, offset: int = 0, max_bytes: int = DEFAULT_MAX_BYTES

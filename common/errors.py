@@ -48,6 +48,12 @@ class ResourceNumberLimitExceeded(SluiceError):
     reason = "ResourceNumberLimitExceededException"
 
 
+class ConcurrentRunsExceeded(ResourceNumberLimitExceeded):
+    """A job already has max_concurrent_runs active runs."""
+
+    reason = "ConcurrentRunsExceededException"
+
+
 class FailedPrecondition(SluiceError):
     code = grpc.StatusCode.FAILED_PRECONDITION
     reason = "IllegalStateException"

@@ -15,15 +15,19 @@ from catalog.store.sql import SqlCatalogStore
 from common.db import Database
 from common.paging import PageTokenCodec
 from control_plane.config import ServerConfig
-from control_plane.database import open_catalog_database
+from control_plane.database import open_database
 from control_plane.datadir import load_or_create_page_token_key, prepare_data_dir
 from control_plane.errors import StartupError
 from control_plane.interceptors import AccessLogInterceptor, ErrorInterceptor
+from control_plane.jobs.runtime import JobsRuntime
 from control_plane.servicers.catalog import CatalogServicer
+from control_plane.servicers.jobs import JobServicer
 from sluice.catalog.v1 import catalog_pb2, catalog_pb2_grpc
+from sluice.jobs.v1 import jobs_pb2, jobs_pb2_grpc
 
 CATALOG_SERVICE = catalog_pb2.DESCRIPTOR.services_by_name["CatalogService"].full_name
-SERVED = (CATALOG_SERVICE,)
+JOB_SERVICE = jobs_pb2.DESCRIPTOR.services_by_name["JobService"].full_name
+SERVED = (CATALOG_SERVICE, JOB_SERVICE)
 
 
 @dataclass
@@ -34,6 +38,7 @@ class App:
     db: Database
     grpc_server: grpc.Server
     health: health.HealthServicer
+    jobs: JobsRuntime
     port: int
 
     @property
@@ -41,8 +46,14 @@ class App:
         """host:port the server listens on (the real port when config.port was 0)."""
         return self.config.model_copy(update={"port": self.port}).address
 
+    @property
+    def run_address(self) -> str:
+        """host:port job runs use to reach this server."""
+        return self.config.model_copy(update={"port": self.port}).run_address
+
     def start(self) -> None:
-        """Accept calls and report SERVING."""
+        """Take up the runs in flight, then accept calls and report SERVING."""
+        self.jobs.start(self.run_address)
         self.grpc_server.start()
         for service in (health.OVERALL_HEALTH, *SERVED):
             self.health.set(service, health_pb2.HealthCheckResponse.SERVING)
@@ -52,6 +63,7 @@ class App:
         self.health.enter_graceful_shutdown()
         grace = self.config.shutdown_grace_s if grace_s is None else grace_s
         self.grpc_server.stop(grace).wait()
+        self.jobs.stop()
         self.db.dispose()
 
 
@@ -61,7 +73,7 @@ def assemble(config: ServerConfig) -> App:
     _check_port_free(config)
     data_dir = prepare_data_dir(config.data_dir)
     key = load_or_create_page_token_key(data_dir)
-    db = open_catalog_database(config.database_url)
+    db = open_database(config.database_url)
     try:
         return _assemble_server(config, db, PageTokenCodec(key))
     except StartupError:
@@ -71,6 +83,7 @@ def assemble(config: ServerConfig) -> App:
 
 def _assemble_server(config: ServerConfig, db: Database, codec: PageTokenCodec) -> App:
     store = SqlCatalogStore(db, codec)
+    jobs = JobsRuntime(config, db, codec)
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=config.max_workers, thread_name_prefix="sluice-rpc"),
         interceptors=[AccessLogInterceptor(), ErrorInterceptor()],
@@ -84,6 +97,16 @@ def _assemble_server(config: ServerConfig, db: Database, codec: PageTokenCodec) 
     catalog_pb2_grpc.add_CatalogServiceServicer_to_server(
         CatalogServicer(store, config.default_catalog_id), server
     )
+    jobs_pb2_grpc.add_JobServiceServicer_to_server(
+        JobServicer(
+            jobs.store,
+            store,
+            account=config.default_catalog_id,
+            on_run_started=jobs.wake,
+            pool_status=jobs.executor.pool_status,
+        ),
+        server,
+    )
     health_servicer = health.HealthServicer()
     for service in (health.OVERALL_HEALTH, *SERVED):
         health_servicer.set(service, health_pb2.HealthCheckResponse.NOT_SERVING)
@@ -92,7 +115,9 @@ def _assemble_server(config: ServerConfig, db: Database, codec: PageTokenCodec) 
         (*SERVED, health.SERVICE_NAME, reflection.SERVICE_NAME), server
     )
     port = _bind(server, config)
-    return App(config=config, db=db, grpc_server=server, health=health_servicer, port=port)
+    return App(
+        config=config, db=db, grpc_server=server, health=health_servicer, jobs=jobs, port=port
+    )
 
 
 def _check_port_free(config: ServerConfig) -> None:

@@ -6,12 +6,6 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import click
-from pydantic import ValidationError
-
-from control_plane.config import ServerConfig, describe_validation_error
-from control_plane.errors import StartupError
-from control_plane.logs import configure_logging
-from control_plane.server import serve
 
 # The exit code for a server that cannot start: bad settings, port taken, data dir, database.
 EXIT_STARTUP = 2
@@ -42,8 +36,45 @@ EXIT_STARTUP = 2
 @click.option(
     "--log-format", type=click.Choice(["json", "text"]), default=None, help="[default: json]"
 )
+@click.option(
+    "--pool-size",
+    type=int,
+    default=None,
+    help="Warm Spark environments kept ready; 0 starts Ray only when the first run needs it.  "
+    "[default: 1]",
+)
+@click.option(
+    "--max-environments",
+    type=int,
+    default=None,
+    help="Spark environments alive at once, warm or in use.  [default: 4]",
+)
+@click.option(
+    "--ray-address",
+    default=None,
+    help="HOST:PORT of an existing Ray cluster to run jobs on.  [default: an embedded Ray]",
+)
+@click.option(
+    "--ray-auth-token-path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Token file of an existing Ray cluster with token authentication.",
+)
+@click.option(
+    "--advertise-address",
+    default=None,
+    help="HOST:PORT job runs use to reach this server.  [default: the listen address]",
+)
 def server(**options: Any) -> None:
-    """Run the Sluice control plane: the Data Catalog gRPC API."""
+    """Run the Sluice control plane: the Data Catalog and jobs gRPC API."""
+    # Imported here: `sluice --help` lists this command without loading the server (and Ray).
+    from pydantic import ValidationError
+
+    from control_plane.config import ServerConfig, describe_validation_error
+    from control_plane.errors import StartupError
+    from control_plane.logs import configure_logging
+    from control_plane.server import serve
+
     settings = {name: value for name, value in options.items() if value is not None}
     try:
         config = ServerConfig(**settings)

@@ -5,7 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -32,9 +39,49 @@ class ServerConfig(BaseModel):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "text"] = "json"
     max_message_bytes: int = Field(default=16 * MIB, ge=1024, le=2**31 - 1)
-    max_workers: int = Field(default=8, ge=1, le=256)
+    # Each TailJobRunLogs stream holds a worker thread while it follows a run.
+    max_workers: int = Field(default=32, ge=1, le=256)
     default_catalog_id: str = DEFAULT_CATALOG_ID
     shutdown_grace_s: float = Field(default=5.0, ge=0, le=300)
+    pool_size: int = Field(
+        default=1,
+        ge=0,
+        le=64,
+        description="warm Spark environments kept ready; 0: none, and Ray starts with the "
+        "first run",
+    )
+    max_environments: int = Field(default=4, ge=1, le=256)
+    environment_idle_ttl_s: float = Field(default=600.0, gt=0)
+    ray_address: str | None = Field(
+        default=None, description="host:port of an existing Ray cluster; None: embedded Ray"
+    )
+    ray_auth_token_path: Path | None = None
+    ray_num_cpus: int = Field(
+        default=12, ge=1, le=4096, description="logical CPUs of the embedded Ray head"
+    )
+    advertise_address: str | None = Field(
+        default=None,
+        description="host:port job runs use to reach the API; None: the listen address "
+        "(127.0.0.1 when listening on every interface)",
+    )
+
+    @field_validator("ray_address", "advertise_address")
+    @classmethod
+    def _check_host_port(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        host, _, port = value.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"{value!r} is not host:port")
+        return value
+
+    @model_validator(mode="after")
+    def _check_pool(self) -> ServerConfig:
+        if self.pool_size > self.max_environments:
+            raise ValueError(
+                f"pool_size {self.pool_size} exceeds max_environments {self.max_environments}"
+            )
+        return self
 
     @field_validator("data_dir")
     @classmethod
@@ -81,6 +128,14 @@ class ServerConfig(BaseModel):
     def database_url(self) -> str:
         """The URL the server opens: db_url, or the SQLite file in data_dir."""
         return self.db_url if self.db_url is not None else sqlite_url(self.data_dir)
+
+    @property
+    def run_address(self) -> str:
+        """host:port job runs dial to reach this server's API (set the real port first)."""
+        if self.advertise_address is not None:
+            return self.advertise_address
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "[::]") else self.host
+        return self.model_copy(update={"host": host}).address
 
     @property
     def address(self) -> str:

@@ -1,18 +1,19 @@
-"""Opening the catalog database at start-up: connect, prove it answers, migrate."""
+"""Opening the database at start-up: connect, prove it answers, migrate catalog and jobs."""
 
 from __future__ import annotations
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
-from catalog.schema import upgrade_schema
+from catalog.schema import upgrade_schema as upgrade_catalog_schema
 from common.db import Database
 from common.errors import InternalError
 from control_plane.errors import StartupError
+from control_plane.jobs.schema import upgrade_schema as upgrade_jobs_schema
 
 
-def open_catalog_database(url: str) -> Database:
-    """A Database whose catalog schema is up to date; StartupError if that cannot be had."""
+def open_database(url: str) -> Database:
+    """A Database with up-to-date catalog and jobs schemas; StartupError if not to be had."""
     shown = _safe_url(url)
     try:
         db = Database(url)
@@ -25,7 +26,8 @@ def open_catalog_database(url: str) -> Database:
         db.dispose()
         raise StartupError(f"cannot connect to the database {shown}: {_reason(exc)}") from None
     try:
-        upgrade_schema(db)
+        upgrade_catalog_schema(db)
+        upgrade_jobs_schema(db)
     except (SQLAlchemyError, InternalError) as exc:
         db.dispose()
         raise StartupError(f"cannot migrate the database {shown}: {_reason(exc)}") from None

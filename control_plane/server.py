@@ -32,6 +32,8 @@ def serve(config: ServerConfig) -> int:
         app = assemble(config)
         try:
             app.start()
+            for sig in STOP_SIGNALS:
+                signal.signal(sig, request_stop)
             log.info(
                 "server started",
                 extra=fields(
@@ -41,7 +43,12 @@ def serve(config: ServerConfig) -> int:
                     max_workers=config.max_workers,
                 ),
             )
-            stop_requested.wait()
+            # Ray's driver start-up replaces the SIGTERM handler (with sys.exit, or a native
+            # handler when it connects from another thread): take it back, now and after a
+            # lazy Ray start.
+            while not stop_requested.wait(1.0):
+                for sig in STOP_SIGNALS:
+                    signal.signal(sig, request_stop)
             log.info("server stopping", extra=fields(grace_s=config.shutdown_grace_s))
         finally:
             app.stop()

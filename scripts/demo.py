@@ -1,19 +1,26 @@
-"""The main job on embedded defaults: start a Sluice server (SQLite in a fresh data dir), then
-use the `sluice` command line to build and query a Glue-style catalog, and stop the server.
+"""The main job on embedded defaults: a real Spark ETL run by Sluice.
+
+It starts `sluice server` (SQLite and an embedded Ray with a warm pool, in a fresh data dir),
+writes a CSV dataset of sales, defines a job whose script (examples/sales_etl.py) reads it with
+Spark, aggregates revenue by month and region, writes Parquet and registers the result as a
+partitioned catalog table through the API; then runs it with `sluice jobs run --wait` and shows
+the table, its partitions and the files. Everything goes through the `sluice` command line.
 
 Run it with scripts/demo.sh, which installs everything first.
 """
 
 from __future__ import annotations
 
-import json
+import csv
 import os
+import random
 import shlex
 import shutil
 import socket
 import subprocess
 import sys
 import time
+from datetime import date, timedelta
 from pathlib import Path
 
 import grpc
@@ -21,31 +28,13 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 ROOT = Path(__file__).resolve().parent.parent
 SLUICE = str(Path(sys.executable).parent / "sluice")
-
-ORDERS_TABLE = {
-    "name": "orders",
-    "description": "Orders by day and region",
-    "table_type": "EXTERNAL_TABLE",
-    "parameters": {"classification": "parquet"},
-    "storage_descriptor": {
-        "columns": [
-            {"name": "order_id", "type": "bigint"},
-            {"name": "customer", "type": "string"},
-            {"name": "amount", "type": "decimal(10,2)"},
-        ],
-        "location": "file:///data/sales/orders/",
-        "input_format": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat",
-        "output_format": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat",
-        "serde_info": {
-            "serialization_library": "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
-        },
-    },
-    "partition_keys": [
-        {"name": "year", "type": "int"},
-        {"name": "month", "type": "int"},
-        {"name": "region", "type": "string"},
-    ],
-}
+JOB_SCRIPT = ROOT / "examples" / "sales_etl.py"
+REGIONS = ("eu", "us", "apac", "latam")
+PRODUCTS = ("widget", "gadget", "doohickey", "gizmo", "sprocket")
+ROWS_PER_FILE = 50_000
+FILES = 4
+# Ray and the first warm Spark environment start in tens of seconds on two cores.
+START_TIMEOUT_S = 300.0
 
 
 def _free_port() -> int:
@@ -54,25 +43,67 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _wait_serving(address: str, proc: subprocess.Popen[bytes], seconds: float = 60) -> None:
-    deadline = time.monotonic() + seconds
+def _wait_serving(address: str, proc: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_S
     with grpc.insecure_channel(address) as channel:
         health = health_pb2_grpc.HealthStub(channel)
         while time.monotonic() < deadline:
             if proc.poll() is not None:
-                raise SystemExit("demo: the server exited; see its log above")
+                raise SystemExit("demo: the server exited; see its log")
             try:
                 reply = health.Check(health_pb2.HealthCheckRequest(), timeout=1)
                 if reply.status == health_pb2.HealthCheckResponse.SERVING:
                     return
             except grpc.RpcError:
-                time.sleep(0.1)
+                time.sleep(0.2)
     raise SystemExit("demo: the server did not become healthy")
+
+
+def _wait_warm(address: str) -> None:
+    """Wait for the pool's first environment, so the run shows a warm start."""
+    from sdk import connect
+
+    print("\nwaiting for the warm pool's first Spark environment ...", flush=True)
+    started = time.monotonic()
+    with connect(address) as client:
+        while time.monotonic() - started < START_TIMEOUT_S:
+            if client.jobs.pool_status().warm >= 1:
+                print(f"warm after {time.monotonic() - started:.1f} s", flush=True)
+                return
+            time.sleep(0.5)
+    raise SystemExit("demo: no warm environment; see the server log")
 
 
 def sluice(address: str, *args: str) -> None:
     print(f"\n$ sluice {shlex.join(args)}", flush=True)
     subprocess.run([SLUICE, "--server", address, *args], check=True)
+
+
+def write_sales(folder: Path) -> int:
+    """CSV files of random orders over three years; the number of rows."""
+    folder.mkdir(parents=True)
+    rng = random.Random(7)
+    first = date(2023, 1, 1)
+    order_id = 0
+    for index in range(FILES):
+        with (folder / f"sales-{index}.csv").open("w", newline="") as out:
+            writer = csv.writer(out)
+            writer.writerow(
+                ["order_id", "order_date", "region", "product", "quantity", "unit_price"]
+            )
+            for _ in range(ROWS_PER_FILE):
+                order_id += 1
+                writer.writerow(
+                    [
+                        order_id,
+                        (first + timedelta(days=rng.randrange(3 * 365))).isoformat(),
+                        rng.choice(REGIONS),
+                        rng.choice(PRODUCTS),
+                        rng.randint(1, 20),
+                        f"{rng.uniform(2, 200):.2f}",
+                    ]
+                )
+    return order_id
 
 
 def main() -> None:
@@ -92,51 +123,51 @@ def main() -> None:
     try:
         _wait_serving(address, server)
         print(f"server is up on {address} (log: {data_dir / 'server.log'})")
-        table_file = data_dir / "orders.json"
-        table_file.write_text(json.dumps(ORDERS_TABLE, indent=2))
-        partitions = [
-            {
-                "values": [str(year), str(month), region],
-                "storage_descriptor": {
-                    "location": f"file:///data/sales/orders/year={year}/month={month}/region={region}/"
-                },
-            }
-            for year in (2023, 2024, 2025)
-            for month in range(1, 13)
-            for region in ("eu", "us", "apac")
-        ]
-        partitions_file = data_dir / "partitions.json"
-        partitions_file.write_text(json.dumps(partitions))
+        input_dir = data_dir / "input" / "sales"
+        output_dir = data_dir / "output" / "revenue_by_month"
+        rows = write_sales(input_dir)
+        print(f"wrote {rows} orders in {FILES} CSV files under {input_dir}")
 
-        sluice(address, "databases", "create", "sales", "--description", "Sales data")
-        sluice(address, "tables", "create", "sales", "-f", str(table_file))
-        sluice(address, "partitions", "batch-create", "sales", "orders", "-f", str(partitions_file))
-        sluice(address, "databases", "list")
-        sluice(address, "tables", "get", "sales", "orders")
+        sluice(
+            address,
+            "jobs",
+            "create",
+            "sales-etl",
+            "--script",
+            str(JOB_SCRIPT),
+            "--role",
+            "analytics",
+            "--description",
+            "Sales CSV to revenue by month and region (Parquet), registered in the catalog",
+            "--arg",
+            f"input_path={input_dir}",
+            "--arg",
+            f"output_path={output_dir}",
+            "--arg",
+            "database=sales",
+            "--arg",
+            "table=revenue_by_month",
+        )
+        sluice(address, "jobs", "get", "sales-etl")
+        _wait_warm(address)
+        sluice(address, "pool", "status")
+        sluice(address, "jobs", "run", "sales-etl", "--wait")
+        sluice(address, "runs", "list", "sales-etl")
+        sluice(address, "tables", "get", "sales", "revenue_by_month")
         sluice(
             address,
             "partitions",
             "list",
             "sales",
-            "orders",
+            "revenue_by_month",
             "--expression",
-            "year = 2024 AND month BETWEEN 3 AND 5 AND region IN ('eu', 'apac')",
+            "year = 2025 AND month >= 10",
         )
-        sluice(
-            address,
-            "-o",
-            "json",
-            "partitions",
-            "get",
-            "sales",
-            "orders",
-            "2025",
-            "12",
-            "us",
-        )
+        parquet = sorted(output_dir.glob("year=2025/month=12/*.parquet"))
+        print(f"\n{len(parquet)} Parquet file(s) in {output_dir}/year=2025/month=12/")
     finally:
         server.terminate()
-        server.wait(timeout=30)
+        server.wait(timeout=120)
         log.close()
     print(f"\ndemo: done; the server stopped cleanly (exit {server.returncode})")
 

@@ -1,10 +1,11 @@
-"""The Sluice Python SDK: a typed client of the Sluice Data Catalog.
+"""The Sluice Python SDK: a typed client of the Sluice Data Catalog and jobs.
 
 Example:
     >>> import sdk
     >>> with sdk.connect("localhost:50051") as client:  # doctest: +SKIP
     ...     client.catalog.create_database({"name": "sales"})
     ...     names = [db.name for db in client.catalog.get_databases()]
+    ...     run = client.jobs.wait_for_run("daily", client.jobs.start_run("daily"))
 """
 
 from sdk.catalog import CatalogClient
@@ -14,17 +15,20 @@ from sdk.errors import (
     AccessDenied,
     AlreadyExists,
     ConcurrentModification,
+    ConcurrentRunsExceeded,
     DeadlineExceeded,
     EntityNotFound,
     IllegalState,
     InternalServiceError,
     InvalidInput,
     ResourceNumberLimitExceeded,
+    RunWaitTimeout,
     SluiceError,
     Unauthenticated,
     Unavailable,
     from_rpc_error,
 )
+from sdk.jobs import JobsClient, LogTail, RunState, StopResult
 
 __all__ = [
     "AccessDenied",
@@ -33,13 +37,19 @@ __all__ = [
     "Client",
     "ClientOptions",
     "ConcurrentModification",
+    "ConcurrentRunsExceeded",
     "DeadlineExceeded",
     "EntityNotFound",
     "IllegalState",
     "InternalServiceError",
     "InvalidInput",
+    "JobsClient",
+    "LogTail",
     "ResourceNumberLimitExceeded",
+    "RunState",
+    "RunWaitTimeout",
     "SluiceError",
+    "StopResult",
     "Unauthenticated",
     "Unavailable",
     "connect",

@@ -10,6 +10,7 @@ import grpc
 
 from sdk.catalog import CatalogClient
 from sdk.config import ClientOptions
+from sdk.jobs import JobsClient
 
 
 class Client:
@@ -33,6 +34,7 @@ class Client:
                 self._address, options.channel_credentials, options=options.channel_options()
             )
         self._catalog = CatalogClient(self._channel, options, self._address)
+        self._jobs = JobsClient(self._channel, options, self._address)
 
     @property
     def address(self) -> str:
@@ -48,6 +50,11 @@ class Client:
     def catalog(self) -> CatalogClient:
         """The Data Catalog: databases, tables, partitions, connections and functions."""
         return self._catalog
+
+    @property
+    def jobs(self) -> JobsClient:
+        """Jobs: definitions, scripts, runs and their logs, and the warm pool."""
+        return self._jobs
 
     def close(self) -> None:
         """Closes the channel; calls in flight are cancelled. Closing twice is harmless."""

@@ -14,6 +14,8 @@ import grpc
 from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
+from sluice.jobs.v1 import types_pb2 as jobs_types_pb2
+
 REQUEST_ID_METADATA_KEY = "x-request-id"
 
 _Detail = TypeVar("_Detail", error_details_pb2.ErrorInfo, error_details_pb2.RequestInfo)
@@ -90,6 +92,12 @@ class ResourceNumberLimitExceeded(SluiceError):
     default_reason = "ResourceNumberLimitExceededException"
 
 
+class ConcurrentRunsExceeded(ResourceNumberLimitExceeded):
+    """The job already has as many active runs as its max_concurrent_runs allows."""
+
+    default_reason = "ConcurrentRunsExceededException"
+
+
 class IllegalState(SluiceError):
     """The resource is not in a state that allows the operation."""
 
@@ -132,6 +140,33 @@ class InternalServiceError(SluiceError):
     default_reason = "InternalServiceException"
 
 
+class RunWaitTimeout(DeadlineExceeded):
+    """A job run was still not finished when `wait_for_run` stopped waiting for it.
+
+    Raised by the client, not the server: the run itself goes on.
+
+    Attributes:
+        job_name: The run's job.
+        run_id: The run waited for.
+        last_run: The run as it was last seen, or None if it was never fetched.
+    """
+
+    default_reason = "JobRunWaitTimeout"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        job_name: str,
+        run_id: str,
+        last_run: jobs_types_pb2.JobRun | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.job_name = job_name
+        self.run_id = run_id
+        self.last_run = last_run
+
+
 _BY_REASON: Mapping[str, type[SluiceError]] = {
     cls.default_reason: cls
     for cls in (
@@ -140,6 +175,7 @@ _BY_REASON: Mapping[str, type[SluiceError]] = {
         InvalidInput,
         ConcurrentModification,
         ResourceNumberLimitExceeded,
+        ConcurrentRunsExceeded,
         IllegalState,
         AccessDenied,
         Unauthenticated,
@@ -149,8 +185,9 @@ _BY_REASON: Mapping[str, type[SluiceError]] = {
     )
 }
 
+# A code alone names the general class, never a subclass such as ConcurrentRunsExceeded.
 _BY_CODE: Mapping[grpc.StatusCode, type[SluiceError]] = {
-    cls.default_code: cls for cls in _BY_REASON.values()
+    cls.default_code: cls for cls in _BY_REASON.values() if cls.__base__ is SluiceError
 }
 
 

@@ -4,7 +4,7 @@ google.rpc.ErrorInfo detail; anything else becomes INTERNAL without a traceback.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,7 +14,7 @@ from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 from common.errors import InternalError, SluiceError
-from control_plane.interceptors.handlers import Behaviour, wrap_unary_response
+from control_plane.interceptors.handlers import Behaviour, StreamBehaviour, wrap_handler
 from control_plane.interceptors.request_id import ensure_request_id
 from control_plane.logs import fields
 
@@ -68,28 +68,45 @@ class ErrorInterceptor(grpc.ServerInterceptor):
         handler_call_details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler | None:
         method = handler_call_details.method
-        return wrap_unary_response(
-            continuation(handler_call_details), lambda behaviour: self._guarded(method, behaviour)
+        return wrap_handler(
+            method,
+            continuation(handler_call_details),
+            lambda behaviour: self._guarded(method, behaviour),
+            lambda behaviour: self._guarded_stream(method, behaviour),
         )
 
     def _guarded(self, method: str, behaviour: Behaviour) -> Behaviour:
         def call(request: Any, context: grpc.ServicerContext) -> Any:
             try:
                 return behaviour(request, context)
-            except SluiceError as error:
-                self._abort(method, error, context)
-            except Exception:
-                # The last resort: a bug. The traceback stays in the server log.
-                if context.code() not in (None, grpc.StatusCode.OK):
-                    raise  # the handler already set the call's status itself
-                request_id = ensure_request_id(context)
-                self._log.exception(
-                    "unhandled error", extra=fields(method=method, request_id=request_id)
-                )
-                internal = InternalError(f"internal error (request id {request_id})")
-                context.abort_with_status(status_for(internal, _trailing(context)))
+            except Exception as error:
+                self._fail(method, error, context)
 
         return call
+
+    def _guarded_stream(self, method: str, behaviour: StreamBehaviour) -> StreamBehaviour:
+        def call(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
+            try:
+                yield from behaviour(request, context)
+            except Exception as error:
+                self._fail(method, error, context)
+
+        return call
+
+    def _fail(self, method: str, error: Exception, context: grpc.ServicerContext) -> None:
+        if isinstance(error, SluiceError):
+            self._abort(method, error, context)
+        # The last resort: a bug. The traceback stays in the server log.
+        if context.code() not in (None, grpc.StatusCode.OK):
+            raise error  # the handler already set the call's status itself
+        request_id = ensure_request_id(context)
+        self._log.error(
+            "unhandled error",
+            exc_info=error,
+            extra=fields(method=method, request_id=request_id),
+        )
+        internal = InternalError(f"internal error (request id {request_id})")
+        context.abort_with_status(status_for(internal, _trailing(context)))
 
     def _abort(self, method: str, error: SluiceError, context: grpc.ServicerContext) -> None:
         message = None

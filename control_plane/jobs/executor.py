@@ -65,6 +65,19 @@ class LogBatch:
     cursor: str
 
 
+@dataclass(frozen=True)
+class PoolSnapshot:
+    """The warm pool's environments by what they do, and whether Ray is up (GetPoolStatus)."""
+
+    target_size: int
+    warm: int
+    starting: int
+    bound_idle: int
+    busy: int
+    ray_started: bool
+    ray_address: str
+
+
 class LaunchError(Exception):
     """The run cannot be launched; message says why, for the run's error_message."""
 

@@ -11,10 +11,10 @@ from typing import Any
 from sqlalchemy import Connection, Row, delete, insert, select, update
 
 from common.errors import (
+    ConcurrentRunsExceeded,
     EntityNotFound,
     FailedPrecondition,
     InvalidInput,
-    ResourceNumberLimitExceeded,
 )
 from common.paging import Page, PageRequest
 from control_plane.jobs import checks, workers
@@ -76,7 +76,7 @@ class RunOps(SqlStoreBase):
             ).rowcount
             job = self._job_row(conn, acc, name)
             if not claimed:
-                raise ResourceNumberLimitExceeded(
+                raise ConcurrentRunsExceeded(
                     f"Job {name} already has {job.max_concurrent_runs} concurrent run(s), its "
                     "max_concurrent_runs (ConcurrentRunsExceededException)"
                 )

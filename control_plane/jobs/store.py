@@ -61,7 +61,7 @@ class JobStore(ABC):
     def create_run(self, account: str, job_name: str, run_input: RunInput) -> JobRun:
         """A new STARTING run, its arguments merged over the job's (non-overridable ones win).
 
-        ResourceNumberLimitExceeded if the job already has max_concurrent_runs active runs,
+        ConcurrentRunsExceeded if the job already has max_concurrent_runs active runs,
         decided atomically with the insert. run_input.previous_run_id must name a finished run
         of the job; the new run is its next attempt.
         """

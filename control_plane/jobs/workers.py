@@ -29,9 +29,9 @@ class _Shape:
 _SHAPES: Mapping[WorkerType, _Shape] = MappingProxyType(
     {
         WorkerType.STANDARD: _Shape(cores=1, memory_mb=1024),
-        WorkerType.G_1X: _Shape(cores=1, memory_mb=2048),
-        WorkerType.G_2X: _Shape(cores=2, memory_mb=4096),
-        WorkerType.G_4X: _Shape(cores=4, memory_mb=8192),
+        WorkerType.G_1X: _Shape(cores=1, memory_mb=1024),
+        WorkerType.G_2X: _Shape(cores=2, memory_mb=2048),
+        WorkerType.G_4X: _Shape(cores=4, memory_mb=4096),
     }
 )
 # A Python shell job has no executors, only the driver process.

@@ -10,6 +10,7 @@ import click
 from sdk.catalog import CatalogClient
 from sdk.client import Client, connect
 from sdk.config import ClientOptions
+from sdk.jobs import JobsClient
 
 Connector = Callable[[ClientOptions], Client]
 
@@ -45,11 +46,21 @@ class CliContext:
         self._client: Client | None = None
 
     @property
-    def catalog(self) -> CatalogClient:
-        """The catalog part of the client, connecting it on first use."""
+    def client(self) -> Client:
+        """The client, connected on first use."""
         if self._client is None:
             self._client = self._connector(self.options)
-        return self._client.catalog
+        return self._client
+
+    @property
+    def catalog(self) -> CatalogClient:
+        """The catalog part of the client, connecting it on first use."""
+        return self.client.catalog
+
+    @property
+    def jobs(self) -> JobsClient:
+        """The jobs part of the client, connecting it on first use."""
+        return self.client.jobs
 
     def close(self) -> None:
         """Closes the client if one was made."""

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from sdk.cli import connections, databases, functions, partitions, tables
+from sdk.cli import connections, databases, functions, jobs, partitions, pool, runs, tables
 from sdk.cli.context import CliContext, Connector, OutputFormat, default_connector
 from sdk.cli.failures import run_reporting_errors
 from sdk.cli.plugins import load_plugin, plugin_entry_points
@@ -100,6 +100,9 @@ cli.add_command(tables.tables)
 cli.add_command(partitions.partitions)
 cli.add_command(connections.connections)
 cli.add_command(functions.functions)
+cli.add_command(jobs.jobs)
+cli.add_command(runs.runs)
+cli.add_command(pool.pool)
 
 
 def main() -> None:

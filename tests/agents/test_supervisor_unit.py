@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import threading
 from pathlib import Path
 
 import pytest
 
 from agents.config import AgentsConfig, PoolConfig
+from agents.errors import NoCapacity
+from agents.isolation import IsolationTuple
 from agents.layout import DataLayout
 from agents.run_files import write_status
-from agents.runs import LogStream, RunProgress, RunState
+from agents.runs import LogStream, RunProgress, RunRequest, RunState
 from agents.supervisor import RunSupervisor
 
 pytestmark = pytest.mark.unit
@@ -51,3 +54,31 @@ def test_finished_run_is_read_back_with_its_logs(lazy_supervisor) -> None:
     # The run is over: the unterminated last line comes too.
     assert supervisor.read_log("jr_done", LogStream.STDOUT).text == "a\nunterminated"
     assert supervisor.read_log("jr_done", LogStream.DRIVER).text == ""
+
+
+def test_stopping_an_unknown_run_answers_at_once(lazy_supervisor) -> None:
+    """A stop for a run this process does not follow (never launched, or refused for capacity)
+    must not wait on the supervisor's own lock."""
+    supervisor, _ = lazy_supervisor
+    result: list[RunProgress] = []
+    stopper = threading.Thread(target=lambda: result.append(supervisor.stop("jr_unknown")))
+    stopper.start()
+    stopper.join(timeout=5)
+    assert not stopper.is_alive(), "stop() of an unknown run deadlocked"
+    assert result[0].state is RunState.LOST
+
+
+def test_a_run_refused_for_capacity_leaves_no_trace(lazy_supervisor, monkeypatch) -> None:
+    supervisor, layout = lazy_supervisor
+
+    def no_room(*_args: object, **_kwargs: object) -> None:
+        raise NoCapacity("full")
+
+    monkeypatch.setattr(supervisor.pool, "claim", no_room)
+    request = RunRequest("jr_full", "print(1)")
+    isolation = IsolationTuple("acct", "role")
+    for _ in range(2):  # launching again is allowed: nothing was recorded
+        with pytest.raises(NoCapacity):
+            supervisor.launch(request, isolation)
+    assert supervisor.progress("jr_full").state is RunState.LOST
+    assert not layout.run_status_file("jr_full").exists()

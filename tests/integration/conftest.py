@@ -27,7 +27,7 @@ from sluice.catalog.v1 import catalog_pb2_grpc
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT_S = 60.0
-STOP_TIMEOUT_S = 30.0
+STOP_TIMEOUT_S = 60.0
 PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
 # Clients may send and receive more than grpc's 4 MiB default, so the server's limit is the one hit.
 CHANNEL_OPTIONS = [
@@ -44,6 +44,8 @@ class ServerProcess:
     data_dir: Path
     process: subprocess.Popen[bytes]
     log_path: Path
+    # The server's command-line arguments, to start it again.
+    args: list[str]
 
     def log_text(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -96,19 +98,26 @@ def wait_until_serving(
                 return
 
 
-def start_server(base: Path, *extra_args: str) -> ServerProcess:
-    """A server on a free port with its data dir under base, SERVING when this returns."""
+def start_server(base: Path, *extra_args: str, timeout_s: float = START_TIMEOUT_S) -> ServerProcess:
+    """A server on a free port with its data dir under base, SERVING when this returns.
+
+    No warm pool unless extra_args ask for one (the last --pool-size wins), so catalog tests
+    never start Ray.
+    """
     port = free_port()
     data_dir = base / "data"
     log_path = base / "server.log"
-    process = launch(["--port", str(port), "--data-dir", str(data_dir), *extra_args], log_path)
+    args = ["--port", str(port), "--data-dir", str(data_dir), "--pool-size", "0", *extra_args]
+    process = launch(args, log_path)
     address = f"127.0.0.1:{port}"
     try:
-        wait_until_serving(address, process, log_path, START_TIMEOUT_S)
+        wait_until_serving(address, process, log_path, timeout_s)
     except BaseException:
         stop_server(process)
         raise
-    return ServerProcess(address=address, data_dir=data_dir, process=process, log_path=log_path)
+    return ServerProcess(
+        address=address, data_dir=data_dir, process=process, log_path=log_path, args=args
+    )
 
 
 def stop_server(process: subprocess.Popen[bytes]) -> int:
@@ -183,3 +192,40 @@ def pg_catalog_stub(pg_channel: grpc.Channel) -> catalog_pb2_grpc.CatalogService
 def catalog_id() -> str:
     """A fresh account id, so each test starts from an empty catalog."""
     return f"it-{uuid.uuid4().hex[:16]}"
+
+
+RAY_SERVER_START_TIMEOUT_S = 240.0
+
+
+def restart_server(running: ServerProcess, *, kill: bool) -> None:
+    """Stop the server (SIGKILL when kill) and start it again with the same settings."""
+    if kill:
+        running.process.kill()
+        running.process.wait()
+    else:
+        stop_server(running.process)
+    running.process = launch(running.args, running.log_path)
+    wait_until_serving(
+        running.address, running.process, running.log_path, RAY_SERVER_START_TIMEOUT_S
+    )
+
+
+@pytest.fixture(scope="session")
+def ray_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """A real server running jobs on an embedded Ray with a warm pool of one, for the session.
+
+    Spark environments start slowly on two cores: every jobs test shares this one.
+    """
+    base = tmp_path_factory.mktemp("ray-server")
+    running = start_server(
+        base,
+        "--pool-size",
+        "1",
+        "--max-environments",
+        "4",
+        "--log-level",
+        "DEBUG",
+        timeout_s=RAY_SERVER_START_TIMEOUT_S,
+    )
+    yield running
+    stop_server(running.process)

@@ -20,6 +20,7 @@ from tests.integration.conftest import ServerProcess
 pytestmark = pytest.mark.integration
 
 CATALOG_SERVICE = "sluice.catalog.v1.CatalogService"
+JOB_SERVICE = "sluice.jobs.v1.JobService"
 LOG_WAIT_S = 10.0
 
 
@@ -38,7 +39,7 @@ def _wait_for_log(server: ServerProcess, request_id: str) -> dict[str, Any]:
     pytest.fail(f"no access-log entry for request {request_id}")
 
 
-@pytest.mark.parametrize("service", ["", CATALOG_SERVICE])
+@pytest.mark.parametrize("service", ["", CATALOG_SERVICE, JOB_SERVICE])
 def test_health_is_serving(channel: grpc.Channel, service: str) -> None:
     reply = health_pb2_grpc.HealthStub(channel).Check(
         health_pb2.HealthCheckRequest(service=service), timeout=5
@@ -66,6 +67,7 @@ def test_reflection_lists_services(channel: grpc.Channel) -> None:
     names = {s.name for s in reply.list_services_response.service}
     assert names == {
         CATALOG_SERVICE,
+        JOB_SERVICE,
         "grpc.health.v1.Health",
         "grpc.reflection.v1alpha.ServerReflection",
     }

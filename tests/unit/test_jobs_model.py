@@ -103,10 +103,10 @@ def test_glue_workers_map_to_executors_one_worker_being_the_driver() -> None:
     g2 = worker_spec(CommandName.GLUEETL, "G.2X", 10)
     g4 = worker_spec(CommandName.GLUEETL, "G.4X", 3)
 
-    assert (g1.num_executors, g1.executor_cores, g1.executor_memory_mb) == (9, 1, 2048)
-    assert (g2.executor_cores, g2.executor_memory_mb) == (2, 4096)
-    assert (g4.num_executors, g4.executor_cores, g4.executor_memory_mb) == (2, 4, 8192)
-    assert (g4.driver_cores, g4.driver_memory_mb) == (4, 8192)
+    assert (g1.num_executors, g1.executor_cores, g1.executor_memory_mb) == (9, 1, 1024)
+    assert (g2.executor_cores, g2.executor_memory_mb) == (2, 2048)
+    assert (g4.num_executors, g4.executor_cores, g4.executor_memory_mb) == (2, 4, 4096)
+    assert (g4.driver_cores, g4.driver_memory_mb) == (4, 4096)
 
 
 def test_defaults_and_python_shell() -> None:

@@ -1,0 +1,140 @@
+"""The jobs side of one server: job store, Ray agents, scheduler and reconciler, started and
+stopped together."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import tempfile
+from pathlib import Path
+
+from agents.config import (
+    MAX_RAY_TEMP_DIR_CHARS,
+    AgentsConfig,
+    EnvironmentSpec,
+    PoolConfig,
+    RayConfig,
+)
+from agents.supervisor import RunSupervisor
+from common.db import Database
+from common.errors import SluiceError
+from common.paging import PageTokenCodec
+from control_plane.config import ServerConfig
+from control_plane.errors import StartupError
+from control_plane.jobs.agents_executor import AgentsExecutor, environment_spec
+from control_plane.jobs.model import DEFAULT_NUMBER_OF_WORKERS, DEFAULT_WORKER_TYPE, CommandName
+from control_plane.jobs.reconciler import Reconciler
+from control_plane.jobs.scheduler import Scheduler, SchedulerConfig
+from control_plane.jobs.sql_store import SqlJobStore
+from control_plane.jobs.workers import worker_spec
+from control_plane.logs import fields
+
+log = logging.getLogger("sluice.jobs")
+
+AGENTS_DIR = "agents"
+
+
+def default_environment_spec() -> EnvironmentSpec:
+    """The shape of pooled environments: that of a job with Glue's default workers, so that
+    such a job starts warm."""
+    worker = worker_spec(CommandName.GLUEETL, DEFAULT_WORKER_TYPE, DEFAULT_NUMBER_OF_WORKERS)
+    return environment_spec(worker, EnvironmentSpec())
+
+
+def agents_config(config: ServerConfig) -> AgentsConfig:
+    """The agents' settings for a server."""
+    data_dir = config.data_dir / AGENTS_DIR
+    temp_dir = None
+    if config.ray_address is None and len(str(data_dir / "ray" / "t")) > MAX_RAY_TEMP_DIR_CHARS:
+        # Ray's unix socket paths must stay short: a long data dir gets a short temp dir named
+        # after it, the same one on every start so that a restarted server finds its head.
+        digest = hashlib.sha256(str(data_dir).encode()).hexdigest()[:12]
+        temp_dir = Path(tempfile.gettempdir()) / f"sluice-{digest}"
+    return AgentsConfig(
+        data_dir=data_dir,
+        ray=RayConfig(
+            address=config.ray_address,
+            auth_token_path=config.ray_auth_token_path,
+            num_cpus=config.ray_num_cpus,
+            temp_dir=temp_dir,
+        ),
+        pool=PoolConfig(
+            size=config.pool_size,
+            spec=default_environment_spec(),
+            idle_ttl_s=config.environment_idle_ttl_s,
+            max_environments=config.max_environments,
+        ),
+    )
+
+
+class JobsRuntime:
+    """Runs jobs for one server. start() before serving calls; stop() after."""
+
+    def __init__(self, config: ServerConfig, db: Database, codec: PageTokenCodec) -> None:
+        self._config = config
+        try:
+            settings = agents_config(config)
+        except SluiceError as exc:
+            raise StartupError(f"cannot run jobs: {exc.message}") from None
+        self.store = SqlJobStore(db, codec)
+        self._supervisor = RunSupervisor(settings, on_update=lambda _progress: self._wake())
+        self.executor = AgentsExecutor(self._supervisor, settings.pool.spec)
+        self._scheduler: Scheduler | None = None
+        self._reconciler: Reconciler | None = None
+        self._embedded = config.ray_address is None
+
+    def start(self, api_address: str) -> None:
+        """Re-attach to runs still executing, fail those that are gone, then schedule.
+
+        Args:
+            api_address: host:port that runs use to reach this server's API.
+        """
+        try:
+            reattached = self._supervisor.start()
+        except SluiceError as exc:
+            raise StartupError(f"cannot start the job agents: {exc.message}") from None
+        scheduler = Scheduler(
+            self.store,
+            self.executor,
+            config=SchedulerConfig(run_env={"SLUICE_ADDRESS": api_address}),
+        )
+        reconciler = Reconciler(self.store, self.executor, on_change=scheduler.wake)
+        report = reconciler.start()
+        scheduler.start()
+        self._scheduler, self._reconciler = scheduler, reconciler
+        log.info(
+            "jobs started",
+            extra=fields(
+                pool_size=self._config.pool_size,
+                ray=self._config.ray_address or "embedded",
+                executing=len(reattached),
+                reattached=len(report.reattached),
+                lost=len(report.lost),
+            ),
+        )
+
+    def wake(self) -> None:
+        """A run was started or stopped: look at the runs now."""
+        self._wake()
+
+    def stop(self) -> None:
+        """Stop scheduling. Runs still executing keep running for the next start to re-attach;
+        with none, the environments (and an embedded Ray) are shut down."""
+        if self._scheduler is not None:
+            self._scheduler.stop()
+        if self._reconciler is not None:
+            self._reconciler.stop()
+        try:
+            executing = bool(self.store.list_active_runs())
+        except Exception:
+            # The database is unreachable: keep everything for the next start to sort out.
+            log.exception("cannot list active runs at shutdown; environments are kept")
+            executing = True
+        self._supervisor.shutdown(
+            destroy_environments=not executing, stop_cluster=self._embedded and not executing
+        )
+        log.info("jobs stopped", extra=fields(environments_kept=executing))
+
+    def _wake(self) -> None:
+        if self._scheduler is not None:
+            self._scheduler.wake()

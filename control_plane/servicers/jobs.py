@@ -1,0 +1,292 @@
+"""The JobService servicer: convert, call the job store, respond.
+
+Beyond that it does two things a store cannot: StartJobRun resolves the job's connection in the
+catalog (it gives the run's subnet and security group), and TailJobRunLogs polls the store to
+stream a run's logs. Errors are the stores' domain errors; the error interceptor turns them into
+statuses.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from typing import TypeAlias
+
+import grpc
+
+from catalog.store.base import CatalogStore
+from common.errors import EntityNotFound, FailedPrecondition, InvalidInput
+from common.paging import PageRequest
+from control_plane.convert.common import required
+from control_plane.convert.jobs import (
+    job_input_from_create,
+    job_input_from_update,
+    job_run_to_proto,
+    job_to_proto,
+    log_entry_to_proto,
+    log_stream_from_proto,
+    page_request,
+    pool_status_to_proto,
+    run_input_from_proto,
+    run_state_to_proto,
+    stop_error_to_proto,
+    stop_submission_to_proto,
+)
+from control_plane.jobs.executor import PoolSnapshot
+from control_plane.jobs.model import Job, LogEntry, LogStream
+from control_plane.jobs.store import JobStore
+from sluice.jobs.v1 import jobs_pb2 as api
+from sluice.jobs.v1 import jobs_pb2_grpc
+
+Ctx: TypeAlias = grpc.ServicerContext
+
+# Glue's limit on the run ids of one BatchStopJobRun.
+MAX_STOP_BATCH = 25
+# Entries read from the store per query while tailing.
+TAIL_PAGE_SIZE = 100
+# Message bytes per TailJobRunLogs response, well under the server's message limit (one log
+# line is at most 256 Ki characters, so at most 1 MiB).
+TAIL_RESPONSE_BYTES = 1024 * 1024
+# Errors that make one run of a BatchStopJobRun fail, as Glue reports them per run.
+_STOP_ERRORS = (EntityNotFound, InvalidInput, FailedPrecondition)
+
+
+class JobServicer(jobs_pb2_grpc.JobServiceServicer):
+    """Serves sluice.jobs.v1.JobService from a JobStore, for one account.
+
+    Args:
+        store: Where jobs, runs, logs and scripts are kept.
+        catalog: The Data Catalog, to resolve the connections a job names.
+        account: The account (catalog id) every call acts as, until callers authenticate.
+        on_run_started: Called when runs need the scheduler's attention at once (a run was
+            started, or runs were asked to stop); it must not block.
+        pool_status: The warm pool as it is now, for GetPoolStatus.
+        tail_poll_interval_s: How often TailJobRunLogs looks for new log entries.
+    """
+
+    def __init__(
+        self,
+        store: JobStore,
+        catalog: CatalogStore,
+        *,
+        account: str,
+        on_run_started: Callable[[], None],
+        pool_status: Callable[[], PoolSnapshot],
+        tail_poll_interval_s: float = 0.2,
+    ) -> None:
+        if not account:
+            raise ValueError("account must not be empty")
+        if tail_poll_interval_s <= 0:
+            raise ValueError("tail_poll_interval_s must be positive")
+        self._store = store
+        self._catalog = catalog
+        self._account_id = account
+        self._on_run_started = on_run_started
+        self._pool_status = pool_status
+        self._tail_poll_interval_s = tail_poll_interval_s
+
+    def _account(self, context: Ctx) -> str:
+        """The account a call acts as; authentication will take it from the caller."""
+        return self._account_id
+
+    # Jobs
+
+    def CreateJob(self, request: api.CreateJobRequest, context: Ctx) -> api.CreateJobResponse:
+        job = self._store.create_job(self._account(context), job_input_from_create(request))
+        return api.CreateJobResponse(name=job.name)
+
+    def GetJob(self, request: api.GetJobRequest, context: Ctx) -> api.GetJobResponse:
+        job = self._store.get_job(self._account(context), request.job_name)
+        return api.GetJobResponse(job=job_to_proto(job))
+
+    def GetJobs(self, request: api.GetJobsRequest, context: Ctx) -> api.GetJobsResponse:
+        page = self._store.get_jobs(self._account(context), page_request(request))
+        return api.GetJobsResponse(
+            jobs=[job_to_proto(job) for job in page.items], next_token=page.next_token
+        )
+
+    def ListJobs(self, request: api.ListJobsRequest, context: Ctx) -> api.ListJobsResponse:
+        page = self._store.list_job_names(
+            self._account(context), page_request(request), dict(request.tags)
+        )
+        return api.ListJobsResponse(job_names=list(page.items), next_token=page.next_token)
+
+    def UpdateJob(self, request: api.UpdateJobRequest, context: Ctx) -> api.UpdateJobResponse:
+        job = self._store.update_job(
+            self._account(context),
+            job_input_from_update(request.job_name, required(request, "job_update")),
+        )
+        return api.UpdateJobResponse(job_name=job.name)
+
+    def DeleteJob(self, request: api.DeleteJobRequest, context: Ctx) -> api.DeleteJobResponse:
+        self._store.delete_job(self._account(context), request.job_name)
+        # Its active runs are now STOPPING: the scheduler stops them.
+        self._on_run_started()
+        return api.DeleteJobResponse(job_name=request.job_name)
+
+    def UploadScript(
+        self, request: api.UploadScriptRequest, context: Ctx
+    ) -> api.UploadScriptResponse:
+        location = self._store.put_script(self._account(context), request.name, request.content)
+        return api.UploadScriptResponse(script_location=location)
+
+    # Runs
+
+    def StartJobRun(self, request: api.StartJobRunRequest, context: Ctx) -> api.StartJobRunResponse:
+        account = self._account(context)
+        job = self._store.get_job(account, request.job_name)
+        subnet_id, security_group_id = self._network(account, job)
+        run = self._store.create_run(
+            account,
+            job.name,
+            run_input_from_proto(request, subnet_id=subnet_id, security_group_id=security_group_id),
+        )
+        self._on_run_started()
+        return api.StartJobRunResponse(job_run_id=run.id)
+
+    def _network(self, account: str, job: Job) -> tuple[str, str]:
+        """The subnet and security group of a job's runs: its first connection's, as in Glue."""
+        if not job.connections:
+            return "", ""
+        name = job.connections[0]
+        try:
+            connection = self._catalog.get_connection(account, name)
+        except EntityNotFound:
+            raise EntityNotFound(
+                f"Connection {name} of job {job.name} not found", connection_name=name
+            ) from None
+        requirements = connection.physical_connection_requirements
+        if requirements is None:
+            return "", ""
+        groups = requirements.security_group_id_list
+        return requirements.subnet_id, groups[0] if groups else ""
+
+    def GetJobRun(self, request: api.GetJobRunRequest, context: Ctx) -> api.GetJobRunResponse:
+        run = self._store.get_run(self._account(context), request.job_name, request.run_id)
+        return api.GetJobRunResponse(job_run=job_run_to_proto(run))
+
+    def GetJobRuns(self, request: api.GetJobRunsRequest, context: Ctx) -> api.GetJobRunsResponse:
+        page = self._store.get_runs(self._account(context), request.job_name, page_request(request))
+        return api.GetJobRunsResponse(
+            job_runs=[job_run_to_proto(run) for run in page.items], next_token=page.next_token
+        )
+
+    def BatchStopJobRun(
+        self, request: api.BatchStopJobRunRequest, context: Ctx
+    ) -> api.BatchStopJobRunResponse:
+        account = self._account(context)
+        run_ids = list(request.job_run_ids)
+        if not 1 <= len(run_ids) <= MAX_STOP_BATCH:
+            raise InvalidInput(f"job_run_ids must name 1 to {MAX_STOP_BATCH} job runs")
+        response = api.BatchStopJobRunResponse()
+        for run_id in run_ids:
+            try:
+                self._store.request_stop(account, request.job_name, run_id)
+            except _STOP_ERRORS as error:
+                response.errors.append(stop_error_to_proto(request.job_name, run_id, error))
+            else:
+                response.successful_submissions.append(
+                    stop_submission_to_proto(request.job_name, run_id)
+                )
+        if response.successful_submissions:
+            self._on_run_started()
+        return response
+
+    # Logs
+
+    def GetJobRunLogs(
+        self, request: api.GetJobRunLogsRequest, context: Ctx
+    ) -> api.GetJobRunLogsResponse:
+        page = self._store.get_run_logs(
+            self._account(context),
+            request.job_name,
+            request.run_id,
+            page_request(request),
+            stream=log_stream_from_proto(request.stream),
+        )
+        return api.GetJobRunLogsResponse(
+            entries=[log_entry_to_proto(entry) for entry in page.items],
+            next_token=page.next_token,
+        )
+
+    def TailJobRunLogs(
+        self, request: api.TailJobRunLogsRequest, context: Ctx
+    ) -> Iterator[api.TailJobRunLogsResponse]:
+        """Log entries as they are stored, each response with the run's state then.
+
+        Ends once the run is terminal and a look one interval later finds no new entries (a
+        run that times out has its last lines stored after it ended), or when the client goes.
+        """
+        account = self._account(context)
+        stream = log_stream_from_proto(request.stream)
+        gone = threading.Event()
+        context.add_callback(gone.set)
+        after_seq = 0
+        last_state: int | None = None
+        terminal_seen = False
+        while context.is_active():
+            # The state is read before the logs: the scheduler stores a run's lines before it
+            # ends it, so lines read after a terminal state include all of those.
+            run = self._store.get_run(account, request.job_name, request.run_id)
+            state = run_state_to_proto(run.state)
+            sent = False
+            for entries in self._new_entries(account, request, stream, after_seq):
+                after_seq = entries[-1].seq
+                sent = True
+                yield api.TailJobRunLogsResponse(
+                    entries=[log_entry_to_proto(entry) for entry in entries], job_run_state=state
+                )
+            if not sent and state != last_state:
+                yield api.TailJobRunLogsResponse(job_run_state=state)
+            last_state = state
+            if run.state.is_terminal():
+                if terminal_seen and not sent:
+                    return
+                terminal_seen = True
+            gone.wait(self._tail_poll_interval_s)
+
+    def _new_entries(
+        self,
+        account: str,
+        request: api.TailJobRunLogsRequest,
+        stream: LogStream | None,
+        after_seq: int,
+    ) -> Iterator[Sequence[LogEntry]]:
+        """Every stored entry past after_seq, in response-sized chunks."""
+        while True:
+            page = self._store.get_run_logs(
+                account,
+                request.job_name,
+                request.run_id,
+                PageRequest(max_results=TAIL_PAGE_SIZE),
+                stream=stream,
+                after_seq=after_seq,
+            )
+            if not page.items:
+                return
+            yield from _chunks(page.items, TAIL_RESPONSE_BYTES)
+            if not page.next_token:
+                return
+            after_seq = page.items[-1].seq
+
+    # The warm pool
+
+    def GetPoolStatus(
+        self, request: api.GetPoolStatusRequest, context: Ctx
+    ) -> api.GetPoolStatusResponse:
+        return api.GetPoolStatusResponse(pool_status=pool_status_to_proto(self._pool_status()))
+
+
+def _chunks(entries: Sequence[LogEntry], budget: int) -> Iterator[Sequence[LogEntry]]:
+    """entries split so each chunk's messages take at most budget bytes (one entry at least)."""
+    chunk: list[LogEntry] = []
+    size = 0
+    for entry in entries:
+        entry_size = len(entry.message.encode("utf-8", "surrogatepass"))
+        if chunk and size + entry_size > budget:
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(entry)
+        size += entry_size
+    if chunk:
+        yield chunk

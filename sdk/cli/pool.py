@@ -1,0 +1,30 @@
+"""`sluice pool`: the warm pool of Spark environments that job runs start from."""
+
+from __future__ import annotations
+
+import click
+
+from sdk.cli.context import CliContext, pass_cli
+from sdk.cli.output import Column, emit_one
+
+FIELDS = (
+    Column("Target size", lambda p: str(p.target_size)),
+    Column("Warm", lambda p: str(p.warm)),
+    Column("Starting", lambda p: str(p.starting)),
+    Column("Bound, idle", lambda p: str(p.bound_idle)),
+    Column("Busy", lambda p: str(p.busy)),
+    Column("Ray started", lambda p: "yes" if p.ray_started else "no"),
+    Column("Ray address", lambda p: p.ray_address),
+)
+
+
+@click.group()
+def pool() -> None:
+    """The warm pool of environments that job runs start from."""
+
+
+@pool.command("status")
+@pass_cli
+def status(cli: CliContext) -> None:
+    """Show how many environments are warm, starting, idle and busy, and whether Ray is up."""
+    emit_one(cli, cli.jobs.pool_status(), FIELDS)
