@@ -65,7 +65,18 @@ def _postgres_schema(url: str) -> Iterator[str]:
 def _server(db_url: str | None) -> Iterator[str]:
     port = _free_port()
     with tempfile.TemporaryDirectory(prefix="sluice-bench-") as data_dir:
-        cmd = [sys.executable, "-m", "control_plane", "--port", str(port), "--data-dir", data_dir]
+        cmd = [
+            sys.executable,
+            "-m",
+            "control_plane",
+            "--port",
+            str(port),
+            "--data-dir",
+            data_dir,
+            "--plaintext",
+            "--pool-size",
+            "0",
+        ]
         cmd += ["--log-level", "WARNING"]
         if db_url:
             cmd += ["--db", db_url]

@@ -7,8 +7,9 @@ the same store code.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,23 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from common.errors import AlreadyExists, InternalError
 
 _WRITE = "sluice_write"
+
+# Work to do inside every write transaction of the current call, just before it commits: the
+# audit trail writes the record of a mutating call there, so no change exists without its
+# record. Call-scoped (a ContextVar), set with before_commit().
+_BEFORE_COMMIT: ContextVar[Callable[[Connection], None] | None] = ContextVar(
+    "sluice_before_commit", default=None
+)
+
+
+@contextmanager
+def before_commit(hook: Callable[[Connection], None]) -> Iterator[None]:
+    """Run hook(connection) inside each write transaction committed in this context."""
+    token = _BEFORE_COMMIT.set(hook)
+    try:
+        yield
+    finally:
+        _BEFORE_COMMIT.reset(token)
 
 
 def normalize_url(url: str) -> str:
@@ -63,6 +81,9 @@ class Database:
             try:
                 with conn.begin():
                     yield conn
+                    hook = _BEFORE_COMMIT.get()
+                    if hook is not None:
+                        hook(conn)
             except IntegrityError as exc:
                 if _is_unique_violation(exc):
                     raise AlreadyExists("the resource already exists") from None

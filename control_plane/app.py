@@ -6,6 +6,7 @@ import errno
 import socket
 from concurrent import futures
 from dataclasses import dataclass
+from pathlib import Path
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -69,6 +70,7 @@ class App:
 
 def assemble(config: ServerConfig) -> App:
     """Everything a server needs, bound to its port; StartupError when something is unusable."""
+    check_transport(config)
     # A taken port is the likeliest mistake: report it before touching any files.
     _check_port_free(config)
     data_dir = prepare_data_dir(config.data_dir)
@@ -126,8 +128,36 @@ def _check_port_free(config: ServerConfig) -> None:
         raise StartupError(f"port {config.port} on {config.host} is already in use")
 
 
+def check_transport(config: ServerConfig) -> None:
+    """TLS, or plaintext asked for explicitly and only on loopback."""
+    if config.tls_cert is None and not config.plaintext:
+        raise StartupError(
+            "no TLS certificate: pass --tls-cert and --tls-key, or --plaintext to serve "
+            "without TLS on a loopback host"
+        )
+    if config.plaintext and not config.is_loopback:
+        raise StartupError(
+            f"--plaintext is allowed only on a loopback host, not {config.host}: use TLS"
+        )
+
+
+def _credentials(cert_file: Path, key_file: Path, ca_file: Path | None) -> grpc.ServerCredentials:
+    try:
+        chain = cert_file.read_bytes()
+        key = key_file.read_bytes()
+        ca = ca_file.read_bytes() if ca_file is not None else None
+    except OSError as exc:
+        raise StartupError(f"cannot read {exc.filename}: {exc.strerror}") from None
+    return grpc.ssl_server_credentials(
+        [(key, chain)], root_certificates=ca, require_client_auth=ca is not None
+    )
+
+
 def _bind(server: grpc.Server, config: ServerConfig) -> int:
     try:
+        if config.tls_cert is not None and config.tls_key is not None:
+            credentials = _credentials(config.tls_cert, config.tls_key, config.client_ca)
+            return server.add_secure_port(config.address, credentials)
         return server.add_insecure_port(config.address)
     except RuntimeError:
         # Taken since the probe at start-up, or unusable for another reason.

@@ -65,6 +65,33 @@ EXIT_STARTUP = 2
     default=None,
     help="HOST:PORT job runs use to reach this server.  [default: the listen address]",
 )
+@click.option(
+    "--tls-cert",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="PEM certificate (chain) of the server: serve TLS.",
+)
+@click.option(
+    "--tls-key", type=click.Path(path_type=Path, dir_okay=False), default=None, help="Its key."
+)
+@click.option(
+    "--client-ca",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="PEM CA bundle: require client certificates it signed (mutual TLS).",
+)
+@click.option(
+    "--plaintext",
+    is_flag=True,
+    default=None,
+    help="Serve without TLS (only on a loopback host).",
+)
+@click.option("--insecure-no-auth", is_flag=True, default=None, hidden=True)
+@click.option(
+    "--otlp-endpoint",
+    default=None,
+    help="HOST:PORT of an OTLP gRPC collector (Jaeger, Tempo, ...) to send audit spans to.",
+)
 def server(**options: Any) -> None:
     """Run the Sluice control plane: the Data Catalog and jobs gRPC API."""
     # Imported here: `sluice --help` lists this command without loading the server (and Ray).

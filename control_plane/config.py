@@ -65,7 +65,22 @@ class ServerConfig(BaseModel):
         "(127.0.0.1 when listening on every interface)",
     )
 
-    @field_validator("ray_address", "advertise_address")
+    tls_cert: Path | None = Field(default=None, description="PEM certificate chain of the server")
+    tls_key: Path | None = Field(default=None, description="PEM private key of tls_cert")
+    client_ca: Path | None = Field(
+        default=None, description="PEM CA bundle: clients must present a certificate it signed"
+    )
+    plaintext: bool = Field(
+        default=False, description="serve without TLS; allowed only on a loopback host"
+    )
+    # Development and benchmarks only: no authentication, authorisation or audit. Allowed only
+    # with plaintext on loopback.
+    insecure_no_auth: bool = False
+    otlp_endpoint: str | None = Field(
+        default=None, description="host:port of an OTLP gRPC collector for the audit spans"
+    )
+
+    @field_validator("ray_address", "advertise_address", "otlp_endpoint")
     @classmethod
     def _check_host_port(cls, value: str | None) -> str | None:
         if value is None:
@@ -82,6 +97,24 @@ class ServerConfig(BaseModel):
                 f"pool_size {self.pool_size} exceeds max_environments {self.max_environments}"
             )
         return self
+
+    @model_validator(mode="after")
+    def _check_transport(self) -> ServerConfig:
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("tls_cert and tls_key go together")
+        if self.client_ca is not None and self.tls_cert is None:
+            raise ValueError("client_ca (mutual TLS) needs tls_cert and tls_key")
+        if self.plaintext and self.tls_cert is not None:
+            raise ValueError("plaintext and tls_cert exclude each other")
+        if self.insecure_no_auth and not self.plaintext:
+            raise ValueError("insecure_no_auth is only for plaintext servers on loopback")
+        return self
+
+    @property
+    def is_loopback(self) -> bool:
+        """Whether the server listens only on this machine."""
+        host = self.host.strip("[]").lower()
+        return host in ("localhost", "::1") or host.startswith("127.")
 
     @field_validator("data_dir")
     @classmethod

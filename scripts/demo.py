@@ -112,10 +112,10 @@ def main() -> None:
     data_dir.mkdir()
     port = _free_port()
     address = f"127.0.0.1:{port}"
-    print(f"$ sluice server --port {port} --data-dir {data_dir}", flush=True)
+    print(f"$ sluice server --port {port} --data-dir {data_dir} --plaintext", flush=True)
     log = (data_dir / "server.log").open("wb")
     server = subprocess.Popen(
-        [SLUICE, "server", "--port", str(port), "--data-dir", str(data_dir)],
+        [SLUICE, "server", "--port", str(port), "--data-dir", str(data_dir), "--plaintext"],
         stdout=log,
         stderr=log,
         env={**os.environ, "SLUICE_ADDRESS": address},

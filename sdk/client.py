@@ -8,6 +8,7 @@ from typing import Self
 
 import grpc
 
+from sdk.auth import BearerToken
 from sdk.catalog import CatalogClient
 from sdk.config import ClientOptions
 from sdk.jobs import JobsClient
@@ -27,12 +28,13 @@ class Client:
     def __init__(self, options: ClientOptions) -> None:
         self._options = options
         self._address = options.resolved_address()
-        if options.channel_credentials is None:
-            self._channel = grpc.insecure_channel(self._address, options=options.channel_options())
+        credentials = options.resolved_credentials()
+        if credentials is None:
+            raw = grpc.insecure_channel(self._address, options=options.channel_options())
         else:
-            self._channel = grpc.secure_channel(
-                self._address, options.channel_credentials, options=options.channel_options()
-            )
+            raw = grpc.secure_channel(self._address, credentials, options=options.channel_options())
+        token = options.resolved_token()
+        self._channel = grpc.intercept_channel(raw, BearerToken(token)) if token else raw
         self._catalog = CatalogClient(self._channel, options, self._address)
         self._jobs = JobsClient(self._channel, options, self._address)
 

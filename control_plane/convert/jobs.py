@@ -218,7 +218,11 @@ def job_to_proto(job: Job) -> pb.Job:
 
 
 def run_input_from_proto(
-    request: api.StartJobRunRequest, *, subnet_id: str = "", security_group_id: str = ""
+    request: api.StartJobRunRequest,
+    *,
+    subnet_id: str = "",
+    security_group_id: str = "",
+    trace_parent: str = "",
 ) -> RunInput:
     """The RunInput of StartJobRun; subnet and security group come from the job's connection,
     which the caller resolves."""
@@ -230,6 +234,7 @@ def run_input_from_proto(
         number_of_workers=request.number_of_workers,
         subnet_id=subnet_id,
         security_group_id=security_group_id,
+        trace_parent=trace_parent,
     )
 
 

@@ -170,3 +170,11 @@ def job_input(value: JobInput) -> CheckedJob:
         connections=_connections(tuple(value.connections)),
         tags=_tags(value.tags),
     )
+
+
+_TRACE_PARENT = re.compile(r"^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$")
+
+
+def trace_parent(value: str) -> str:
+    """A W3C traceparent, or "" (anything else is dropped: tracing must never fail a run)."""
+    return value if _TRACE_PARENT.match(value or "") else ""

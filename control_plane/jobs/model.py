@@ -191,6 +191,8 @@ class RunInput:
     number_of_workers: int = 0
     subnet_id: str = ""
     security_group_id: str = ""
+    # W3C traceparent of the call starting the run; "" for none.
+    trace_parent: str = ""
 
 
 @dataclass(frozen=True)
@@ -220,6 +222,7 @@ class JobRun:
     warm_start: bool = False
     # Where the scheduler last stopped reading the executor's logs (opaque to the store).
     log_cursor: str = ""
+    trace_parent: str = ""
 
     @property
     def account(self) -> str:

@@ -124,6 +124,10 @@ class SqlJobRun(SQLModel, table=True):
     # The seq of the run's last log entry; the next entries are numbered after it.
     log_seq: int = Field(sa_column=Column(BigInteger, nullable=False))
     log_cursor: str = Field(sa_column=Column(Text, nullable=False))
+    # W3C traceparent of the StartJobRun call (or of the attempt it retries).
+    trace_parent: str = Field(
+        default="", sa_column=Column(String(64), nullable=False, server_default="")
+    )
 
 
 class SqlJobRunLog(SQLModel, table=True):

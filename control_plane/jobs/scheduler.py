@@ -13,7 +13,7 @@ import logging
 import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from common.errors import SluiceError
@@ -29,6 +29,7 @@ from control_plane.jobs.executor import (
 from control_plane.jobs.model import JobRun, RunState
 from control_plane.jobs.scripts import load_script
 from control_plane.jobs.store import JobStore
+from control_plane.jobs.tracing import RunTracing
 
 logger = logging.getLogger(__name__)
 
@@ -74,11 +75,17 @@ class Scheduler:
         *,
         config: SchedulerConfig | None = None,
         clock: Callable[[], datetime] = utc_now,
+        tracing: RunTracing | None = None,
+        run_credentials: Callable[[JobRun], Mapping[str, str]] | None = None,
     ) -> None:
+        """tracing records each run's spans; run_credentials gives the environment variables
+        holding a run's temporary credentials, valid while it is active."""
         self._store = store
         self._executor = executor
         self._config = config or SchedulerConfig()
         self._clock = clock
+        self._tracing = tracing or RunTracing()
+        self._run_credentials = run_credentials
         self._wake = threading.Event()
         self._halt = threading.Event()
         self._lock = threading.Lock()
@@ -201,7 +208,14 @@ class Scheduler:
             )
             return
         try:
-            info = self._executor.launch(request)
+            with self._tracing.launch(run) as span:
+                request = replace(
+                    request,
+                    run_env={**request.run_env, "TRACEPARENT": RunTracing.traceparent_of(span)},
+                )
+                info = self._executor.launch(request)
+                span.set_attribute("sluice.environment_id", info.environment_id)
+                span.set_attribute("sluice.warm_start", info.warm)
         except CapacityUnavailable:
             self._store.transition(run.id, starting, RunState.WAITING)
             return
@@ -242,6 +256,7 @@ class Scheduler:
             timeout_s=max(remaining, 0.0),
             run_env={
                 **self._config.run_env,
+                **(self._run_credentials(run) if self._run_credentials else {}),
                 "SLUICE_JOB_NAME": run.job_name,
                 "SLUICE_JOB_RUN_ID": run.id,
                 "SLUICE_ATTEMPT": str(run.attempt),
@@ -258,7 +273,9 @@ class Scheduler:
             self._copy_logs(run.id, run.log_cursor)
             return
         self._drain_logs(run)
+        error = ""
         if progress.state is ExecutionState.SUCCEEDED:
+            state = RunState.SUCCEEDED
             ended = self._store.transition(
                 run.id,
                 {RunState.RUNNING},
@@ -266,15 +283,19 @@ class Scheduler:
                 execution_time=_execution_time(progress),
             )
         else:
+            state = RunState.FAILED
+            error = progress.error_message or "the script failed"
             ended = self._store.transition(
                 run.id,
                 {RunState.RUNNING},
                 RunState.FAILED,
-                error_message=progress.error_message or "the script failed",
+                error_message=error,
                 execution_time=_execution_time(progress),
                 retry=True,
             )
         if ended:
+            self._tracing.executed(run, progress.started_at, progress.finished_at, error)
+            self._tracing.ended(run, state, error)
             self._executor.forget(run.id)
             self.wake()
 
@@ -288,6 +309,7 @@ class Scheduler:
         )
         if not timed_out:
             return
+        self._tracing.ended(run, RunState.TIMEOUT, f"timed out after {run.timeout} minutes")
         self.wake()
         if launching:
             return  # the launch finds the run ended and stops its environment
@@ -299,6 +321,7 @@ class Scheduler:
         self._executor.stop(run.id)
         self._drain_logs(run)
         if self._store.transition(run.id, {RunState.STOPPING}, RunState.STOPPED):
+            self._tracing.ended(run, RunState.STOPPED, "stopped on request")
             self._executor.forget(run.id)
 
     # Logs

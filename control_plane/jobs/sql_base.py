@@ -140,4 +140,5 @@ def run_from_row(row: Row) -> JobRun:
         environment_id=row.environment_id,
         warm_start=bool(row.warm_start),
         log_cursor=row.log_cursor,
+        trace_parent=row.trace_parent,
     )

@@ -121,6 +121,7 @@ class RunOps(SqlStoreBase):
                     warm_start=False,
                     log_seq=0,
                     log_cursor="",
+                    trace_parent=checks.trace_parent(run_input.trace_parent),
                 )
             )
             return run_from_row(self._run_by_id(conn, run_id))
@@ -152,6 +153,13 @@ class RunOps(SqlStoreBase):
                 .order_by(JOB_RUNS.c.id)
             ).all()
         return tuple(run_from_row(row) for row in rows)
+
+    def run_is_active(self, run_id: str) -> bool:
+        with self._db.read() as conn:
+            state = conn.execute(
+                select(JOB_RUNS.c.state).where(JOB_RUNS.c.run_id == run_id)
+            ).scalar_one_or_none()
+        return state is not None and RunState(state) in ACTIVE_STATES
 
     def transition(
         self,
@@ -271,6 +279,7 @@ class RunOps(SqlStoreBase):
                 "worker_type",
                 "number_of_workers",
                 "max_retries",
+                "trace_parent",
             )
         }
         conn.execute(

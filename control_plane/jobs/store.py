@@ -74,6 +74,10 @@ class JobStore(ABC):
         """Newest first."""
 
     @abstractmethod
+    def run_is_active(self, run_id: str) -> bool:
+        """Whether the run exists and has not ended (its temporary credentials hold)."""
+
+    @abstractmethod
     def list_active_runs(self) -> Sequence[JobRun]:
         """Every non-terminal run of every account, oldest first: the scheduler's work list."""
 

@@ -35,6 +35,8 @@ from control_plane.convert.jobs import (
 from control_plane.jobs.executor import PoolSnapshot
 from control_plane.jobs.model import Job, LogEntry, LogStream
 from control_plane.jobs.store import JobStore
+from control_plane.jobs.tracing import current_traceparent
+from control_plane.security.calls import current_call
 from sluice.jobs.v1 import jobs_pb2 as api
 from sluice.jobs.v1 import jobs_pb2_grpc
 
@@ -86,7 +88,11 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
         self._tail_poll_interval_s = tail_poll_interval_s
 
     def _account(self, context: Ctx) -> str:
-        """The account a call acts as; authentication will take it from the caller."""
+        """The account the call acts in: the authenticated caller's (see the auth
+        interceptor); the configured one for a server without authentication."""
+        info = current_call()
+        if info is not None and info.account:
+            return info.account
         return self._account_id
 
     # Jobs
@@ -139,7 +145,12 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
         run = self._store.create_run(
             account,
             job.name,
-            run_input_from_proto(request, subnet_id=subnet_id, security_group_id=security_group_id),
+            run_input_from_proto(
+                request,
+                subnet_id=subnet_id,
+                security_group_id=security_group_id,
+                trace_parent=current_traceparent(),
+            ),
         )
         self._on_run_started()
         return api.StartJobRunResponse(job_run_id=run.id)

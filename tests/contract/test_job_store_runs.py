@@ -459,3 +459,12 @@ def test_delete_job_racing_starts_and_ends_leaves_nothing_running(
         for run in left:
             assert store.transition(run.id, {RunState.STOPPING}, RunState.STOPPED)
         store.purge_orphan_runs()
+
+
+def test_run_is_active_until_it_ends(store: SqlJobStore, account: str) -> None:
+    store.create_job(account, job_input())
+    run_id = running_run(store, account)
+    assert store.run_is_active(run_id)
+    assert store.transition(run_id, {RunState.RUNNING}, RunState.SUCCEEDED)
+    assert not store.run_is_active(run_id)
+    assert not store.run_is_active("jr_no_such_run")

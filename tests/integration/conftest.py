@@ -23,9 +23,13 @@ import psycopg
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from sdk.auth import BearerToken
 from sluice.catalog.v1 import catalog_pb2_grpc
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+# Every test server's operator token (SLUICE_BOOTSTRAP_TOKEN at its first start); the SDK and
+# CLI of the tests find it in SLUICE_TOKEN.
+OPERATOR_TOKEN = "slk_00000000000000aa_" + "t" * 43
 START_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 60.0
 PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
@@ -69,8 +73,26 @@ def launch(args: list[str], log_path: Path) -> subprocess.Popen[bytes]:
             cwd=REPO_ROOT,
             stdout=subprocess.DEVNULL,
             stderr=log,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            env={
+                **os.environ,
+                "PYTHONUNBUFFERED": "1",
+                "SLUICE_BOOTSTRAP_TOKEN": OPERATOR_TOKEN,
+            },
         )
+
+
+def authed_channel(address: str, token: str = OPERATOR_TOKEN) -> grpc.Channel:
+    """A plaintext channel sending token with every call; closing it closes the connection."""
+    raw = grpc.insecure_channel(address, options=CHANNEL_OPTIONS)
+    return grpc.intercept_channel(raw, BearerToken(token))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def operator_token() -> Iterator[str]:
+    """The SDK and CLI (also as subprocesses) of every test authenticate as the operator."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SLUICE_TOKEN", OPERATOR_TOKEN)
+        yield OPERATOR_TOKEN
 
 
 def wait_until_serving(
@@ -107,7 +129,16 @@ def start_server(base: Path, *extra_args: str, timeout_s: float = START_TIMEOUT_
     port = free_port()
     data_dir = base / "data"
     log_path = base / "server.log"
-    args = ["--port", str(port), "--data-dir", str(data_dir), "--pool-size", "0", *extra_args]
+    args = [
+        "--port",
+        str(port),
+        "--data-dir",
+        str(data_dir),
+        "--plaintext",
+        "--pool-size",
+        "0",
+        *extra_args,
+    ]
     process = launch(args, log_path)
     address = f"127.0.0.1:{port}"
     try:
@@ -168,7 +199,7 @@ def pg_server(tmp_path_factory: pytest.TempPathFactory, pg_schema: str) -> Itera
 
 @pytest.fixture(scope="session")
 def channel(server: ServerProcess) -> Iterator[grpc.Channel]:
-    with grpc.insecure_channel(server.address, options=CHANNEL_OPTIONS) as chan:
+    with authed_channel(server.address) as chan:
         yield chan
 
 
@@ -179,7 +210,7 @@ def catalog_stub(channel: grpc.Channel) -> catalog_pb2_grpc.CatalogServiceStub:
 
 @pytest.fixture(scope="session")
 def pg_channel(pg_server: ServerProcess) -> Iterator[grpc.Channel]:
-    with grpc.insecure_channel(pg_server.address, options=CHANNEL_OPTIONS) as chan:
+    with authed_channel(pg_server.address) as chan:
         yield chan
 
 

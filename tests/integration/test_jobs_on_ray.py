@@ -20,7 +20,7 @@ import grpc
 import pytest
 
 from sluice.jobs.v1 import jobs_pb2, jobs_pb2_grpc, types_pb2
-from tests.integration.conftest import CHANNEL_OPTIONS, ServerProcess, restart_server
+from tests.integration.conftest import ServerProcess, authed_channel, restart_server
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -88,7 +88,7 @@ def wait_until(condition: Callable[[], T | None], timeout_s: float, what: str) -
 
 @pytest.fixture(scope="module")
 def jobs(ray_server: ServerProcess) -> Iterator[jobs_pb2_grpc.JobServiceStub]:
-    with grpc.insecure_channel(ray_server.address, options=CHANNEL_OPTIONS) as channel:
+    with authed_channel(ray_server.address) as channel:
         yield jobs_pb2_grpc.JobServiceStub(channel)
 
 

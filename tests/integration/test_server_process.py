@@ -18,6 +18,7 @@ from sluice.catalog.v1 import catalog_pb2_grpc
 from sluice.catalog.v1 import types_pb2 as pb
 from tests.integration.conftest import (
     ServerProcess,
+    authed_channel,
     free_port,
     server_command,
     start_server,
@@ -33,7 +34,7 @@ CATALOG_SERVICE = "sluice.catalog.v1.CatalogService"
 def _refused(*args: str) -> str:
     """Run a server that must refuse to start; its one-line complaint on stderr."""
     result = subprocess.run(
-        server_command(*args), capture_output=True, text=True, timeout=RUN_TIMEOUT_S
+        server_command("--plaintext", *args), capture_output=True, text=True, timeout=RUN_TIMEOUT_S
     )
     assert result.returncode == 2, result.stderr
     assert "Traceback" not in result.stderr
@@ -122,7 +123,7 @@ def test_health_turns_not_serving_on_shutdown(tmp_path: Path) -> None:
 def test_restart_keeps_data_and_page_tokens(tmp_path: Path) -> None:
     first = start_server(tmp_path)
     try:
-        with grpc.insecure_channel(first.address) as channel:
+        with authed_channel(first.address) as channel:
             stub = catalog_pb2_grpc.CatalogServiceStub(channel)
             for name in ("a", "b", "c"):
                 stub.CreateDatabase(
@@ -137,7 +138,7 @@ def test_restart_keeps_data_and_page_tokens(tmp_path: Path) -> None:
         assert stop_server(first.process) == 0
     second = start_server(tmp_path)
     try:
-        with grpc.insecure_channel(second.address) as channel:
+        with authed_channel(second.address) as channel:
             stub = catalog_pb2_grpc.CatalogServiceStub(channel)
             rest = stub.GetDatabases(
                 api.GetDatabasesRequest(catalog_id="restart", max_results=5, next_token=token)
@@ -150,3 +151,19 @@ def test_restart_keeps_data_and_page_tokens(tmp_path: Path) -> None:
 def test_sluice_cli_entry_point_is_the_server_command() -> None:
     (found,) = entry_points(group="sluice.cli", name="server")
     assert found.load() is server_command_object
+
+
+def test_plaintext_must_be_asked_for(tmp_path: Path) -> None:
+    result = subprocess.run(
+        server_command("--port", str(free_port()), "--data-dir", str(tmp_path)),
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT_S,
+    )
+    assert result.returncode == 2
+    assert "no TLS certificate" in result.stderr and "--plaintext" in result.stderr
+
+
+def test_plaintext_only_on_loopback(tmp_path: Path) -> None:
+    message = _refused("--host", "0.0.0.0", "--port", str(free_port()), "--data-dir", str(tmp_path))
+    assert "only on a loopback host" in message

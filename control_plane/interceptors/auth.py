@@ -1,0 +1,145 @@
+"""The auth interceptor: who is calling (API token or client certificate), in which account,
+and whether policies let them do what the RPC does. It runs inside the audit and error
+interceptors, so refusals are both audited and turned into statuses.
+
+Account isolation: a caller acts in its own account. Naming another account (catalog_id or
+account in the request) is NOT_FOUND, exactly as for a resource that does not exist, so nothing
+of another account can be inferred; only the operator may name any account.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, Protocol
+
+import grpc
+from google.protobuf.message import Message
+
+from common.errors import AccessDenied, EntityNotFound, Unauthenticated
+from control_plane.interceptors.handlers import Behaviour, StreamBehaviour, wrap_handler
+from control_plane.security.actions import Operation, operation
+from control_plane.security.calls import CallInfo, Principal, current_call
+from control_plane.security.parameters import request_parameters
+
+_BEARER = "bearer "
+_ACCOUNT_FIELDS = ("catalog_id", "account")
+
+
+class Guard(Protocol):
+    """Authentication and policy decisions, as the interceptor needs them."""
+
+    def authenticate(self, token: str) -> Principal: ...
+
+    def authenticate_certificate(self, subject: str) -> Principal: ...
+
+    def is_allowed(self, principal: Principal, action: str, resource: str) -> bool: ...
+
+
+class AuthInterceptor(grpc.ServerInterceptor):
+    """Authenticates and authorises every Sluice RPC; grpc's own services (health,
+    reflection) pass through unauthenticated, as load balancers and tools need them."""
+
+    def __init__(self, guard: Guard) -> None:
+        self._guard = guard
+
+    def intercept_service(
+        self, continuation: Any, handler_call_details: grpc.HandlerCallDetails
+    ) -> grpc.RpcMethodHandler | None:
+        method = handler_call_details.method
+        handler = continuation(handler_call_details)
+        if not method.startswith("/sluice."):
+            return handler
+        return wrap_handler(
+            method,
+            handler,
+            lambda behaviour: self._checked(method, behaviour),
+            lambda behaviour: self._checked_stream(method, behaviour),
+        )
+
+    def _checked(self, method: str, behaviour: Behaviour) -> Behaviour:
+        def call(request: Any, context: grpc.ServicerContext) -> Any:
+            self._admit(method, request, context)
+            return behaviour(request, context)
+
+        return call
+
+    def _checked_stream(self, method: str, behaviour: StreamBehaviour) -> StreamBehaviour:
+        def call(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
+            self._admit(method, request, context)
+            yield from behaviour(request, context)
+
+        return call
+
+    def _admit(self, method: str, request: Message, context: grpc.ServicerContext) -> None:
+        info = current_call()
+        if info is None:
+            # Only in tests that leave the audit interceptor out: keep a record for this call.
+            raise RuntimeError("the auth interceptor needs a CallInfo (the audit interceptor)")
+        try:
+            op = operation(method)
+        except KeyError:
+            info.denied_reason = "unknown method"
+            raise AccessDenied(f"{method} is not an operation of this server") from None
+        info.action, info.read_only = op.action, op.read_only
+        principal = self._principal(context, info)
+        info.principal = principal
+        account = self._account(principal, request, info)
+        info.account = account
+        info.resource = op.resource(account, request)
+        info.parameters = request_parameters(request)
+        info.authorizer = lambda action, resource: self._guard.is_allowed(
+            principal, action, resource
+        )
+        self._authorize(principal, op, info)
+
+    def _principal(self, context: grpc.ServicerContext, info: CallInfo) -> Principal:
+        token = ""
+        for key, value in context.invocation_metadata() or ():
+            if key == "authorization" and isinstance(value, str):
+                if not value.lower().startswith(_BEARER):
+                    info.denied_reason = "malformed authorization header"
+                    raise Unauthenticated("the authorization header must be 'Bearer <token>'")
+                token = value[len(_BEARER) :].strip()
+        try:
+            if token:
+                return self._guard.authenticate(token)
+            subject = _certificate_subject(context)
+            if subject:
+                return self._guard.authenticate_certificate(subject)
+        except Unauthenticated as exc:
+            info.denied_reason = exc.message
+            raise
+        info.denied_reason = "no credentials"
+        raise Unauthenticated(
+            "no credentials: send 'authorization: Bearer <token>' (SLUICE_TOKEN) "
+            "or a client certificate"
+        )
+
+    def _account(self, principal: Principal, request: Message, info: CallInfo) -> str:
+        for name in _ACCOUNT_FIELDS:
+            if name not in request.DESCRIPTOR.fields_by_name:
+                continue
+            named = getattr(request, name)
+            if not named:
+                setattr(request, name, principal.account)
+                return principal.account
+            if named == principal.account or principal.operator:
+                return str(named)
+            info.denied_reason = "another account"
+            # As for anything that does not exist: another account's existence is not revealed.
+            raise EntityNotFound(f"Account {named} not found")
+        return principal.account
+
+    def _authorize(self, principal: Principal, op: Operation, info: CallInfo) -> None:
+        if self._guard.is_allowed(principal, op.action, info.resource):
+            return
+        info.denied_reason = "not allowed by policy"
+        raise AccessDenied(
+            f"{principal.name} is not authorized to perform {op.action} on {info.resource}"
+        )
+
+
+def _certificate_subject(context: grpc.ServicerContext) -> str:
+    auth = context.auth_context() or {}
+    names = auth.get("x509_common_name") or ()
+    return names[0].decode() if names else ""
