@@ -28,6 +28,7 @@ import psutil
 from agents.config import MIB, AgentsConfig
 from agents.errors import ClusterUnavailable
 from agents.layout import DataLayout
+from common.secrets import without_server_secrets
 
 # Every process of an embedded head carries this variable (value: the head's ray dir), so a
 # head's processes are found, and only they are stopped, even with other clusters on the host.
@@ -213,7 +214,12 @@ def _start(config: AgentsConfig, layout: DataLayout) -> HeadRecord:
 
 
 def _head_environment(config: AgentsConfig, layout: DataLayout) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("RAY_ADDRESS", "RAY_AUTH"))}
+    # The head's processes run job code: none of the control plane's secrets go there.
+    env = {
+        k: v
+        for k, v in without_server_secrets(os.environ).items()
+        if not k.startswith(("RAY_ADDRESS", "RAY_AUTH"))
+    }
     tmp = str(layout.cluster_tmp_dir)
     env.update(client_environment(config))
     env.update(

@@ -28,6 +28,7 @@ from agents.launcher import LaunchRequest
 from agents.layout import DataLayout
 from agents.processes import process_alive
 from common.errors import SluiceError
+from common.secrets import without_server_secrets
 
 # The launcher connects to Ray and starts a worker for the host actor: seconds, not minutes.
 _LAUNCHER_EXTRA_S = 90.0
@@ -197,7 +198,7 @@ class EnvironmentFactory:
                 input=request.to_json(),
                 capture_output=True,
                 text=True,
-                env={**os.environ, **self._cluster.client_environment()},
+                env={**without_server_secrets(os.environ), **self._cluster.client_environment()},
                 timeout=timeout,
                 check=False,
             )

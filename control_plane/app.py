@@ -15,6 +15,7 @@ from grpc_reflection.v1alpha import reflection
 from catalog.store.sql import SqlCatalogStore
 from common.db import Database
 from common.paging import PageTokenCodec
+from common.secrets import SecretBox, SecretKeyError, load_secret_box
 from control_plane.config import ServerConfig
 from control_plane.database import open_database
 from control_plane.datadir import load_or_create_page_token_key, prepare_data_dir
@@ -75,16 +76,22 @@ def assemble(config: ServerConfig) -> App:
     _check_port_free(config)
     data_dir = prepare_data_dir(config.data_dir)
     key = load_or_create_page_token_key(data_dir)
+    try:
+        secrets = load_secret_box(data_dir)
+    except SecretKeyError as exc:
+        raise StartupError(exc.message) from None
     db = open_database(config.database_url)
     try:
-        return _assemble_server(config, db, PageTokenCodec(key))
+        return _assemble_server(config, db, PageTokenCodec(key), secrets)
     except StartupError:
         db.dispose()
         raise
 
 
-def _assemble_server(config: ServerConfig, db: Database, codec: PageTokenCodec) -> App:
-    store = SqlCatalogStore(db, codec)
+def _assemble_server(
+    config: ServerConfig, db: Database, codec: PageTokenCodec, secrets: SecretBox
+) -> App:
+    store = SqlCatalogStore(db, codec, secrets=secrets)
     jobs = JobsRuntime(config, db, codec)
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=config.max_workers, thread_name_prefix="sluice-rpc"),

@@ -34,4 +34,7 @@ class SqlCatalogStore(
         db: The database; its schema must be upgraded with catalog.schema.upgrade_schema.
         page_tokens: Signs and checks the next_tokens of list calls.
         clock: The current time, timezone-aware (a parameter so tests can fix it).
+        secrets: Encrypts secret connection properties (common.redaction.is_secret_key) at rest
+            and decrypts them on reading. Without it they are stored as given; values already
+            encrypted then come back in their encrypted form.
     """

@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 from sqlalchemy import ColumnElement, Connection, or_, select
 
 from catalog.store.rows import SqlDatabase, SqlTable
+from catalog.store.secret_codec import SecretCodec
 from common.db import Database
 from common.errors import EntityNotFound
 from common.paging import PageTokenCodec, Segment
@@ -41,10 +42,13 @@ class SqlStoreBase:
         db: Database,
         page_tokens: PageTokenCodec,
         clock: Callable[[], datetime] = utc_now,
+        *,
+        secrets: SecretCodec | None = None,
     ) -> None:
         self._db = db
         self._tokens = page_tokens
         self._clock = clock
+        self._secrets = secrets
 
     def _now(self) -> datetime:
         return self._clock().astimezone(UTC)

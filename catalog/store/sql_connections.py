@@ -13,10 +13,12 @@ from catalog.model import CONNECTION_TYPES, Connection, ConnectionInput, GetConn
 from catalog.names import resource_name
 from catalog.store import sql_checks as checks
 from catalog.store.rows import SqlConnection
+from catalog.store.secret_codec import SecretCodec
 from catalog.store.sql_base import SqlStoreBase, segment_filter
 from catalog.store.sql_codec import physical_requirements_from_json, physical_requirements_to_json
 from common.errors import AlreadyExists, EntityNotFound, InvalidInput
 from common.paging import Page, PageRequest
+from common.redaction import is_secret_key
 
 CONNECTIONS = SqlConnection.__table__
 
@@ -29,31 +31,49 @@ def _criteria_text(criteria: Sequence[str]) -> str:
     return _SEPARATOR + "".join(item + _SEPARATOR for item in criteria)
 
 
-def _properties_to_row(properties: Mapping[str, str]) -> dict[str, str]:
-    """connection_properties as stored. Every write passes here and every read through
-    _properties_from_row, so protecting secret properties at rest touches only these two."""
-    return dict(properties)
+def _properties_to_row(
+    properties: Mapping[str, str], secrets: SecretCodec | None
+) -> dict[str, str]:
+    """connection_properties as stored: secret ones encrypted when the store has a codec.
+
+    Every write passes here and every read through _properties_from_row. Each write encrypts
+    anew, with the current key, so plaintext stored earlier and values encrypted with a retired
+    key are re-encrypted the next time their connection is written.
+    """
+    if secrets is None:
+        return dict(properties)
+    return {
+        key: secrets.encrypt(value) if is_secret_key(key) else value
+        for key, value in properties.items()
+    }
 
 
-def _properties_from_row(stored: Mapping[str, str]) -> dict[str, str]:
-    return dict(stored)
+def _properties_from_row(stored: Mapping[str, str], secrets: SecretCodec | None) -> dict[str, str]:
+    if secrets is None:
+        return dict(stored)
+    # Only secret keys are decrypted: a non-secret value is returned exactly as it was written,
+    # whatever it looks like.
+    return {
+        key: secrets.decrypt(value) if is_secret_key(key) else value
+        for key, value in stored.items()
+    }
 
 
-def _content(value: ConnectionInput) -> dict[str, Any]:
+def _content(value: ConnectionInput, secrets: SecretCodec | None) -> dict[str, Any]:
     """The columns of a connection row that its ConnectionInput determines."""
     return {
         "connection_type": value.connection_type,
         "description": value.description,
         "match_criteria": list(value.match_criteria),
         "match_criteria_text": _criteria_text(value.match_criteria),
-        "connection_properties": _properties_to_row(value.connection_properties),
+        "connection_properties": _properties_to_row(value.connection_properties, secrets),
         "physical_connection_requirements": physical_requirements_to_json(
             value.physical_connection_requirements
         ),
     }
 
 
-def _connection(row: Row, catalog_id: str) -> Connection:
+def _connection(row: Row, catalog_id: str, secrets: SecretCodec | None) -> Connection:
     return Connection(
         name=row.name,
         catalog_id=catalog_id,
@@ -62,7 +82,7 @@ def _connection(row: Row, catalog_id: str) -> Connection:
         last_updated_time=row.last_updated_time,
         description=row.description,
         match_criteria=tuple(row.match_criteria),
-        connection_properties=_properties_from_row(row.connection_properties),
+        connection_properties=_properties_from_row(row.connection_properties, secrets),
         physical_connection_requirements=physical_requirements_from_json(
             row.physical_connection_requirements
         ),
@@ -85,6 +105,7 @@ class ConnectionOps(SqlStoreBase):
         cat = checks.catalog_id(catalog_id)
         value = checks.connection_input(connection_input)
         by = checks.bounded("created_by", created_by, checks.MAX_SHORT_TEXT)
+        content = _content(value, self._secrets)
         now = self._now()
         with self._db.write() as conn:
             taken = conn.execute(
@@ -103,7 +124,7 @@ class ConnectionOps(SqlStoreBase):
                     creation_time=now,
                     last_updated_time=now,
                     last_updated_by=by,
-                    **_content(value),
+                    **content,
                 )
             )
         return Connection(
@@ -126,7 +147,7 @@ class ConnectionOps(SqlStoreBase):
             row = _find_connection(conn, cat, conn_name)
         if row is None:
             raise EntityNotFound(f"Connection {conn_name} not found")
-        return _connection(row, cat)
+        return _connection(row, cat, self._secrets)
 
     def get_connections(
         self, catalog_id: str, connection_filter: GetConnectionsFilter, page: PageRequest
@@ -154,7 +175,9 @@ class ConnectionOps(SqlStoreBase):
         with self._db.read() as conn:
             rows = conn.execute(stmt).all()
         kept, token = self._tokens.page_of(query, rows, lambda row: row.name)
-        return Page(items=tuple(_connection(row, cat) for row in kept), next_token=token)
+        return Page(
+            items=tuple(_connection(row, cat, self._secrets) for row in kept), next_token=token
+        )
 
     def update_connection(
         self, catalog_id: str, name: str, connection_input: ConnectionInput, updated_by: str = ""
@@ -164,16 +187,21 @@ class ConnectionOps(SqlStoreBase):
         checks.same_name("connection", conn_name, connection_input.name)
         value = checks.connection_input(replace(connection_input, name=conn_name))
         by = checks.bounded("updated_by", updated_by, checks.MAX_SHORT_TEXT)
+        content = _content(value, self._secrets)
         with self._db.write() as conn:
             changed = conn.execute(
                 update(CONNECTIONS)
                 .where(CONNECTIONS.c.catalog_id == cat, CONNECTIONS.c.name == conn_name)
-                .values(last_updated_time=self._now(), last_updated_by=by, **_content(value))
+                .values(
+                    last_updated_time=self._now(),
+                    last_updated_by=by,
+                    **content,
+                )
             ).rowcount
             row = _find_connection(conn, cat, conn_name) if changed else None
         if row is None:
             raise EntityNotFound(f"Connection {conn_name} not found")
-        return _connection(row, cat)
+        return _connection(row, cat, self._secrets)
 
     def delete_connection(self, catalog_id: str, name: str) -> None:
         cat = checks.catalog_id(catalog_id)

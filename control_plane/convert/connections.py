@@ -5,15 +5,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from catalog import model
+from common.redaction import is_secret_key
 from control_plane.convert.common import map_field, params, timestamp
 from sluice.catalog.v1 import types_pb2 as pb
 
-_SECRET_SUFFIXES = ("PASSWORD", "SECRET")
-
 
 def is_secret_property(key: str) -> bool:
-    """PASSWORD, and any property whose key ends in PASSWORD or SECRET (any case)."""
-    return key.upper().endswith(_SECRET_SUFFIXES)
+    """Whether a connection property is secret: the rule that also encrypts it at rest and
+    redacts it from the audit trail (common.redaction.is_secret_key)."""
+    return is_secret_key(key)
 
 
 def _requirements_from_proto(

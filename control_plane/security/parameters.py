@@ -7,13 +7,11 @@ their keys and the values of keys that do not look secret; bytes (script content
 
 from __future__ import annotations
 
-import re
-
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 
-REDACTED = "[REDACTED]"
-SECRET_NAME = re.compile(r"pass(word)?|secret|token|credential|private[_-]?key", re.IGNORECASE)
+from common.redaction import REDACTED, is_secret_key
+
 _NAME_FIELDS = ("name", "function_name", "connection_name")
 _MAX_MAP_ENTRIES = 20
 _MAX_TEXT = 256
@@ -24,7 +22,7 @@ def request_parameters(request: Message) -> dict[str, object]:
     kept: dict[str, object] = {}
     for field, value in request.ListFields():
         name = field.name
-        if SECRET_NAME.search(name):
+        if is_secret_key(name):
             kept[name] = REDACTED
         elif field.message_type is not None and field.message_type.GetOptions().map_entry:
             kept[name] = _map(value)
@@ -59,7 +57,7 @@ def _map(entries: object) -> dict[str, object]:
             kept["..."] = f"{len(entries) - _MAX_MAP_ENTRIES} more"  # type: ignore[arg-type]
             break
         value = entries[key]  # type: ignore[index]
-        if SECRET_NAME.search(str(key)) or not isinstance(value, str | int | float | bool):
+        if is_secret_key(str(key)) or not isinstance(value, str | int | float | bool):
             kept[str(key)] = REDACTED
         else:
             kept[str(key)] = value[:_MAX_TEXT] if isinstance(value, str) else value

@@ -10,7 +10,7 @@ from typing import Protocol, TypeAlias
 
 import grpc
 
-from catalog import names
+from catalog import model, names
 from catalog.store.base import CatalogStore
 from control_plane.convert.common import page_request, required
 from control_plane.convert.connections import (
@@ -37,8 +37,11 @@ from control_plane.convert.tables import (
     table_to_proto,
     table_version_to_proto,
 )
+from control_plane.security.actions import READ_SECRETS
+from control_plane.security.calls import allowed
 from sluice.catalog.v1 import catalog_pb2 as api
 from sluice.catalog.v1 import catalog_pb2_grpc
+from sluice.catalog.v1 import types_pb2 as pb
 
 Ctx: TypeAlias = grpc.ServicerContext
 
@@ -318,22 +321,22 @@ class CatalogServicer(catalog_pb2_grpc.CatalogServiceServicer):
     def GetConnection(
         self, request: api.GetConnectionRequest, context: Ctx
     ) -> api.GetConnectionResponse:
-        connection = self._store.get_connection(self._catalog(request), request.name)
+        account = self._catalog(request)
+        connection = self._store.get_connection(account, request.name)
         return api.GetConnectionResponse(
-            connection=connection_to_proto(connection, hide_password=request.hide_password)
+            connection=_connection_as_shown(account, connection, request.hide_password)
         )
 
     def GetConnections(
         self, request: api.GetConnectionsRequest, context: Ctx
     ) -> api.GetConnectionsResponse:
+        account = self._catalog(request)
         page = self._store.get_connections(
-            self._catalog(request),
-            connections_filter_from_proto(request.filter),
-            page_request(request),
+            account, connections_filter_from_proto(request.filter), page_request(request)
         )
         return api.GetConnectionsResponse(
             connection_list=[
-                connection_to_proto(c, hide_password=request.hide_password) for c in page.items
+                _connection_as_shown(account, c, request.hide_password) for c in page.items
             ],
             next_token=page.next_token,
         )
@@ -403,3 +406,14 @@ class CatalogServicer(catalog_pb2_grpc.CatalogServiceServicer):
             self._catalog(request), request.database_name, request.function_name
         )
         return api.DeleteUserDefinedFunctionResponse()
+
+
+def _connection_as_shown(
+    account: str, connection: model.Connection, hide_password: bool
+) -> pb.Connection:
+    """The connection with its secret properties only if the caller asked for them and may
+    read secrets; otherwise they are left out, as Glue does with HidePassword."""
+    reveal = not hide_password and allowed(
+        READ_SECRETS, f"sluice:catalog:{account}:connection/{connection.name}"
+    )
+    return connection_to_proto(connection, hide_password=not reveal)

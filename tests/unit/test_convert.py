@@ -334,7 +334,10 @@ def test_hide_password_removes_secret_properties() -> None:
         "client_secret": "s",
         "USERNAME": "u",
         "JDBC_CONNECTION_URL": "jdbc:x",
-        "PASSWORD_HINT": "kept",
+        "ENCRYPTED_PASSWORD": "e",
+        "SECRET_ID": "arn:secret",
+        "api_token": "t",
+        "SSL_MODE": "kept",
     }
     connection = model.Connection(
         name="c",
@@ -348,12 +351,12 @@ def test_hide_password_removes_secret_properties() -> None:
     assert dict(hidden.connection_properties) == {
         "USERNAME": "u",
         "JDBC_CONNECTION_URL": "jdbc:x",
-        "PASSWORD_HINT": "kept",
+        "SSL_MODE": "kept",
     }
     shown = connection_to_proto(connection, hide_password=False)
     assert dict(shown.connection_properties) == properties
     assert is_secret_property("Secret")
-    assert not is_secret_property("SECRETS_PATH")
+    assert not is_secret_property("USERNAME")
 
 
 def test_connections_filter() -> None:
