@@ -6,7 +6,9 @@
 With --db postgresql://..., a fresh schema is created for the run and dropped afterwards.
 Figures: GetTable latency (one client) and throughput (4 client processes), loading 100,000
 partitions with BatchCreatePartition, a selective GetPartitions (about 30 of the 100,000) and
-paging through all of them.
+paging through all of them, all with authentication and the audit trail on (as served). Then
+`audit_overhead_ratio`: GetTable throughput of a server with authentication and audit off
+(--insecure-no-auth) divided by that of the same server with them on.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from datetime import date, timedelta
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from sdk.auth import BearerToken
 from sluice.catalog.v1 import catalog_pb2 as pb
 from sluice.catalog.v1 import catalog_pb2_grpc as pb_grpc
 from sluice.catalog.v1 import types_pb2 as t
@@ -37,6 +40,7 @@ REGIONS = [f"r{i}" for i in range(10)]
 DAYS = 10_000
 FIRST_DAY = date(2000, 1, 1)
 DB, TABLE = "bench", "events"
+TOKEN = "slk_00000000000000bb_" + "b" * 43
 
 
 def _free_port() -> int:
@@ -61,8 +65,13 @@ def _postgres_schema(url: str) -> Iterator[str]:
             conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
+def _channel(address: str) -> grpc.Channel:
+    raw = grpc.insecure_channel(address)
+    return grpc.intercept_channel(raw, BearerToken(TOKEN))
+
+
 @contextmanager
-def _server(db_url: str | None) -> Iterator[str]:
+def _server(db_url: str | None, auth: bool = True) -> Iterator[str]:
     port = _free_port()
     with tempfile.TemporaryDirectory(prefix="sluice-bench-") as data_dir:
         cmd = [
@@ -80,7 +89,10 @@ def _server(db_url: str | None) -> Iterator[str]:
         cmd += ["--log-level", "WARNING"]
         if db_url:
             cmd += ["--db", db_url]
-        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        if not auth:
+            cmd += ["--insecure-no-auth"]
+        env = {**os.environ, "SLUICE_BOOTSTRAP_TOKEN": TOKEN}
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
         address = f"127.0.0.1:{port}"
         try:
             _wait_serving(address, proc)
@@ -112,6 +124,12 @@ def _wait_serving(address: str, proc: subprocess.Popen[bytes]) -> None:
 
 
 def _setup(stub: pb_grpc.CatalogServiceStub) -> None:
+    try:
+        stub.GetTable(pb.GetTableRequest(database_name=DB, name=TABLE))
+        return  # a server sharing the PostgreSQL schema made it already
+    except grpc.RpcError as exc:
+        if exc.code() != grpc.StatusCode.NOT_FOUND:
+            raise
     stub.CreateDatabase(pb.CreateDatabaseRequest(database_input=t.DatabaseInput(name=DB)))
     columns = [t.Column(name=f"c{i}", type="string") for i in range(8)]
     stub.CreateTable(
@@ -156,7 +174,7 @@ def _get_table_latency(stub: pb_grpc.CatalogServiceStub, n: int) -> tuple[float,
 
 
 def _throughput_worker(address: str, seconds: float, start_at: float, out: mp.Queue) -> None:
-    with grpc.insecure_channel(address) as channel:
+    with _channel(address) as channel:
         stub = pb_grpc.CatalogServiceStub(channel)
         request = pb.GetTableRequest(database_name=DB, name=TABLE)
         stub.GetTable(request)
@@ -244,8 +262,14 @@ def _full_scan(stub: pb_grpc.CatalogServiceStub) -> tuple[float, int]:
     return time.perf_counter() - start, seen
 
 
+def _rps(db_url: str | None, args: argparse.Namespace, auth: bool) -> float:
+    with _server(db_url, auth=auth) as address, _channel(address) as channel:
+        _setup(pb_grpc.CatalogServiceStub(channel))
+        return _get_table_rps(address, args.clients, args.seconds)
+
+
 def run(db_url: str | None, args: argparse.Namespace) -> dict[str, object]:
-    with _server(db_url) as address, grpc.insecure_channel(address) as channel:
+    with _server(db_url) as address, _channel(address) as channel:
         stub = pb_grpc.CatalogServiceStub(channel)
         _setup(stub)
         p50, p99 = _get_table_latency(stub, args.latency_calls)
@@ -255,6 +279,9 @@ def run(db_url: str | None, args: argparse.Namespace) -> dict[str, object]:
         scan_s, scanned = _full_scan(stub)
         if scanned != len(REGIONS) * DAYS:
             raise SystemExit(f"full scan saw {scanned} partitions")
+    # Measured again, one right after the other, so both see the same machine load.
+    rps_on = _rps(db_url, args, auth=True)
+    rps_off = _rps(db_url, args, auth=False)
     return {
         "db": "postgresql" if db_url else "sqlite",
         "get_table_p50_ms": round(p50, 3),
@@ -268,6 +295,9 @@ def run(db_url: str | None, args: argparse.Namespace) -> dict[str, object]:
         "get_partitions_selective_matched": matched,
         "get_partitions_full_scan_s": round(scan_s, 3),
         "partitions": scanned,
+        "get_table_rps_auth_audit_on": round(rps_on, 1),
+        "get_table_rps_auth_audit_off": round(rps_off, 1),
+        "audit_overhead_ratio": round(rps_off / rps_on, 3),
     }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import logging
 import socket
 from concurrent import futures
 from dataclasses import dataclass
@@ -14,22 +15,39 @@ from grpc_reflection.v1alpha import reflection
 
 from catalog.store.sql import SqlCatalogStore
 from common.db import Database
+from common.errors import SluiceError
 from common.paging import PageTokenCodec
 from common.secrets import SecretBox, SecretKeyError, load_secret_box
+from control_plane.audit.trail import AuditConfig, AuditTrail
 from control_plane.config import ServerConfig
 from control_plane.database import open_database
 from control_plane.datadir import load_or_create_page_token_key, prepare_data_dir
 from control_plane.errors import StartupError
 from control_plane.interceptors import AccessLogInterceptor, ErrorInterceptor
+from control_plane.interceptors.auth import AuthInterceptor
+from control_plane.jobs.model import JobRun
 from control_plane.jobs.runtime import JobsRuntime
+from control_plane.logs import fields
+from control_plane.security.authenticator import Authenticator
+from control_plane.security.bootstrap import bootstrap_operator
+from control_plane.security.identity_store import IdentityStore
+from control_plane.security.sql_identity import SqlIdentityStore
+from control_plane.servicers.audit import AuditServicer
 from control_plane.servicers.catalog import CatalogServicer
+from control_plane.servicers.iam import IamServicer
 from control_plane.servicers.jobs import JobServicer
+from sluice.audit.v1 import audit_pb2, audit_pb2_grpc
 from sluice.catalog.v1 import catalog_pb2, catalog_pb2_grpc
+from sluice.iam.v1 import iam_pb2, iam_pb2_grpc
 from sluice.jobs.v1 import jobs_pb2, jobs_pb2_grpc
 
 CATALOG_SERVICE = catalog_pb2.DESCRIPTOR.services_by_name["CatalogService"].full_name
 JOB_SERVICE = jobs_pb2.DESCRIPTOR.services_by_name["JobService"].full_name
-SERVED = (CATALOG_SERVICE, JOB_SERVICE)
+IAM_SERVICE = iam_pb2.DESCRIPTOR.services_by_name["IamService"].full_name
+AUDIT_SERVICE = audit_pb2.DESCRIPTOR.services_by_name["AuditService"].full_name
+SERVED = (CATALOG_SERVICE, JOB_SERVICE, IAM_SERVICE, AUDIT_SERVICE)
+
+log = logging.getLogger("sluice.server")
 
 
 @dataclass
@@ -41,6 +59,7 @@ class App:
     grpc_server: grpc.Server
     health: health.HealthServicer
     jobs: JobsRuntime
+    trail: AuditTrail
     port: int
 
     @property
@@ -55,6 +74,7 @@ class App:
 
     def start(self) -> None:
         """Take up the runs in flight, then accept calls and report SERVING."""
+        self.trail.start()
         self.jobs.start(self.run_address)
         self.grpc_server.start()
         for service in (health.OVERALL_HEALTH, *SERVED):
@@ -66,6 +86,7 @@ class App:
         grace = self.config.shutdown_grace_s if grace_s is None else grace_s
         self.grpc_server.stop(grace).wait()
         self.jobs.stop()
+        self.trail.stop()
         self.db.dispose()
 
 
@@ -92,10 +113,30 @@ def _assemble_server(
     config: ServerConfig, db: Database, codec: PageTokenCodec, secrets: SecretBox
 ) -> App:
     store = SqlCatalogStore(db, codec, secrets=secrets)
-    jobs = JobsRuntime(config, db, codec)
+    identity = SqlIdentityStore(db, codec)
+    _bootstrap(config, identity)
+    trail = AuditTrail(db, codec, AuditConfig(otlp_endpoint=config.otlp_endpoint or ""))
+    jobs = JobsRuntime(
+        config,
+        db,
+        codec,
+        tracer=trail.tracer,
+        run_credentials=lambda run: _run_credentials(identity, run),
+    )
+    if config.insecure_no_auth:
+        log.warning("authentication, authorisation and audit are OFF (--insecure-no-auth)")
+        interceptors: list[grpc.ServerInterceptor] = [AccessLogInterceptor(), ErrorInterceptor()]
+    else:
+        authenticator = Authenticator(identity, run_active=jobs.store.run_is_active)
+        interceptors = [
+            AccessLogInterceptor(),
+            trail.interceptor(),
+            ErrorInterceptor(),
+            AuthInterceptor(authenticator),
+        ]
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=config.max_workers, thread_name_prefix="sluice-rpc"),
-        interceptors=[AccessLogInterceptor(), ErrorInterceptor()],
+        interceptors=interceptors,
         options=[
             # grpc shares ports between servers by default; a second server must fail instead.
             ("grpc.so_reuseport", 0),
@@ -116,6 +157,8 @@ def _assemble_server(
         ),
         server,
     )
+    iam_pb2_grpc.add_IamServiceServicer_to_server(IamServicer(identity), server)
+    audit_pb2_grpc.add_AuditServiceServicer_to_server(AuditServicer(trail.store), server)
     health_servicer = health.HealthServicer()
     for service in (health.OVERALL_HEALTH, *SERVED):
         health_servicer.set(service, health_pb2.HealthCheckResponse.NOT_SERVING)
@@ -125,8 +168,39 @@ def _assemble_server(
     )
     port = _bind(server, config)
     return App(
-        config=config, db=db, grpc_server=server, health=health_servicer, jobs=jobs, port=port
+        config=config,
+        db=db,
+        grpc_server=server,
+        health=health_servicer,
+        jobs=jobs,
+        trail=trail,
+        port=port,
     )
+
+
+def _bootstrap(config: ServerConfig, identity: IdentityStore) -> None:
+    """The operator's principal and token at the first start; where the token is, logged."""
+    try:
+        written = bootstrap_operator(
+            identity, config.data_dir, config.default_catalog_id, config.bootstrap_token
+        )
+    except SluiceError as exc:
+        raise StartupError(f"cannot create the operator principal: {exc.message}") from None
+    except OSError as exc:
+        raise StartupError(f"cannot write the operator token: {exc.strerror}") from None
+    if written is not None:
+        log.info(
+            "operator token written (mode 0600); use it as SLUICE_TOKEN",
+            extra=fields(path=str(written)),
+        )
+
+
+def _run_credentials(identity: IdentityStore, run: JobRun) -> dict[str, str]:
+    """A token for the run alone: its account and role, valid until it ends or times out."""
+    token = identity.issue_run_token(
+        run.isolation.account, run.id, run.isolation.role, run.deadline
+    )
+    return {"SLUICE_TOKEN": token}
 
 
 def _check_port_free(config: ServerConfig) -> None:

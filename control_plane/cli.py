@@ -87,6 +87,7 @@ EXIT_STARTUP = 2
     help="Serve without TLS (only on a loopback host).",
 )
 @click.option("--insecure-no-auth", is_flag=True, default=None, hidden=True)
+@click.option("--bootstrap-token", envvar="SLUICE_BOOTSTRAP_TOKEN", default=None, hidden=True)
 @click.option(
     "--otlp-endpoint",
     default=None,

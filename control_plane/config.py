@@ -76,6 +76,8 @@ class ServerConfig(BaseModel):
     # Development and benchmarks only: no authentication, authorisation or audit. Allowed only
     # with plaintext on loopback.
     insecure_no_auth: bool = False
+    # The operator's token at the first start (SLUICE_BOOTSTRAP_TOKEN); random when None.
+    bootstrap_token: str | None = Field(default=None, repr=False)
     otlp_endpoint: str | None = Field(
         default=None, description="host:port of an OTLP gRPC collector for the audit spans"
     )

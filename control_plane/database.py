@@ -8,12 +8,15 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 from catalog.schema import upgrade_schema as upgrade_catalog_schema
 from common.db import Database
 from common.errors import InternalError
+from control_plane.audit.schema import upgrade_schema as upgrade_audit_schema
 from control_plane.errors import StartupError
 from control_plane.jobs.schema import upgrade_schema as upgrade_jobs_schema
+from control_plane.security.schema import upgrade_schema as upgrade_security_schema
 
 
 def open_database(url: str) -> Database:
-    """A Database with up-to-date catalog and jobs schemas; StartupError if not to be had."""
+    """A Database with every schema (catalog, jobs, security, audit) up to date; StartupError
+    if that cannot be had."""
     shown = _safe_url(url)
     try:
         db = Database(url)
@@ -28,6 +31,8 @@ def open_database(url: str) -> Database:
     try:
         upgrade_catalog_schema(db)
         upgrade_jobs_schema(db)
+        upgrade_security_schema(db)
+        upgrade_audit_schema(db)
     except (SQLAlchemyError, InternalError) as exc:
         db.dispose()
         raise StartupError(f"cannot migrate the database {shown}: {_reason(exc)}") from None

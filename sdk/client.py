@@ -11,6 +11,7 @@ import grpc
 from sdk.auth import BearerToken
 from sdk.catalog import CatalogClient
 from sdk.config import ClientOptions
+from sdk.iam import IamClient
 from sdk.jobs import JobsClient
 
 
@@ -37,6 +38,7 @@ class Client:
         self._channel = grpc.intercept_channel(raw, BearerToken(token)) if token else raw
         self._catalog = CatalogClient(self._channel, options, self._address)
         self._jobs = JobsClient(self._channel, options, self._address)
+        self._iam = IamClient(self._channel, options, self._address)
 
     @property
     def address(self) -> str:
@@ -57,6 +59,11 @@ class Client:
     def jobs(self) -> JobsClient:
         """Jobs: definitions, scripts, runs and their logs, and the warm pool."""
         return self._jobs
+
+    @property
+    def iam(self) -> IamClient:
+        """Identity and access: principals, API tokens and policies."""
+        return self._iam
 
     def close(self) -> None:
         """Closes the channel; calls in flight are cancelled. Closing twice is harmless."""

@@ -6,7 +6,10 @@ from __future__ import annotations
 import hashlib
 import logging
 import tempfile
+from collections.abc import Callable, Mapping
 from pathlib import Path
+
+from opentelemetry.trace import Tracer
 
 from agents.config import (
     MAX_RAY_TEMP_DIR_CHARS,
@@ -22,10 +25,16 @@ from common.paging import PageTokenCodec
 from control_plane.config import ServerConfig
 from control_plane.errors import StartupError
 from control_plane.jobs.agents_executor import AgentsExecutor, environment_spec
-from control_plane.jobs.model import DEFAULT_NUMBER_OF_WORKERS, DEFAULT_WORKER_TYPE, CommandName
+from control_plane.jobs.model import (
+    DEFAULT_NUMBER_OF_WORKERS,
+    DEFAULT_WORKER_TYPE,
+    CommandName,
+    JobRun,
+)
 from control_plane.jobs.reconciler import Reconciler
 from control_plane.jobs.scheduler import Scheduler, SchedulerConfig
 from control_plane.jobs.sql_store import SqlJobStore
+from control_plane.jobs.tracing import RunTracing
 from control_plane.jobs.workers import worker_spec
 from control_plane.logs import fields
 
@@ -70,8 +79,20 @@ def agents_config(config: ServerConfig) -> AgentsConfig:
 class JobsRuntime:
     """Runs jobs for one server. start() before serving calls; stop() after."""
 
-    def __init__(self, config: ServerConfig, db: Database, codec: PageTokenCodec) -> None:
+    def __init__(
+        self,
+        config: ServerConfig,
+        db: Database,
+        codec: PageTokenCodec,
+        *,
+        tracer: Tracer | None = None,
+        run_credentials: Callable[[JobRun], Mapping[str, str]] | None = None,
+    ) -> None:
+        """tracer records the runs' spans; run_credentials gives a run's temporary
+        credentials (environment variables)."""
         self._config = config
+        self._tracing = RunTracing(tracer)
+        self._run_credentials = run_credentials
         try:
             settings = agents_config(config)
         except SluiceError as exc:
@@ -97,6 +118,8 @@ class JobsRuntime:
             self.store,
             self.executor,
             config=SchedulerConfig(run_env={"SLUICE_ADDRESS": api_address}),
+            tracing=self._tracing,
+            run_credentials=self._run_credentials,
         )
         reconciler = Reconciler(self.store, self.executor, on_change=scheduler.wake)
         report = reconciler.start()

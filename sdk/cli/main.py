@@ -8,7 +8,19 @@ from typing import Any
 
 import click
 
-from sdk.cli import connections, databases, functions, jobs, partitions, pool, runs, tables
+from sdk.cli import (
+    connections,
+    databases,
+    functions,
+    jobs,
+    partitions,
+    policies,
+    pool,
+    principals,
+    runs,
+    tables,
+    tokens,
+)
 from sdk.cli.context import CliContext, Connector, OutputFormat, default_connector
 from sdk.cli.failures import run_reporting_errors
 from sdk.cli.plugins import load_plugin, plugin_entry_points
@@ -103,6 +115,9 @@ cli.add_command(functions.functions)
 cli.add_command(jobs.jobs)
 cli.add_command(runs.runs)
 cli.add_command(pool.pool)
+cli.add_command(principals.principals)
+cli.add_command(tokens.tokens)
+cli.add_command(policies.policies)
 
 
 def main() -> None:

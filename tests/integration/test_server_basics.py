@@ -68,6 +68,8 @@ def test_reflection_lists_services(channel: grpc.Channel) -> None:
     assert names == {
         CATALOG_SERVICE,
         JOB_SERVICE,
+        "sluice.iam.v1.IamService",
+        "sluice.audit.v1.AuditService",
         "grpc.health.v1.Health",
         "grpc.reflection.v1alpha.ServerReflection",
     }

@@ -1,0 +1,1 @@
+"""Alembic migrations of the audit trail (see control_plane.audit.schema)."""

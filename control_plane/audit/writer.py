@@ -1,0 +1,219 @@
+"""The background writer: records of calls that changed nothing (reads, denials, failures) and
+every other ended span, written in batches so that the request path does no database I/O.
+
+Producers only append to a deque (thread-safe, no lock). One thread wakes every
+flush_interval_s, or as soon as max_batch spans wait, converts the spans to records and writes
+them in one transaction that also sequences them. A batch that fails stays queued, in order,
+and is tried again with backoff: records are not dropped while the server runs.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from opentelemetry.sdk.trace import ReadableSpan
+
+from control_plane.audit.model import AuditRecord, Completion
+from control_plane.audit.store import AuditStore
+from control_plane.audit.tracing import record_from_span
+
+DEFAULT_FLUSH_INTERVAL_S = 0.1
+DEFAULT_MAX_BATCH = 500
+_RETRY_FIRST_S = 0.1
+_RETRY_MAX_S = 5.0
+
+
+@dataclass(frozen=True)
+class _Marker:
+    """Set once everything queued before it is written and sequenced (for flush)."""
+
+    done: threading.Event = field(default_factory=threading.Event)
+
+
+# A span with, when its maker knows them, all of its attributes as a plain dict.
+_Span = tuple[ReadableSpan, Mapping[str, Any] | None]
+_Item = _Span | Completion | _Marker
+
+
+@dataclass(frozen=True)
+class WriterStats:
+    """What the writer has done: records written, waiting, and failed write attempts."""
+
+    written: int
+    pending: int
+    failed_attempts: int
+
+
+class BatchWriter:
+    """Writes queued spans to an AuditStore in batches, from a thread of its own.
+
+    Args:
+        store: Where records go.
+        flush_interval_s: The longest a span waits before its batch is written.
+        max_batch: Spans per transaction; a full batch is written at once.
+        logger: Where write failures are reported.
+    """
+
+    def __init__(
+        self,
+        store: AuditStore,
+        *,
+        flush_interval_s: float = DEFAULT_FLUSH_INTERVAL_S,
+        max_batch: int = DEFAULT_MAX_BATCH,
+        logger: logging.Logger | None = None,
+    ) -> None:
+        if flush_interval_s <= 0:
+            raise ValueError("flush_interval_s must be positive")
+        if max_batch < 1:
+            raise ValueError("max_batch must be positive")
+        self._store = store
+        self._interval = flush_interval_s
+        self._max_batch = max_batch
+        self._log = logger or logging.getLogger(__name__)
+        self._queue: deque[_Item] = deque()
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._sequence_needed = False
+        self._thread: threading.Thread | None = None
+        self._written = 0
+        self._failed_attempts = 0
+
+    # Producers (any thread)
+
+    def add(self, span: ReadableSpan, attributes: Mapping[str, Any] | None = None) -> None:
+        """Queues an ended span; cheap enough for the request path.
+
+        attributes, when given, are all of the span's attributes: the record takes them
+        rather than copying them out of the span.
+        """
+        self._queue.append((span, attributes))
+        # is_set() first: set() takes a lock, and the request path should not.
+        if len(self._queue) >= self._max_batch and not self._wake.is_set():
+            self._wake.set()
+
+    def add_completion(self, completion: Completion) -> None:
+        """Queues the completion of a record written with its change (inserted if missing)."""
+        self._queue.append(completion)
+        self._wake.set()
+
+    def request_sequencing(self) -> None:
+        """Asks for complete records written elsewhere to be sequenced at the next batch."""
+        self._sequence_needed = True
+
+    # Lifecycle
+
+    def start(self) -> None:
+        """Starts the writing thread."""
+        if self._thread is not None:
+            raise RuntimeError("the audit writer is already started")
+        self._stopping.clear()
+        self._thread = threading.Thread(target=self._run, name="sluice-audit-writer", daemon=True)
+        self._thread.start()
+
+    def flush(self, timeout_s: float | None = 10.0) -> bool:
+        """Waits until everything queued so far is written and sequenced; False on timeout."""
+        marker = _Marker()
+        self._queue.append(marker)
+        self._wake.set()
+        if self._thread is None:
+            # Not started: write in the caller's thread, once.
+            while self._queue and self._write_batch():
+                pass
+            return marker.done.is_set()
+        return marker.done.wait(timeout_s)
+
+    def close(self, timeout_s: float = 10.0) -> None:
+        """Writes what is queued (trying for up to timeout_s), then stops the thread."""
+        thread = self._thread
+        if thread is None:
+            return
+        self.flush(timeout_s)
+        self._stopping.set()
+        self._wake.set()
+        thread.join(timeout_s)
+        self._thread = None
+        left = sum(1 for item in self._queue if not isinstance(item, _Marker))
+        if left:
+            self._log.error("audit writer stopped with %d records not written", left)
+
+    def stats(self) -> WriterStats:
+        """Counters of the writer."""
+        pending = sum(1 for item in tuple(self._queue) if not isinstance(item, _Marker))
+        return WriterStats(
+            written=self._written, pending=pending, failed_attempts=self._failed_attempts
+        )
+
+    # The writing thread
+
+    def _run(self) -> None:
+        while not self._stopping.is_set():
+            self._wake.wait(self._interval)
+            self._wake.clear()
+            self._drain()
+
+    def _drain(self) -> None:
+        """Writes batches until the queue is empty, or a write fails (retried after a pause)."""
+        failures = 0
+        while self._queue or self._sequence_needed:
+            if self._write_batch():
+                failures = 0
+                continue
+            failures += 1
+            pause = min(_RETRY_MAX_S, _RETRY_FIRST_S * 2 ** (failures - 1))
+            if self._stopping.wait(pause):
+                return
+
+    def _write_batch(self) -> bool:
+        batch: list[_Item] = []
+        while self._queue and len(batch) < self._max_batch:
+            item = self._queue.popleft()
+            batch.append(item)
+            if isinstance(item, _Marker):
+                break
+        sequence = self._sequence_needed
+        self._sequence_needed = False
+        records: list[AuditRecord] = []
+        completions: list[Completion] = []
+        markers: list[_Marker] = []
+        for item in batch:
+            if isinstance(item, tuple):
+                record = self._record(*item)
+                if record is not None:
+                    records.append(record)
+            elif isinstance(item, Completion):
+                completions.append(item)
+            else:
+                markers.append(item)
+        if records or completions or sequence or markers:
+            try:
+                self._store.write_batch(records, completions)
+            except Exception as error:
+                # Whatever the database raised, the batch stays queued, in order, for later.
+                self._failed_attempts += 1
+                self._queue.extendleft(reversed(batch))
+                self._sequence_needed = self._sequence_needed or sequence
+                self._log.warning(
+                    "cannot write %d audit records (will retry): %s",
+                    len(records) + len(completions),
+                    error,
+                )
+                return False
+            self._written += len(records) + len(completions)
+        for marker in markers:
+            marker.done.set()
+        return True
+
+    def _record(
+        self, span: ReadableSpan, attributes: Mapping[str, Any] | None
+    ) -> AuditRecord | None:
+        try:
+            return record_from_span(span, attributes)
+        except Exception:
+            # A span that cannot be converted never will be: report it rather than retry it.
+            self._log.exception("cannot make an audit record of span %s", span.name)
+            return None

@@ -1,0 +1,1 @@
+"""Alembic migrations of the identity domain (see control_plane.security.schema)."""

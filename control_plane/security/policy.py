@@ -1,0 +1,214 @@
+"""Policy evaluation, Glue/IAM style: pure functions over statements, no I/O.
+
+A statement allows or denies actions (`glue:GetTable`, `glue:Get*`, `*`) on resources. Resource
+names are ARN-like, `sluice:<service>:<account>:<relative>` (e.g.
+`sluice:catalog:123456789012:table/sales/orders`). A resource pattern starting `sluice:` matches
+the whole name; any other pattern (`table/sales/*`, `*`) matches the relative part after the
+account. In both, `*` matches any run of characters, `/` included. Actions compare
+case-insensitively, resources exactly.
+
+The decision: an explicit Deny wins; otherwise any Allow allows; otherwise it is denied. The
+built-in role `admin` is allowed everything in its own account without any policy. A resource in
+another account than the one the statements belong to is never allowed: account isolation does
+not depend on how a pattern is written.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+from common.errors import InvalidInput
+
+ADMIN_ROLE = "admin"
+RESOURCE_PREFIX = "sluice:"
+SERVICES = ("catalog", "jobs", "iam", "audit")
+MAX_STATEMENTS = 100
+MAX_ENTRIES = 100
+MAX_PATTERN = 1024
+# service:Action, where either part may use `*`; or `*` alone.
+_ACTION = re.compile(r"\*|[A-Za-z0-9*\-]+:[A-Za-z0-9*]+")
+_CONTROL = re.compile(r"[\x00-\x20\x7f]")
+
+
+class Effect(StrEnum):
+    """What a statement does to the actions it names."""
+
+    ALLOW = "Allow"
+    DENY = "Deny"
+
+
+class Decision(StrEnum):
+    """The outcome of an evaluation, and why."""
+
+    ADMIN = "admin"
+    ALLOWED = "allowed"
+    EXPLICIT_DENY = "explicit deny"
+    IMPLICIT_DENY = "no statement allows it"
+    OTHER_ACCOUNT = "another account"
+
+    @property
+    def allowed(self) -> bool:
+        return self in (Decision.ADMIN, Decision.ALLOWED)
+
+
+@dataclass(frozen=True)
+class Statement:
+    """One rule of a policy.
+
+    Attributes:
+        effect: Allow or Deny.
+        actions: Action patterns, e.g. ("glue:GetTable", "glue:Get*") or ("*",).
+        resources: Resource patterns: relative ("table/sales/*", "*") or full
+            ("sluice:catalog:123456789012:database/sales").
+    """
+
+    effect: Effect
+    actions: tuple[str, ...]
+    resources: tuple[str, ...]
+
+
+def resource_name(service: str, account: str, relative: str) -> str:
+    """The ARN-like name of a resource: `sluice:<service>:<account>:<relative>`."""
+    return f"{RESOURCE_PREFIX}{service}:{account}:{relative}"
+
+
+def split_resource(resource: str) -> tuple[str, str, str] | None:
+    """(service, account, relative) of a resource name; None if it is not one.
+
+    Accounts never contain ':' at the positions that matter here: the service and account are
+    the second and third ':'-separated parts, and the rest is the relative name.
+    """
+    if not resource.startswith(RESOURCE_PREFIX):
+        return None
+    parts = resource[len(RESOURCE_PREFIX) :].split(":", 2)
+    if len(parts) != 3 or not parts[0] or not parts[1]:
+        return None
+    return parts[0], parts[1], parts[2]
+
+
+def evaluate(
+    statements: Iterable[Statement],
+    action: str,
+    resource: str,
+    *,
+    roles: Collection[str],
+    account: str | None = None,
+) -> Decision:
+    """Whether statements let a holder of roles do action on resource, and why.
+
+    Args:
+        statements: The statements of every policy attached to the roles (in the account).
+        action: The action asked for, e.g. "glue:GetTable".
+        resource: The full ARN-like resource name.
+        roles: The roles of the caller; `admin` is allowed everything in its account.
+        account: The account the statements and roles belong to. When given, a resource of any
+            other account (or a name that is not a resource name) is denied.
+
+    Returns:
+        A Decision; `decision.allowed` says whether the call may go ahead.
+    """
+    parts = split_resource(resource)
+    if account is not None and (parts is None or parts[1] != account):
+        return Decision.OTHER_ACCOUNT
+    if ADMIN_ROLE in roles:
+        return Decision.ADMIN
+    relative = parts[2] if parts is not None else resource
+    allowed = False
+    for statement in statements:
+        if not _action_matches(statement.actions, action):
+            continue
+        if not _resource_matches(statement.resources, resource, relative):
+            continue
+        if statement.effect is Effect.DENY:
+            return Decision.EXPLICIT_DENY
+        allowed = True
+    return Decision.ALLOWED if allowed else Decision.IMPLICIT_DENY
+
+
+def is_allowed(
+    statements: Iterable[Statement],
+    action: str,
+    resource: str,
+    *,
+    roles: Collection[str],
+    account: str | None = None,
+) -> bool:
+    """Whether statements let a holder of roles do action on resource (see `evaluate`)."""
+    return evaluate(statements, action, resource, roles=roles, account=account).allowed
+
+
+def checked_statements(statements: Sequence[Statement]) -> tuple[Statement, ...]:
+    """Statements as a policy keeps them; InvalidInput naming the first bad one.
+
+    Raises:
+        InvalidInput: No statements, too many, an empty list of actions or resources, or a
+            malformed action or resource pattern.
+    """
+    if not statements:
+        raise InvalidInput("a policy needs at least one statement")
+    if len(statements) > MAX_STATEMENTS:
+        raise InvalidInput(f"a policy has at most {MAX_STATEMENTS} statements")
+    return tuple(_checked(i, s) for i, s in enumerate(statements))
+
+
+def _checked(index: int, statement: Statement) -> Statement:
+    where = f"statements[{index}]"
+    try:
+        effect = Effect(statement.effect)
+    except ValueError:
+        raise InvalidInput(f"{where}.effect must be Allow or Deny") from None
+    for field, values in (("actions", statement.actions), ("resources", statement.resources)):
+        if not values:
+            raise InvalidInput(f"{where}.{field} must not be empty")
+        if len(values) > MAX_ENTRIES:
+            raise InvalidInput(f"{where}.{field} has more than {MAX_ENTRIES} entries")
+    for action in statement.actions:
+        if not _ACTION.fullmatch(action):
+            raise InvalidInput(
+                f"{where}.actions: {action!r} is not an action pattern such as "
+                "'glue:GetTable', 'glue:Get*' or '*'"
+            )
+    for pattern in statement.resources:
+        _check_resource_pattern(f"{where}.resources", pattern)
+    return Statement(
+        effect=effect, actions=tuple(statement.actions), resources=tuple(statement.resources)
+    )
+
+
+def _check_resource_pattern(where: str, pattern: str) -> None:
+    if not pattern or len(pattern) > MAX_PATTERN or _CONTROL.search(pattern):
+        raise InvalidInput(
+            f"{where}: {pattern!r} is not a resource pattern (1 to {MAX_PATTERN} characters, "
+            "no spaces or control characters)"
+        )
+    if pattern.startswith(RESOURCE_PREFIX):
+        parts = split_resource(pattern)
+        if parts is None or not parts[2]:
+            raise InvalidInput(
+                f"{where}: {pattern!r} is not a full resource name "
+                "(sluice:<service>:<account>:<relative>)"
+            )
+        service = parts[0]
+        if "*" not in service and service not in SERVICES:
+            raise InvalidInput(f"{where}: {pattern!r} names an unknown service {service!r}")
+
+
+def _action_matches(patterns: Iterable[str], action: str) -> bool:
+    lowered = action.lower()
+    return any(_compiled(pattern.lower()).fullmatch(lowered) for pattern in patterns)
+
+
+def _resource_matches(patterns: Iterable[str], full: str, relative: str) -> bool:
+    return any(
+        _compiled(pattern).fullmatch(full if pattern.startswith(RESOURCE_PREFIX) else relative)
+        for pattern in patterns
+    )
+
+
+@functools.lru_cache(maxsize=4096)
+def _compiled(pattern: str) -> re.Pattern[str]:
+    return re.compile(".*".join(re.escape(part) for part in pattern.split("*")), re.DOTALL)
