@@ -123,6 +123,9 @@ def main() -> None:
     try:
         _wait_serving(address, server)
         print(f"server is up on {address} (log: {data_dir / 'server.log'})")
+        # Every call is authenticated: the CLI uses the operator token the server wrote.
+        os.environ["SLUICE_TOKEN"] = (data_dir / "admin-token").read_text().strip()
+        print(f"$ export SLUICE_TOKEN=$(cat {data_dir / 'admin-token'})")
         input_dir = data_dir / "input" / "sales"
         output_dir = data_dir / "output" / "revenue_by_month"
         rows = write_sales(input_dir)
@@ -148,11 +151,27 @@ def main() -> None:
             "--arg",
             "table=revenue_by_month",
         )
+        # The job's runs act as role `analytics` with their own temporary token: allow them
+        # exactly what the script does in the catalog.
+        sluice(
+            address,
+            "policies",
+            "put",
+            "analytics-etl",
+            "--role",
+            "analytics",
+            "--allow",
+            "glue:CreateDatabase,glue:GetDatabase=database/sales",
+            "--allow",
+            "glue:GetTable,glue:CreateTable,glue:UpdateTable,glue:GetPartitions,"
+            "glue:BatchCreatePartition=table/sales/revenue_by_month",
+        )
         sluice(address, "jobs", "get", "sales-etl")
         _wait_warm(address)
         sluice(address, "pool", "status")
         sluice(address, "jobs", "run", "sales-etl", "--wait")
         sluice(address, "runs", "list", "sales-etl")
+        sluice(address, "audit", "--principal", "admin", "--action", "glue:StartJobRun")
         sluice(address, "tables", "get", "sales", "revenue_by_month")
         sluice(
             address,

@@ -96,11 +96,20 @@ def operator_token() -> Iterator[str]:
 
 
 def wait_until_serving(
-    address: str, process: subprocess.Popen[bytes], log_path: Path, timeout_s: float
+    address: str,
+    process: subprocess.Popen[bytes],
+    log_path: Path,
+    timeout_s: float,
+    credentials: grpc.ChannelCredentials | None = None,
 ) -> None:
     """Block until gRPC health says SERVING; fail with the server's log if it dies or stalls."""
     deadline = time.monotonic() + timeout_s
-    with grpc.insecure_channel(address) as channel:
+    channel_cm = (
+        grpc.insecure_channel(address)
+        if credentials is None
+        else grpc.secure_channel(address, credentials)
+    )
+    with channel_cm as channel:
         health = health_pb2_grpc.HealthStub(channel)
         while True:
             if process.poll() is not None:
@@ -120,7 +129,13 @@ def wait_until_serving(
                 return
 
 
-def start_server(base: Path, *extra_args: str, timeout_s: float = START_TIMEOUT_S) -> ServerProcess:
+def start_server(
+    base: Path,
+    *extra_args: str,
+    timeout_s: float = START_TIMEOUT_S,
+    plaintext: bool = True,
+    health_credentials: grpc.ChannelCredentials | None = None,
+) -> ServerProcess:
     """A server on a free port with its data dir under base, SERVING when this returns.
 
     No warm pool unless extra_args ask for one (the last --pool-size wins), so catalog tests
@@ -134,7 +149,7 @@ def start_server(base: Path, *extra_args: str, timeout_s: float = START_TIMEOUT_
         str(port),
         "--data-dir",
         str(data_dir),
-        "--plaintext",
+        *(["--plaintext"] if plaintext else []),
         "--pool-size",
         "0",
         *extra_args,
@@ -142,7 +157,7 @@ def start_server(base: Path, *extra_args: str, timeout_s: float = START_TIMEOUT_
     process = launch(args, log_path)
     address = f"127.0.0.1:{port}"
     try:
-        wait_until_serving(address, process, log_path, timeout_s)
+        wait_until_serving(address, process, log_path, timeout_s, health_credentials)
     except BaseException:
         stop_server(process)
         raise

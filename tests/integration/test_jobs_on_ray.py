@@ -10,21 +10,33 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import TypeVar
 
 import grpc
 import pytest
 
+from sluice.audit.v1 import audit_pb2, audit_pb2_grpc
+from sluice.catalog.v1 import catalog_pb2, catalog_pb2_grpc
+from sluice.iam.v1 import iam_pb2, iam_pb2_grpc
 from sluice.jobs.v1 import jobs_pb2, jobs_pb2_grpc, types_pb2
-from tests.integration.conftest import ServerProcess, authed_channel, restart_server
+from tests.integration.conftest import (
+    OPERATOR_TOKEN,
+    ServerProcess,
+    authed_channel,
+    restart_server,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 T = TypeVar("T")
+CLI = Path(sys.executable).parent / "sluice"
 State = types_pb2.JobRunState
 TERMINAL = {
     State.JOB_RUN_STATE_SUCCEEDED,
@@ -339,6 +351,123 @@ def test_a_missing_uploaded_script_fails_the_run(jobs: jobs_pb2_grpc.JobServiceS
     run = wait_run(jobs, name, start(jobs, name), timeout_s=30)
     assert State.Name(run.job_run_state) == "JOB_RUN_STATE_FAILED"
     assert "never-uploaded.py" in run.error_message
+
+
+CREDENTIALS_SCRIPT = """
+import os, sys
+from agents.glue_args import getResolvedOptions
+from sdk import connect
+from sdk.errors import AccessDenied
+
+args = getResolvedOptions(sys.argv, ["database"])
+print("TOKEN " + os.environ["SLUICE_TOKEN"], flush=True)
+with connect() as client:
+    client.catalog.create_database({"name": args["database"]})
+    try:
+        client.jobs.pool_status()
+        print("POOL ALLOWED", flush=True)
+    except AccessDenied:
+        print("POOL DENIED", flush=True)
+"""
+
+
+def test_a_run_acts_with_credentials_scoped_to_it(
+    jobs: jobs_pb2_grpc.JobServiceStub, ray_server: ServerProcess
+) -> None:
+    role = unique("etl-role")
+    database = unique("made_by_run").replace("-", "_")
+    with authed_channel(ray_server.address) as operator:
+        iam_pb2_grpc.IamServiceStub(operator).PutPolicy(
+            iam_pb2.PutPolicyRequest(
+                name=unique("run-policy"),
+                roles=[role],
+                statements=[
+                    {
+                        "effect": "EFFECT_ALLOW",
+                        "actions": ["glue:CreateDatabase"],
+                        "resources": ["database/*"],
+                    }
+                ],
+            )
+        )
+    job = create_job(jobs, CREDENTIALS_SCRIPT, role=role)
+    run_id = start(jobs, job, database=database)
+
+    run = wait_run(jobs, job, run_id)
+
+    assert State.Name(run.job_run_state) == "JOB_RUN_STATE_SUCCEEDED", run.error_message
+    lines = logs(jobs, job, run_id)
+    assert "POOL DENIED" in lines  # the role's policy allows CreateDatabase only
+    token = next(line for line in lines if line.startswith("TOKEN ")).split()[1]
+    with authed_channel(ray_server.address) as operator:
+        catalog = catalog_pb2_grpc.CatalogServiceStub(operator)
+        assert catalog.GetDatabase(catalog_pb2.GetDatabaseRequest(name=database)).database.name
+        events = (
+            audit_pb2_grpc.AuditServiceStub(operator)
+            .QueryAuditEvents(
+                audit_pb2.QueryAuditEventsRequest(action="glue:CreateDatabase", max_results=1000)
+            )
+            .events
+        )
+        made = [e for e in events if e.resource.endswith(f"database/{database}")]
+        assert made and made[0].principal_name == f"run/{run_id}"
+    # The run is over: its credentials no longer work.
+    with (
+        authed_channel(ray_server.address, token) as ended,
+        pytest.raises(grpc.RpcError) as caught,
+    ):
+        catalog_pb2_grpc.CatalogServiceStub(ended).GetDatabases(catalog_pb2.GetDatabasesRequest())
+    assert caught.value.code() is grpc.StatusCode.UNAUTHENTICATED
+
+
+def test_one_trace_goes_from_the_call_down_to_the_run(
+    jobs: jobs_pb2_grpc.JobServiceStub, ray_server: ServerProcess
+) -> None:
+    wait_warm(jobs)
+    job = create_job(jobs, INFO_SCRIPT, default_arguments={"--secret": "x"})
+    run_id = start(jobs, job)
+    assert State.Name(wait_run(jobs, job, run_id).job_run_state) == "JOB_RUN_STATE_SUCCEEDED"
+    with authed_channel(ray_server.address) as operator:
+        audit = audit_pb2_grpc.AuditServiceStub(operator)
+
+        def events() -> list:
+            found = audit.QueryAuditEvents(
+                audit_pb2.QueryAuditEventsRequest(resource=f"*{job}*", max_results=1000)
+            ).events
+            return list(found)
+
+        found = wait_until(
+            lambda: (
+                (e := events()) and {"job_run.launch", "job_run.end"} <= {x.name for x in e} and e
+            ),
+            30,
+            "the run's spans in the audit trail",
+        )
+    (call,) = [e for e in found if e.action == "glue:StartJobRun"]
+    children = [e for e in found if e.name.startswith("job_run.")]
+    assert {e.name for e in children} >= {"job_run.launch", "job_run.execute", "job_run.end"}
+    assert {e.trace_id for e in children} == {call.trace_id}
+    assert {e.parent_span_id for e in children} == {call.span_id}
+    # The script ran inside the same trace: its environment had the launch span as parent.
+    info = info_of(jobs, job, run_id)
+    assert info["environ"]["TRACEPARENT"].split("-")[1] == call.trace_id
+
+
+def test_cli_runs_a_job_and_waits(
+    jobs: jobs_pb2_grpc.JobServiceStub, ray_server: ServerProcess
+) -> None:
+    wait_warm(jobs)
+    job = create_job(jobs, "print('hello from the cli run', flush=True)\n")
+    result = subprocess.run(
+        [str(CLI), "--server", ray_server.address, "jobs", "run", job, "--wait"],
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT_S,
+        env={**os.environ, "SLUICE_TOKEN": OPERATOR_TOKEN},
+    )
+    assert result.returncode == 0, result.stderr
+    assert "SUCCEEDED" in result.stdout
+    assert "hello from the cli run" in result.stdout
 
 
 def test_a_run_survives_a_control_plane_sigkill(
