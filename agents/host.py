@@ -7,6 +7,7 @@ while they execute, and its output streams are captured into the current run's f
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import sys
@@ -30,6 +31,8 @@ from agents.run_files import write_status
 from agents.runs import LogStream, RunProgress, RunRequest, RunState
 from agents.script_runner import ScriptOutcome, execute_script
 from common.errors import FailedPrecondition, InvalidInput
+
+logger = logging.getLogger(__name__)
 
 
 class EnvironmentHost:
@@ -182,7 +185,21 @@ class EnvironmentHost:
             outcome = ScriptOutcome(
                 RunState.FAILED, f"the environment could not execute the run: {exc!r}"
             )
+        self._forget_session_state()
         self._finish(run.run_id, outcome.state, outcome.error_message)
+
+    def _forget_session_state(self) -> None:
+        """Runs of one tuple share the Spark session: nothing a run cached or registered may
+        reach the next one (nor hold its memory)."""
+        try:
+            catalog = self._spark.catalog
+            catalog.clearCache()
+            for table in catalog.listTables():
+                if table.isTemporary:
+                    catalog.dropTempView(table.name)
+        # The run is over either way; a session that cannot be reset fails the next check.
+        except Exception:
+            logger.exception("could not reset the Spark session after a run")
 
     def _record_first_line(self, run_id: str, at: float) -> None:
         with self._lock:

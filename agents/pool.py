@@ -324,6 +324,7 @@ class WarmPool:
         return handle
 
     def _refill(self, slot: _Slot) -> None:
+        started = time.monotonic()
         try:
             handle = self._start_into(slot)
         except Exception as exc:
@@ -345,6 +346,11 @@ class WarmPool:
                 slot.idle_since = time.monotonic()
             slot.ready.set()
             self._lock.notify_all()
+        logger.info(
+            "warm environment %s ready in %.1f s",
+            handle.environment_id,
+            time.monotonic() - started,
+        )
         if abandoned:
             self._destroy_slot(slot)
 
@@ -367,6 +373,7 @@ class WarmPool:
             return
         info = handle.info
         pids = (info.host_pid, info.driver_pid) if info else ()
+        logger.info("destroying environment %s", handle.environment_id)
         try:
             self._factory.destroy(handle.environment_id, handle.placement_group_id, wait=False)
         except Exception as exc:

@@ -174,6 +174,12 @@ class RunSupervisor:
                 active, f"the environment could not start the run: {exc.message}", RunState.FAILED
             )
             return RunLaunch(final, environment_id, claim.warm)
+        logger.info(
+            "run %s started in environment %s (%s)",
+            request.run_id,
+            environment_id,
+            "warm" if claim.warm else "cold",
+        )
         with self._lock:
             active.handle = claim.handle
             active.progress = progress
@@ -380,6 +386,12 @@ class RunSupervisor:
             self._finished[run.run_id] = final
             while len(self._finished) > _FINISHED_KEPT:
                 self._finished.popitem(last=False)
+        logger.info(
+            "run %s ended %s%s",
+            final.run_id,
+            final.state.value,
+            f": {final.error_message.splitlines()[-1]}" if final.error_message else "",
+        )
         try:
             write_status(self._layout, final)
         except OSError as exc:

@@ -61,6 +61,8 @@ def agents_config(config: ServerConfig) -> AgentsConfig:
         temp_dir = Path(tempfile.gettempdir()) / f"sluice-{digest}"
     return AgentsConfig(
         data_dir=data_dir,
+        # How soon the end of a run is noticed: it bounds `jobs run --wait` and runs per minute.
+        poll_interval_s=0.1,
         ray=RayConfig(
             address=config.ray_address,
             auth_token_path=config.ray_auth_token_path,
