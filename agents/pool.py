@@ -271,8 +271,8 @@ class WarmPool:
                 if self._stopping:
                     return
                 expired = self._expired_slots()
-                refill = self._refill_slot()
-            for slot in expired:
+                refill, evicted = self._refill_slot()
+            for slot in [*expired, *evicted]:
                 self._destroy_slot(slot)
             if refill is not None:
                 self._background.submit(self._refill, refill)
@@ -291,12 +291,17 @@ class WarmPool:
             self._slots.remove(slot)
         return expired
 
-    def _refill_slot(self) -> _Slot | None:
-        """Under the lock: a new STARTING slot if the pool lacks warm ones; one at a time."""
+    def _refill_slot(self) -> tuple[_Slot | None, list[_Slot]]:
+        """Under the lock: a new STARTING slot if the pool lacks warm ones (one at a time), and
+        the environments evicted to make room for it.
+
+        At the limit, the longest idle bound environment makes way: a warm environment serves
+        any new tuple at once, an idle bound one only its own tuple's next run.
+        """
         if self._pool_config.size == 0 or time.monotonic() < self._refill_not_before:
-            return None
+            return None, []
         if any(s.for_pool and not s.ready.is_set() for s in self._slots):
-            return None
+            return None, []
         spare = sum(
             1
             for s in self._slots
@@ -304,12 +309,18 @@ class WarmPool:
             and (s.state is SlotState.WARM or (s.state is SlotState.STARTING and not s.claimed))
         )
         if spare >= self._pool_config.size:
-            return None
+            return None, []
+        evicted: list[_Slot] = []
         if len(self._slots) >= self._pool_config.max_environments:
-            return None
+            idle = [s for s in self._slots if s.state is SlotState.BOUND_IDLE]
+            if not idle:
+                return None, []
+            victim = min(idle, key=lambda s: s.idle_since)
+            self._slots.remove(victim)
+            evicted.append(victim)
         slot = _Slot(spec=self._pool_config.spec, state=SlotState.STARTING, for_pool=True)
         self._slots.append(slot)
-        return slot
+        return slot, evicted
 
     def _start_into(self, slot: _Slot) -> EnvironmentHandle:
         """Start an environment for slot, its handle set (so it can be killed) while it starts."""

@@ -211,3 +211,24 @@ def test_size_zero_pool_starts_nothing_until_claimed(factory: FakeFactory) -> No
         assert factory.created == []
     finally:
         pool.shutdown()
+
+
+def test_refill_at_the_limit_evicts_the_longest_idle_bound_environment(
+    factory: FakeFactory,
+) -> None:
+    pool = make_pool(factory, size=1, max_environments=2)
+    try:
+        wait_until(lambda: pool.status().warm == 1, 5)
+        first = pool.claim(A)
+        pool.release(first.handle.environment_id, healthy=True)
+        wait_until(lambda: pool.status().warm == 1, 5, what="refill")
+        second = pool.claim(IsolationTuple("other", "role"))
+        pool.release(second.handle.environment_id, healthy=True)
+        # Two bound idle environments fill the limit: the older one makes way for a warm one.
+        wait_until(lambda: pool.status().warm == 1, 5, what="refill at the limit")
+        status = pool.status()
+        assert (status.warm, status.bound_idle) == (1, 1)
+        assert first.handle.environment_id in factory.destroyed
+        assert second.handle.environment_id not in factory.destroyed
+    finally:
+        pool.shutdown()
