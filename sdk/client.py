@@ -8,6 +8,7 @@ from typing import Self
 
 import grpc
 
+from sdk.audit import AuditClient
 from sdk.auth import BearerToken
 from sdk.catalog import CatalogClient
 from sdk.config import ClientOptions
@@ -39,6 +40,7 @@ class Client:
         self._catalog = CatalogClient(self._channel, options, self._address)
         self._jobs = JobsClient(self._channel, options, self._address)
         self._iam = IamClient(self._channel, options, self._address)
+        self._audit = AuditClient(self._channel, options, self._address)
 
     @property
     def address(self) -> str:
@@ -59,6 +61,11 @@ class Client:
     def jobs(self) -> JobsClient:
         """Jobs: definitions, scripts, runs and their logs, and the warm pool."""
         return self._jobs
+
+    @property
+    def audit(self) -> AuditClient:
+        """The audit trail: who called what, on what, and how it ended."""
+        return self._audit
 
     @property
     def iam(self) -> IamClient:

@@ -40,14 +40,12 @@ class SqlAuditEvent(SQLModel, table=True):
 
     __tablename__ = "audit_events"
     # Every index costs every insert, and a server writes a row per call: a record is found by
-    # id when it is completed, and searched by time, account, principal or request id; the
-    # other filters narrow those scans.
+    # id when it is completed, and searched by time (within an account for all but the
+    # operator); the other filters narrow those scans.
     __table_args__: Any = (
         UniqueConstraint("seq", name="uq_audit_events_seq"),
         Index("ix_audit_events_time_id", "time", "id"),
         Index("ix_audit_events_account_time_id", "account", "time", "id"),
-        Index("ix_audit_events_principal_time", "principal", "time"),
-        Index("ix_audit_events_request_id", "request_id"),
         {"sqlite_autoincrement": True},
     )
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -350,10 +350,13 @@ _INSERT_POSTGRESQL = (
 
 def _values(record: AuditRecord, seq: int | None, *, sqlite: bool) -> tuple[Any, ...]:
     """A record as parameters of _INSERT_*, converted as the column types would."""
-    time: Any = ns_to_datetime(record.start_ns)
+    time: Any
     if sqlite:
         # As UtcDateTime and DateTime store it on SQLite: naive UTC, microseconds always.
-        time = time.replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
+        naive = _EPOCH + timedelta(microseconds=record.start_ns // 1000)
+        time = naive.isoformat(" ", "microseconds")
+    else:
+        time = ns_to_datetime(record.start_ns)
     return (
         seq,
         record.trace_id,
@@ -365,7 +368,7 @@ def _values(record: AuditRecord, seq: int | None, *, sqlite: bool) -> tuple[Any,
         record.end_ns,
         record.status_code,
         record.status_message,
-        json.dumps(record.attributes, separators=(",", ":"), default=str),
+        _JSON.encode(record.attributes),
         time,
         record.account,
         record.principal,
@@ -377,6 +380,11 @@ def _values(record: AuditRecord, seq: int | None, *, sqlite: bool) -> tuple[Any,
         record.read_only,
         record.request_id,
     )
+
+
+_EPOCH = datetime(1970, 1, 1)
+# One encoder for every batch: json.dumps with options builds a new one per call.
+_JSON = json.JSONEncoder(separators=(",", ":"), default=str)
 
 
 # Filters

@@ -8,6 +8,7 @@ because an audit span must never be sampled away.
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -16,6 +17,7 @@ from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace.id_generator import IdGenerator, RandomIdGenerator
 from opentelemetry.sdk.trace.sampling import ALWAYS_ON
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import SpanContext, SpanKind, TraceFlags
@@ -32,6 +34,9 @@ MAX_PARAMETER_BYTES = 4096
 TRACEPARENT = "traceparent"
 TRACESTATE = "tracestate"
 _PROPAGATOR = TraceContextTextMapPropagator()
+# Enum .name is a descriptor lookup; these run for every span.
+_KIND_NAMES = {kind: kind.name for kind in SpanKind}
+_STATUS_NAMES = {code: code.name for code in StatusCode}
 
 
 class AuditSpanProcessor(SpanProcessor):
@@ -62,12 +67,66 @@ def make_resource(service_name: str = DEFAULT_SERVICE_NAME) -> Resource:
     return Resource.create({"service.name": service_name})
 
 
-def make_tracer_provider(processor: SpanProcessor, resource: Resource) -> TracerProvider:
+def make_tracer_provider(
+    processor: SpanProcessor, resource: Resource, id_generator: IdGenerator | None = None
+) -> TracerProvider:
     """A provider of its own (not the global one) that samples every span into processor."""
     # shutdown_on_exit=False: no atexit hook; the trail shuts the provider down itself.
-    provider = TracerProvider(sampler=ALWAYS_ON, resource=resource, shutdown_on_exit=False)
+    provider = TracerProvider(
+        sampler=ALWAYS_ON,
+        resource=resource,
+        shutdown_on_exit=False,
+        id_generator=id_generator,
+    )
     provider.add_span_processor(processor)
     return provider
+
+
+class PresetIds(IdGenerator):
+    """Random ids, except for the span made right after `preset` in the same thread.
+
+    A call's span is made after the call, but its ids were chosen (and handed to its children)
+    when it started: the trail presets them for the span it then makes.
+    """
+
+    def __init__(self) -> None:
+        self._random = RandomIdGenerator()
+        self._next = threading.local()
+
+    def new_trace_id(self) -> int:
+        """A random trace id, for a call that starts a trace."""
+        return self._random.generate_trace_id()
+
+    def new_span_id(self) -> int:
+        """A random span id, for a call's span."""
+        return self._random.generate_span_id()
+
+    def preset(self, trace_id: int, span_id: int) -> None:
+        """The ids the next span made in this thread gets (a trace id only if it is a root)."""
+        self._next.trace_id = trace_id
+        self._next.span_id = span_id
+
+    def clear(self) -> None:
+        """Forgets ids preset and not taken."""
+        self._next.trace_id = 0
+        self._next.span_id = 0
+
+    def generate_span_id(self) -> int:
+        span_id = getattr(self._next, "span_id", 0)
+        if span_id:
+            self._next.span_id = 0
+            return int(span_id)
+        return self._random.generate_span_id()
+
+    def generate_trace_id(self) -> int:
+        trace_id = getattr(self._next, "trace_id", 0)
+        if trace_id:
+            self._next.trace_id = 0
+            return int(trace_id)
+        return self._random.generate_trace_id()
+
+    def is_trace_id_random(self) -> bool:
+        return True
 
 
 # Trace context
@@ -83,6 +142,21 @@ def parent_context(metadata: Sequence[tuple[str, Any]] | None) -> Context:
     if TRACEPARENT not in carrier:
         return Context()
     return _PROPAGATOR.extract(carrier, context=Context())
+
+
+def remote_parent(metadata: Sequence[tuple[str, Any]] | None) -> SpanContext | None:
+    """The caller's span from its W3C traceparent, or None when it sent no valid one."""
+    if not any(key == TRACEPARENT for key, _ in metadata or ()):
+        return None
+    parent = trace.get_current_span(parent_context(metadata)).get_span_context()
+    return parent if parent.is_valid else None
+
+
+def span_context_in(parent: SpanContext | None) -> Context:
+    """A context whose current span is parent (an empty one for None)."""
+    if parent is None:
+        return Context()
+    return trace.set_span_in_context(trace.NonRecordingSpan(parent), Context())
 
 
 def traceparent(span_context: SpanContext) -> str:
@@ -112,6 +186,12 @@ def context_from_traceparent(value: str) -> Context:
 def attach_span(span: trace.Span) -> object:
     """Makes span current in this thread; returns the token for detach_span."""
     return otel_context.attach(trace.set_span_in_context(span, Context()))
+
+
+def attach_span_context(context: Context) -> object:
+    """Makes a context (one made by trace.set_span_in_context) current in this thread;
+    returns the token for detach_span."""
+    return otel_context.attach(context)
 
 
 def detach_span(token: object) -> None:
@@ -178,27 +258,53 @@ def record_from_span(
     span costs more than the rest of the conversion).
     """
     context = span.get_span_context()
-    attributes = dict(span.attributes or {}) if attributes is None else attributes
-    end_ns = span.end_time or 0
-    status = span.status
-    outcome = _outcome(attributes, status.status_code, ended=end_ns > 0)
     parent = span.parent
+    status = span.status
+    return make_record(
+        trace_id=context.trace_id,
+        span_id=context.span_id,
+        parent_span_id=parent.span_id if parent is not None else 0,
+        name=span.name,
+        kind=_KIND_NAMES.get(span.kind, "INTERNAL"),
+        start_ns=span.start_time or 0,
+        end_ns=span.end_time or 0,
+        status_code=_STATUS_NAMES[status.status_code],
+        status_message=status.description or "",
+        attributes=dict(span.attributes or {}) if attributes is None else attributes,
+    )
+
+
+def make_record(
+    *,
+    trace_id: int,
+    span_id: int,
+    parent_span_id: int,
+    name: str,
+    kind: str,
+    start_ns: int,
+    end_ns: int,
+    status_code: str,
+    status_message: str,
+    attributes: Mapping[str, Any],
+) -> AuditRecord:
+    """The audit record of a span given by its parts; the columns come from its attributes."""
+    outcome = _outcome(attributes, status_code, ended=end_ns > 0)
     principal = attributes.get(Attr.PRINCIPAL, "")
     return AuditRecord(
-        trace_id=f"{context.trace_id:032x}",
-        span_id=f"{context.span_id:016x}",
-        parent_span_id=f"{parent.span_id:016x}" if parent is not None else "",
-        name=span.name,
-        kind=span.kind.name,
-        start_ns=span.start_time or 0,
+        trace_id=f"{trace_id:032x}",
+        span_id=f"{span_id:016x}",
+        parent_span_id=f"{parent_span_id:016x}" if parent_span_id else "",
+        name=name,
+        kind=kind,
+        start_ns=start_ns,
         end_ns=end_ns,
-        status_code=status.status_code.name,
-        status_message=status.description or "",
+        status_code=status_code,
+        status_message=status_message,
         attributes=attributes,
         account=str(attributes.get(Attr.ACCOUNT, "")),
         principal=str(principal),
         principal_name=str(attributes.get(Attr.PRINCIPAL_NAME, principal)),
-        action=str(attributes.get(Attr.ACTION) or attributes.get(Attr.RPC_METHOD) or span.name),
+        action=str(attributes.get(Attr.ACTION) or attributes.get(Attr.RPC_METHOD) or name),
         resource=str(attributes.get(Attr.RESOURCE, "")),
         outcome=outcome,
         grpc_code=_grpc_code(attributes, outcome),
@@ -207,7 +313,7 @@ def record_from_span(
     )
 
 
-def _outcome(attributes: Mapping[str, Any], status: StatusCode, *, ended: bool) -> Outcome | None:
+def _outcome(attributes: Mapping[str, Any], status_code: str, *, ended: bool) -> Outcome | None:
     if not ended:
         return None
     stated = attributes.get(Attr.OUTCOME)
@@ -216,7 +322,7 @@ def _outcome(attributes: Mapping[str, Any], status: StatusCode, *, ended: bool) 
             return Outcome(stated)
         except ValueError:
             pass
-    return Outcome.FAILURE if status is StatusCode.ERROR else Outcome.SUCCESS
+    return Outcome.FAILURE if status_code == "ERROR" else Outcome.SUCCESS
 
 
 def _grpc_code(attributes: Mapping[str, Any], outcome: Outcome | None) -> int:

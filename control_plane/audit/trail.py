@@ -1,30 +1,35 @@
 """The audit trail of one server: tracer, span processor, store, batched writer, OTLP exporter.
 
-How a call's record is kept (the interceptor drives it):
-- The call's span is started when the call arrives. If the call writes to the database, its
-  record is inserted by a before-commit hook inside the first write transaction (`prewrite`),
-  so the record commits, or rolls back, with the change.
-- When the span ends, a record written so is completed at once by an UPDATE (or inserted, if
-  its transaction rolled back); any other span is queued for the batched writer, so a call that
-  wrote nothing does no database I/O for its record.
+How a call's record is kept (the interceptor drives it, see calls.py):
+- While the call runs, only its facts are gathered (ids, times, CallInfo). If it writes to the
+  database, its record is inserted by a before-commit hook inside its first write transaction
+  (`prewrite`), so the record commits, or rolls back, with the change.
+- When it has ended, its span is made with the trail's tracer (with the ids its children
+  already link to, and its real start and end) and the span processor turns it into its
+  record. A call that wrote nothing is queued, and its span made in the writer's next batch:
+  no database I/O, and little work, on the request path. A call that wrote has its span made
+  at once, and its record completed by an UPDATE (or inserted, if its transaction rolled back)
+  before the call returns.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry.sdk.trace import ReadableSpan
-from opentelemetry.trace import Tracer
+from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode, Tracer
 from sqlalchemy import Connection
 
 from common.db import Database
 from common.paging import PageTokenCodec
 from control_plane.audit import otlp, writer
-from control_plane.audit.model import Completion
+from control_plane.audit.calls import Call, MethodNames
+from control_plane.audit.model import AuditRecord, Completion
 from control_plane.audit.otlp import ExportStats, OtlpOutboxExporter
 from control_plane.audit.sql_store import SqlAuditStore
 from control_plane.audit.store import AuditStore
@@ -32,11 +37,15 @@ from control_plane.audit.tracing import (
     DEFAULT_SERVICE_NAME,
     TRACER_NAME,
     AuditSpanProcessor,
+    PresetIds,
+    make_record,
     make_resource,
     make_tracer_provider,
     record_from_span,
+    span_context_in,
 )
 from control_plane.audit.writer import BatchWriter, WriterStats
+from control_plane.security.calls import CallInfo
 
 if TYPE_CHECKING:
     from control_plane.interceptors.audit import AuditInterceptor
@@ -104,12 +113,18 @@ class AuditTrail:
         self._resource = make_resource(self._config.service_name)
         self._writer = BatchWriter(
             self._store,
+            convert=self._record_of_call,
             flush_interval_s=self._config.flush_interval_s,
             max_batch=self._config.max_batch,
             logger=self._log,
         )
-        self._provider = make_tracer_provider(AuditSpanProcessor(self._on_end), self._resource)
+        self._ids = PresetIds()
+        self._provider = make_tracer_provider(
+            AuditSpanProcessor(self._on_end), self._resource, self._ids
+        )
         self._tracer = self._provider.get_tracer(TRACER_NAME)
+        # Per thread: the record of the span being made by _record_of_call.
+        self._made = threading.local()
         self._exporter: OtlpOutboxExporter | None = None
         if self._config.otlp_endpoint:
             self._exporter = OtlpOutboxExporter(
@@ -123,10 +138,6 @@ class AuditTrail:
                 backoff_max_s=self._config.otlp_backoff_max_s,
                 logger=self._log,
             )
-        # Span id -> row id, of spans in flight whose record was written with a change.
-        self._prewritten: dict[int, int] = {}
-        # Span id -> all attributes, of spans being ended by end_span (in this thread).
-        self._ending: dict[int, Mapping[str, Any]] = {}
         self._started = False
 
     @property
@@ -183,7 +194,8 @@ class AuditTrail:
         self._provider.shutdown()
 
     def flush(self, timeout_s: float | None = 10.0) -> bool:
-        """Waits until every span ended so far is written and sequenced; False on timeout."""
+        """Waits until every call and span ended so far is written and sequenced; False on
+        timeout."""
         done = self._writer.flush(timeout_s)
         if done and self._exporter is not None:
             self._exporter.wake()
@@ -196,36 +208,42 @@ class AuditTrail:
 
     # Used by the interceptor
 
-    def prewrite(self, conn: Connection, span: ReadableSpan, *, again: bool) -> None:
-        """Writes the record of a span in flight on conn, in the transaction of a change.
+    def begin_call(
+        self,
+        method: MethodNames,
+        info: CallInfo,
+        parent: SpanContext | None,
+        client_port: int | None,
+    ) -> Call:
+        """A call that starts now; parent is the caller's span, if it sent a traceparent."""
+        return Call(
+            method=method,
+            info=info,
+            trace_id=parent.trace_id if parent is not None else self._ids.new_trace_id(),
+            span_id=self._ids.new_span_id(),
+            parent=parent,
+            client_port=client_port,
+            start_ns=time.time_ns(),
+        )
 
-        again says an earlier transaction of the same call may have written it already (it
-        did unless that transaction rolled back); then it is written only if it is missing.
+    def prewrite(self, conn: Connection, call: Call) -> None:
+        """Writes the record of a call in flight on conn, in the transaction of a change.
+
+        Once per call: a later transaction of the call writes it only if the transaction that
+        did rolled back.
         """
-        span_id = span.get_span_context().span_id
-        row_id = self._prewritten.get(span_id)
-        if again and row_id is not None and self._store.exists(conn, row_id, f"{span_id:016x}"):
+        if call.row_id is not None and self._store.exists(
+            conn, call.row_id, f"{call.span_id:016x}"
+        ):
             return
-        self._prewritten[span_id] = self._store.insert(conn, record_from_span(span))
+        call.row_id = self._store.insert(conn, self._record_in_flight(call))
 
-    def end_span(self, span: ReadableSpan, attributes: Mapping[str, Any]) -> None:
-        """Ends a span of this trail's tracer whose attributes are all in attributes (the
-        record then takes them as they are, rather than copying them out of the span)."""
-        span_id = span.get_span_context().span_id
-        self._ending[span_id] = attributes
-        try:
-            span.end()  # type: ignore[attr-defined]
-        finally:
-            self._ending.pop(span_id, None)
-
-    def _on_end(self, span: ReadableSpan) -> None:
-        span_id = span.get_span_context().span_id
-        attributes = self._ending.get(span_id)
-        row_id = self._prewritten.pop(span_id, None)
-        if row_id is None:
-            self._writer.add(span, attributes)
+    def end_call(self, call: Call) -> None:
+        """Records a call that has ended (its end, code and message set)."""
+        if call.row_id is None:
+            self._writer.add(call)
             return
-        completion = Completion(record_from_span(span, attributes), row_id)
+        completion = Completion(self._record_of_call(call), call.row_id)
         try:
             found = self._store.complete(completion)
         except Exception as error:
@@ -237,4 +255,69 @@ class AuditTrail:
             self._writer.request_sequencing()
         else:
             # Its transaction rolled back: the call changed nothing after all.
-            self._writer.add(span, attributes)
+            self._writer.add(completion.record)
+
+    def _record_in_flight(self, call: Call) -> AuditRecord:
+        return _direct_record(call, call.attributes())
+
+    def _record_of_call(self, call: Call) -> AuditRecord:
+        """Makes the span of an ended call, with its ids and times; the record of that span."""
+        attributes = call.attributes()
+        made = self._made
+        made.attributes = attributes
+        made.record = None
+        if call.parent is None:
+            self._ids.preset(call.trace_id, call.span_id)
+        else:
+            self._ids.preset(0, call.span_id)
+        try:
+            span = self._tracer.start_span(
+                call.method.span_name,
+                context=span_context_in(call.parent),
+                kind=SpanKind.SERVER,
+                attributes=attributes,
+                start_time=call.start_ns,
+            )
+            if call.code:
+                span.set_status(Status(StatusCode.ERROR, call.message or None))
+            span.end(end_time=call.end_ns)
+        finally:
+            self._ids.clear()
+            made.attributes = None
+        record: AuditRecord | None = made.record
+        made.record = None
+        if record is None:
+            # The provider is shut down (the server is stopping): the record, without a span.
+            return _direct_record(call, attributes)
+        return record
+
+    def _on_end(self, span: ReadableSpan) -> None:
+        """The span processor's work: an ended span becomes its record."""
+        try:
+            made = self._made
+            attributes: Mapping[str, Any] | None = getattr(made, "attributes", None)
+            if attributes is not None:
+                # The span of a call, made by _record_of_call in this thread.
+                made.record = record_from_span(span, attributes)
+                return
+            self._writer.add(record_from_span(span))
+        except Exception:
+            # Ending a span must not fail the caller's work; the loss is reported loudly.
+            self._log.exception("cannot record span %s in the audit trail", span.name)
+
+
+def _direct_record(call: Call, attributes: Mapping[str, Any]) -> AuditRecord:
+    """The record of a call made from its facts alone (in flight unless it has ended)."""
+    failed = call.end_ns > 0 and call.code != 0
+    return make_record(
+        trace_id=call.trace_id,
+        span_id=call.span_id,
+        parent_span_id=call.parent.span_id if call.parent is not None else 0,
+        name=call.method.span_name,
+        kind="SERVER",
+        start_ns=call.start_ns,
+        end_ns=call.end_ns,
+        status_code="ERROR" if failed else "UNSET",
+        status_message=call.message if failed else "",
+        attributes=attributes,
+    )

@@ -1,10 +1,11 @@
 """The background writer: records of calls that changed nothing (reads, denials, failures) and
-every other ended span, written in batches so that the request path does no database I/O.
+of every other ended span, written in batches so that the request path does no database I/O.
 
-Producers only append to a deque (thread-safe, no lock). One thread wakes every
-flush_interval_s, or as soon as max_batch spans wait, converts the spans to records and writes
-them in one transaction that also sequences them. A batch that fails stays queued, in order,
-and is tried again with backoff: records are not dropped while the server runs.
+Producers only append to a deque (thread-safe, no lock): records, or items `convert` makes
+records of in the writer's thread (the trail queues ended calls, whose spans are made there).
+One thread wakes every flush_interval_s, or as soon as max_batch items wait, and writes them in
+one transaction that also sequences them. A batch that fails stays queued, in order, and is
+tried again with backoff: records are not dropped while the server runs.
 """
 
 from __future__ import annotations
@@ -12,15 +13,12 @@ from __future__ import annotations
 import logging
 import threading
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from opentelemetry.sdk.trace import ReadableSpan
-
 from control_plane.audit.model import AuditRecord, Completion
 from control_plane.audit.store import AuditStore
-from control_plane.audit.tracing import record_from_span
 
 DEFAULT_FLUSH_INTERVAL_S = 0.1
 DEFAULT_MAX_BATCH = 500
@@ -35,9 +33,8 @@ class _Marker:
     done: threading.Event = field(default_factory=threading.Event)
 
 
-# A span with, when its maker knows them, all of its attributes as a plain dict.
-_Span = tuple[ReadableSpan, Mapping[str, Any] | None]
-_Item = _Span | Completion | _Marker
+# A record, a completion, a flush marker, or anything `convert` makes a record of.
+_Item = Any
 
 
 @dataclass(frozen=True)
@@ -50,12 +47,14 @@ class WriterStats:
 
 
 class BatchWriter:
-    """Writes queued spans to an AuditStore in batches, from a thread of its own.
+    """Writes queued records to an AuditStore in batches, from a thread of its own.
 
     Args:
         store: Where records go.
-        flush_interval_s: The longest a span waits before its batch is written.
-        max_batch: Spans per transaction; a full batch is written at once.
+        convert: Makes the record of a queued item that is not one already (in the writer's
+            thread, once, before its batch is first written); None to drop the item.
+        flush_interval_s: The longest a record waits before its batch is written.
+        max_batch: Records per transaction; a full batch is written at once.
         logger: Where write failures are reported.
     """
 
@@ -63,6 +62,7 @@ class BatchWriter:
         self,
         store: AuditStore,
         *,
+        convert: Callable[[Any], AuditRecord | None] | None = None,
         flush_interval_s: float = DEFAULT_FLUSH_INTERVAL_S,
         max_batch: int = DEFAULT_MAX_BATCH,
         logger: logging.Logger | None = None,
@@ -72,6 +72,7 @@ class BatchWriter:
         if max_batch < 1:
             raise ValueError("max_batch must be positive")
         self._store = store
+        self._convert = convert
         self._interval = flush_interval_s
         self._max_batch = max_batch
         self._log = logger or logging.getLogger(__name__)
@@ -85,13 +86,9 @@ class BatchWriter:
 
     # Producers (any thread)
 
-    def add(self, span: ReadableSpan, attributes: Mapping[str, Any] | None = None) -> None:
-        """Queues an ended span; cheap enough for the request path.
-
-        attributes, when given, are all of the span's attributes: the record takes them
-        rather than copying them out of the span.
-        """
-        self._queue.append((span, attributes))
+    def add(self, item: AuditRecord | object) -> None:
+        """Queues a record, or an item for `convert`; cheap enough for the request path."""
+        self._queue.append(item)
         # is_set() first: set() takes a lock, and the request path should not.
         if len(self._queue) >= self._max_batch and not self._wake.is_set():
             self._wake.set()
@@ -150,6 +147,16 @@ class BatchWriter:
 
     # The writing thread
 
+    def _converted(self, item: object) -> AuditRecord | None:
+        if self._convert is None:
+            raise TypeError(f"the audit writer cannot write a {type(item).__name__}")
+        try:
+            return self._convert(item)
+        except Exception:
+            # An item that cannot be converted never will be: report it rather than retry it.
+            self._log.exception("cannot make an audit record of %r", item)
+            return None
+
     def _run(self) -> None:
         while not self._stopping.is_set():
             self._wake.wait(self._interval)
@@ -180,22 +187,29 @@ class BatchWriter:
         records: list[AuditRecord] = []
         completions: list[Completion] = []
         markers: list[_Marker] = []
+        # What goes back to the queue if the write fails: items converted once stay converted.
+        again: list[_Item] = []
         for item in batch:
-            if isinstance(item, tuple):
-                record = self._record(*item)
-                if record is not None:
-                    records.append(record)
+            if isinstance(item, AuditRecord):
+                records.append(item)
             elif isinstance(item, Completion):
                 completions.append(item)
-            else:
+            elif isinstance(item, _Marker):
                 markers.append(item)
+            else:
+                record = self._converted(item)
+                if record is None:
+                    continue
+                records.append(record)
+                item = record
+            again.append(item)
         if records or completions or sequence or markers:
             try:
                 self._store.write_batch(records, completions)
             except Exception as error:
                 # Whatever the database raised, the batch stays queued, in order, for later.
                 self._failed_attempts += 1
-                self._queue.extendleft(reversed(batch))
+                self._queue.extendleft(reversed(again))
                 self._sequence_needed = self._sequence_needed or sequence
                 self._log.warning(
                     "cannot write %d audit records (will retry): %s",
@@ -207,13 +221,3 @@ class BatchWriter:
         for marker in markers:
             marker.done.set()
         return True
-
-    def _record(
-        self, span: ReadableSpan, attributes: Mapping[str, Any] | None
-    ) -> AuditRecord | None:
-        try:
-            return record_from_span(span, attributes)
-        except Exception:
-            # A span that cannot be converted never will be: report it rather than retry it.
-            self._log.exception("cannot make an audit record of span %s", span.name)
-            return None

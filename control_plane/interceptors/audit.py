@@ -1,27 +1,29 @@
 """The audit interceptor: every Sluice call, whatever its outcome, is a span of the audit trail.
 
-It sits outside the error and auth interceptors: it opens the call's CallInfo (which the auth
-interceptor fills in), starts the call's span (continuing the caller's W3C traceparent), makes
-the span current and installs the before-commit hook that writes the record of a call that
-changes something in the transaction of its change. When the call ends it sets the span's
-attributes from the CallInfo, its outcome and status, and ends it.
+It sits outside the error and auth interceptors. For each call it opens the CallInfo (which the
+auth interceptor fills in), picks the ids of the call's span (continuing the caller's W3C
+traceparent), makes that span context current and installs the before-commit hook that writes
+the record of a call that changes something in the transaction of its change. When the call
+ends it hands what it learnt (end, status) to the trail, which makes the span and its record
+(see control_plane/audit/calls.py for why the span is made then).
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 import grpc
-from opentelemetry.trace import Span, SpanKind, Status, StatusCode
+from opentelemetry.context import Context
+from opentelemetry.trace import NonRecordingSpan, set_span_in_context
 from sqlalchemy import Connection
 
 from common.db import before_commit
-from control_plane.audit.model import Attr, Outcome
-from control_plane.audit.tracing import attach_span, call_attributes, detach_span, parent_context
+from control_plane.audit.calls import Call, MethodNames
+from control_plane.audit.tracing import attach_span_context, detach_span, remote_parent
 from control_plane.interceptors.handlers import (
     SLUICE_METHOD_PREFIX,
     Behaviour,
@@ -34,8 +36,9 @@ from control_plane.security.calls import CallInfo, call_scope
 if TYPE_CHECKING:
     from control_plane.audit.trail import AuditTrail
 
-DENIED_CODES = frozenset({grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED})
 MAX_STATUS_MESSAGE = 1024
+# Peers remembered (their parsed address); a server has far fewer connections than this.
+_MAX_PEERS = 4096
 
 
 class AuditInterceptor(grpc.ServerInterceptor):
@@ -43,14 +46,14 @@ class AuditInterceptor(grpc.ServerInterceptor):
 
     Args:
         trail: The trail whose tracer makes the spans and whose store keeps the records.
-        logger: Where a failure to finish a call's record is reported.
+        logger: Where a failure to record a call is reported.
     """
 
     def __init__(self, trail: AuditTrail, logger: logging.Logger | None = None) -> None:
         self._trail = trail
         self._log = logger or logging.getLogger("sluice.audit")
         # What every call of a method shares, worked out once per method.
-        self._methods: dict[str, _Method] = {}
+        self._methods: dict[str, MethodNames] = {}
         self._peers: dict[str, tuple[str, int | None]] = {}
 
     def intercept_service(
@@ -62,52 +65,57 @@ class AuditInterceptor(grpc.ServerInterceptor):
         handler = continuation(handler_call_details)
         if not method.startswith(SLUICE_METHOD_PREFIX):
             return handler
-        shared = self._methods.get(method)
-        if shared is None:
-            shared = self._methods.setdefault(method, _Method(method))
+        names = self._methods.get(method)
+        if names is None:
+            names = self._methods.setdefault(method, MethodNames(method))
         return wrap_handler(
             method,
             handler,
-            lambda behaviour: self._audited(shared, behaviour),
-            lambda behaviour: self._audited_stream(shared, behaviour),
+            lambda behaviour: self._audited(names, behaviour),
+            lambda behaviour: self._audited_stream(names, behaviour),
         )
 
-    def _begin(self, method: _Method, context: grpc.ServicerContext) -> _AuditedCall:
+    def _begin(self, names: MethodNames, context: grpc.ServicerContext) -> _Audited:
         peer = context.peer()
         client = self._peers.get(peer)
         if client is None:
             if len(self._peers) > _MAX_PEERS:
                 self._peers.clear()
             client = self._peers[peer] = client_of(peer)
-        return _AuditedCall(self._trail, method, context, client)
+        host, port = client
+        info = CallInfo(
+            method=names.method, request_id=ensure_request_id(context), client_address=host
+        )
+        parent = remote_parent(context.invocation_metadata())
+        return _Audited(self._trail, self._trail.begin_call(names, info, parent, port))
 
-    def _audited(self, method: _Method, behaviour: Behaviour) -> Behaviour:
+    def _audited(self, names: MethodNames, behaviour: Behaviour) -> Behaviour:
         def call(request: Any, context: grpc.ServicerContext) -> Any:
-            audited = self._begin(method, context)
+            audited = self._begin(names, context)
             error: BaseException | None = None
             try:
-                with audited.scope():
+                with audited:
                     return behaviour(request, context)
             except BaseException as exc:
                 error = exc
                 raise
             finally:
-                self._finish(audited, context, error)
+                self._end(audited, context, error)
 
         return call
 
-    def _audited_stream(self, method: _Method, behaviour: StreamBehaviour) -> StreamBehaviour:
+    def _audited_stream(self, names: MethodNames, behaviour: StreamBehaviour) -> StreamBehaviour:
         def call(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
-            audited = self._begin(method, context)
+            audited = self._begin(names, context)
             error: BaseException | None = None
             responses: Iterator[Any] | None = None
             try:
                 # The call's context is set only while its code runs, never across a yield,
                 # so nothing of it leaks into the thread between two responses.
-                with audited.scope():
+                with audited:
                     responses = iter(behaviour(request, context))
                 while True:
-                    with audited.scope():
+                    with audited:
                         try:
                             response = next(responses)
                         except StopIteration:
@@ -118,117 +126,66 @@ class AuditInterceptor(grpc.ServerInterceptor):
                 raise
             finally:
                 if responses is not None and hasattr(responses, "close"):
-                    with audited.scope():
+                    with audited:
                         responses.close()
-                self._finish(audited, context, error)
+                self._end(audited, context, error)
 
         return call
 
-    def _finish(
-        self, audited: _AuditedCall, context: grpc.ServicerContext, error: BaseException | None
+    def _end(
+        self, audited: _Audited, context: grpc.ServicerContext, error: BaseException | None
     ) -> None:
+        call = audited.call
         try:
-            audited.finish(context, error)
+            call.end_ns = time.time_ns()
+            code = _code(context, error)
+            call.code = code.value[0]
+            if code is not grpc.StatusCode.OK:
+                call.message = _details(context, code)
+            self._trail.end_call(call)
         except Exception:
             # The call's outcome stands; only its record is at risk, so say so loudly.
-            self._log.exception("cannot finish the audit record of %s", audited.info.method)
+            self._log.exception("cannot record the call %s in the audit trail", call.method.method)
 
 
-# Peers remembered (their parsed address); a server has far fewer connections than this.
-_MAX_PEERS = 4096
+class _Audited:
+    """A call in flight; entering it makes its CallInfo, before-commit hook and span context
+    current in this thread (a class rather than a generator: it is entered for every call)."""
 
+    __slots__ = ("_call_scope", "_context", "_hook_scope", "_token", "_trail", "call")
 
-class _Method:
-    """What every call of one method shares: its span name and rpc.* attributes."""
-
-    __slots__ = ("method", "name", "service", "span_name")
-
-    def __init__(self, method: str) -> None:
-        self.method = method
-        self.span_name = method[1:]
-        self.service, _, self.name = self.span_name.partition("/")
-
-
-class _AuditedCall:
-    """One call in flight: its CallInfo, its span, and whether its record was written."""
-
-    __slots__ = ("_start_attributes", "_trail", "info", "span", "written")
-
-    def __init__(
-        self,
-        trail: AuditTrail,
-        method: _Method,
-        context: grpc.ServicerContext,
-        client: tuple[str, int | None],
-    ) -> None:
+    def __init__(self, trail: AuditTrail, call: Call) -> None:
         self._trail = trail
-        request_id = ensure_request_id(context)
-        host, port = client
-        self.info = CallInfo(method=method.method, request_id=request_id, client_address=host)
-        attributes: dict[str, Any] = {
-            Attr.RPC_SYSTEM: "grpc",
-            Attr.RPC_SERVICE: method.service,
-            Attr.RPC_METHOD: method.name,
-            Attr.REQUEST_ID: request_id,
-            Attr.CLIENT_ADDRESS: host,
-        }
-        if port is not None:
-            attributes[Attr.CLIENT_PORT] = port
-        self._start_attributes = attributes
-        self.span: Span = trail.tracer.start_span(
-            method.span_name,
-            context=parent_context(context.invocation_metadata()),
-            kind=SpanKind.SERVER,
-            attributes=attributes,
-        )
-        self.written = False
+        self.call = call
+        self._context = set_span_in_context(NonRecordingSpan(call.span_context()), Context())
 
-    @contextmanager
-    def scope(self) -> Iterator[None]:
-        """The call's CallInfo, before-commit hook and span, current in this thread."""
-        token = attach_span(self.span)
+    def __enter__(self) -> None:
+        self._token = attach_span_context(self._context)
+        self._call_scope = call_scope(self.call.info)
+        self._call_scope.__enter__()
+        self._hook_scope = before_commit(self._hook)
+        self._hook_scope.__enter__()
+
+    def __exit__(self, *exc_info: object) -> None:
         try:
-            with call_scope(self.info), before_commit(self._hook):
-                yield
+            self._hook_scope.__exit__(None, None, None)
+            self._call_scope.__exit__(None, None, None)
         finally:
-            detach_span(token)
+            detach_span(self._token)
 
     def _hook(self, conn: Connection) -> None:
         # By now the auth interceptor has said who is calling and what they act on.
-        self.span.set_attributes(call_attributes(self.info))
-        self._trail.prewrite(conn, self.span, again=self.written)  # type: ignore[arg-type]
-        self.written = True
-
-    def finish(self, context: grpc.ServicerContext, error: BaseException | None) -> None:
-        """Sets the span's attributes, outcome and status from how the call ended; ends it."""
-        code = _code(context, error)
-        info = self.info
-        if info.denied_reason or code in DENIED_CODES:
-            outcome = Outcome.DENIED
-        elif code is grpc.StatusCode.OK:
-            outcome = Outcome.SUCCESS
-        else:
-            outcome = Outcome.FAILURE
-        attributes = call_attributes(info)
-        attributes[Attr.OUTCOME] = outcome.value
-        attributes[Attr.GRPC_STATUS_CODE] = code.value[0]
-        span = self.span
-        span.set_attributes(attributes)
-        if code is not grpc.StatusCode.OK:
-            span.set_status(Status(StatusCode.ERROR, _details(context, code)))
-        self._trail.end_span(span, {**self._start_attributes, **attributes})  # type: ignore[arg-type]
+        self._trail.prewrite(conn, self.call)
 
 
 def _code(context: grpc.ServicerContext, error: BaseException | None) -> grpc.StatusCode:
     code = context.code()
     if isinstance(code, grpc.StatusCode):
         return code
-    if error is None:
-        return grpc.StatusCode.OK
-    # The client went away mid-stream: grpc closes the response generator.
-    if isinstance(error, GeneratorExit):
+    # The client went away: grpc closes a stream's generator, or the call is no longer active.
+    if isinstance(error, GeneratorExit) or not context.is_active():
         return grpc.StatusCode.CANCELLED
-    return grpc.StatusCode.UNKNOWN
+    return grpc.StatusCode.OK if error is None else grpc.StatusCode.UNKNOWN
 
 
 def _details(context: grpc.ServicerContext, code: grpc.StatusCode) -> str:

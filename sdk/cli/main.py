@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from sdk.cli import (
+    audit,
     connections,
     databases,
     functions,
@@ -118,6 +119,7 @@ cli.add_command(pool.pool)
 cli.add_command(principals.principals)
 cli.add_command(tokens.tokens)
 cli.add_command(policies.policies)
+cli.add_command(audit.audit)
 
 
 def main() -> None:

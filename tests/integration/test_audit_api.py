@@ -22,6 +22,7 @@ import grpc
 import pytest
 from google.protobuf import wrappers_pb2
 from google.protobuf.timestamp_pb2 import Timestamp
+from opentelemetry import trace
 from sqlalchemy import Connection, event, text
 from sqlalchemy.exc import OperationalError
 
@@ -33,6 +34,7 @@ from common.paging import PageRequest, PageTokenCodec
 from control_plane.audit import AuditConfig, AuditFilter, AuditTrail, Outcome
 from control_plane.audit.model import Attr, AuditRecord
 from control_plane.audit.schema import upgrade_schema as upgrade_audit_schema
+from control_plane.audit.tracing import current_traceparent
 from control_plane.interceptors import ErrorInterceptor
 from control_plane.interceptors.handlers import Behaviour, StreamBehaviour, wrap_handler
 from control_plane.interceptors.request_id import REQUEST_ID_KEY
@@ -193,7 +195,7 @@ def failed(call: Callable[[], Any]) -> grpc.RpcError:
     return raised.value
 
 
-def _writes_handler(db: Database) -> grpc.GenericRpcHandler:
+def _writes_handler(db: Database, tracer: trace.Tracer) -> grpc.GenericRpcHandler:
     """A Sluice service whose calls write to a scratch table in several transactions."""
 
     def twice(request: wrappers_pb2.StringValue, context: grpc.ServicerContext) -> Any:
@@ -213,6 +215,11 @@ def _writes_handler(db: Database) -> grpc.GenericRpcHandler:
             conn.execute(text("INSERT INTO scratch (value) VALUES (:v)"), {"v": request.value})
         return request
 
+    def child(request: wrappers_pb2.StringValue, context: grpc.ServicerContext) -> Any:
+        # What a servicer may do: make child spans of its call, and carry its trace elsewhere.
+        tracer.start_span("child work", attributes={"sluice.test.note": request.value}).end()
+        return wrappers_pb2.StringValue(value=current_traceparent())
+
     def handler(behaviour: Behaviour) -> grpc.RpcMethodHandler:
         return grpc.unary_unary_rpc_method_handler(
             behaviour,
@@ -222,7 +229,11 @@ def _writes_handler(db: Database) -> grpc.GenericRpcHandler:
 
     return grpc.method_handlers_generic_handler(
         WRITES_SERVICE,
-        {"WriteTwice": handler(twice), "RetryAfterRollback": handler(retry_after_rollback)},
+        {
+            "WriteTwice": handler(twice),
+            "RetryAfterRollback": handler(retry_after_rollback),
+            "Child": handler(child),
+        },
     )
 
 
@@ -246,7 +257,7 @@ def h(tmp_path: Path) -> Iterator[Harness]:
     audit_pb2_grpc.add_AuditServiceServicer_to_server(
         AuditServicer(trail.store, follow_poll_interval_s=0.05), server
     )
-    server.add_generic_rpc_handlers((_writes_handler(db),))
+    server.add_generic_rpc_handlers((_writes_handler(db, trail.tracer),))
     port = server.add_insecure_port("127.0.0.1:0")
     server.start()
     channel = grpc.insecure_channel(f"127.0.0.1:{port}")
@@ -380,6 +391,22 @@ def test_a_write_after_a_rolled_back_one_still_carries_the_record(h: Harness) ->
     assert values == ["kept"]
 
 
+def test_the_calls_span_is_current_while_it_runs(h: Harness) -> None:
+    response, call = h.writes("Child").with_call(
+        wrappers_pb2.StringValue(value="noted"),
+        metadata=who("carol@acct-w", ("traceparent", f"00-{TRACE_ID}-{PARENT_SPAN}-01")),
+        timeout=10,
+    )
+    h.flush()
+
+    record = h.record_of(request_id_of(call))
+    assert (record.trace_id, record.parent_span_id) == (TRACE_ID, PARENT_SPAN)
+    assert response.value == f"00-{TRACE_ID}-{record.span_id}-01"
+    [child] = [r for r in h.records() if r.name == "child work"]
+    assert (child.trace_id, child.parent_span_id) == (TRACE_ID, record.span_id)
+    assert child.attributes["sluice.test.note"] == "noted" and child.kind == "INTERNAL"
+
+
 def test_failures_are_recorded_with_their_status(h: Harness, account: str) -> None:
     error = failed(lambda: get_database(h, account, "nope", f"alice@{account}"))
     h.flush()
@@ -506,6 +533,13 @@ def test_queries_are_recorded_too(h: Harness, account: str) -> None:
     assert record.action == "glue:QueryAuditEvents" and record.read_only
 
 
+def wait_for(condition: Callable[[], bool], timeout_s: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.02)
+
+
 def next_events(stream: Iterator[audit_pb2.FollowAuditEventsResponse]) -> list[Any]:
     return list(next(stream).events)
 
@@ -528,6 +562,14 @@ def test_follow_streams_new_events_of_the_callers_account(h: Harness, account: s
     h.flush()  # complete when the call returned; numbered at the writer's next batch
     assert [e.action for e in next_events(stream)] == ["glue:CreateDatabase"]
     stream.cancel()
+
+    def follow_recorded() -> bool:
+        h.flush()
+        return bool(h.records(account=account, action="FollowAuditEvents"))
+
+    wait_for(follow_recorded)
+    [record] = h.records(account=account, action="FollowAuditEvents")
+    assert (record.grpc_code, record.read_only) == (grpc.StatusCode.CANCELLED.value[0], True)
 
 
 def test_follow_from_a_start_time_replays_then_continues(h: Harness, account: str) -> None:

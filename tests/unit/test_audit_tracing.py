@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from dataclasses import replace
 
@@ -12,10 +13,12 @@ from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
+from control_plane.audit.calls import Call, MethodNames
 from control_plane.audit.model import Attr, Outcome
 from control_plane.audit.tracing import (
     MAX_PARAMETER_BYTES,
     AuditSpanProcessor,
+    PresetIds,
     attach_span,
     call_attributes,
     context_from_traceparent,
@@ -26,6 +29,7 @@ from control_plane.audit.tracing import (
     parameters_json,
     parent_context,
     record_from_span,
+    remote_parent,
     span_from_record,
     traceparent,
 )
@@ -319,3 +323,85 @@ def test_the_client_address_comes_from_the_peer(
     peer: str, expected: tuple[str, int | None]
 ) -> None:
     assert client_of(peer) == expected
+
+
+# Calls: the facts of a call, and the ids its span is made with afterwards
+
+
+def test_preset_ids_go_to_the_next_span_of_the_same_thread_only() -> None:
+    ids = PresetIds()
+    ended: list[ReadableSpan] = []
+    provider = make_tracer_provider(AuditSpanProcessor(ended.append), make_resource(), ids)
+    tracer = provider.get_tracer("test")
+    elsewhere: list[int] = []
+
+    ids.preset(0xABC, 0xDEF)
+    other = threading.Thread(
+        target=lambda: elsewhere.append(
+            tracer.start_span("other", context=Context()).get_span_context().span_id
+        )
+    )
+    other.start()
+    other.join()
+    tracer.start_span("preset", context=Context()).end()
+    tracer.start_span("next", context=Context()).end()
+    provider.shutdown()
+
+    preset, following = ended
+    assert (preset.get_span_context().trace_id, preset.get_span_context().span_id) == (0xABC, 0xDEF)
+    assert following.get_span_context().span_id not in (0xDEF, 0)
+    assert elsewhere and elsewhere[0] != 0xDEF
+
+
+def call_of(info: CallInfo, code: int = 0, *, ended: bool = True) -> Call:
+    call = Call(
+        method=MethodNames("/sluice.catalog.v1.CatalogService/CreateTable"),
+        info=info,
+        trace_id=1,
+        span_id=2,
+        parent=None,
+        client_port=4242,
+        start_ns=10,
+    )
+    if ended:
+        call.end_ns, call.code = 20, code
+    return call
+
+
+@pytest.mark.parametrize(
+    ("code", "denied_reason", "outcome"),
+    [
+        (0, "", Outcome.SUCCESS),
+        (5, "", Outcome.FAILURE),
+        (13, "", Outcome.FAILURE),
+        (7, "", Outcome.DENIED),
+        (16, "", Outcome.DENIED),
+        (5, "another account's resource", Outcome.DENIED),
+    ],
+)
+def test_a_calls_outcome(code: int, denied_reason: str, outcome: Outcome) -> None:
+    assert call_of(call_info(denied_reason=denied_reason), code).outcome() is outcome
+
+
+def test_a_calls_attributes_say_how_it_ended_only_once_it_has() -> None:
+    in_flight = call_of(call_info(), ended=False).attributes()
+    ended = call_of(call_info(), 5).attributes()
+
+    assert Attr.OUTCOME not in in_flight and Attr.GRPC_STATUS_CODE not in in_flight
+    assert (ended[Attr.OUTCOME], ended[Attr.GRPC_STATUS_CODE]) == ("failure", 5)
+    assert ended[Attr.RPC_SERVICE] == "sluice.catalog.v1.CatalogService"
+    assert ended[Attr.RPC_METHOD] == "CreateTable" and ended[Attr.RPC_SYSTEM] == "grpc"
+    assert (ended[Attr.CLIENT_ADDRESS], ended[Attr.CLIENT_PORT]) == ("10.0.0.7", 4242)
+    assert ended[Attr.REQUEST_ID] == "req-1" and ended[Attr.PRINCIPAL] == "p-42"
+
+
+def test_a_calls_span_context_is_sampled_and_continues_the_callers_flags() -> None:
+    own = call_of(call_info()).span_context()
+    assert (own.trace_id, own.span_id, own.trace_flags.sampled) == (1, 2, True)
+    assert own.trace_flags.random_trace_id
+
+    caller = remote_parent((("traceparent", INCOMING),))
+    assert caller is not None and caller.is_remote
+    continued = replace(call_of(call_info()), parent=caller).span_context()
+    assert continued.trace_flags.sampled and not continued.trace_flags.random_trace_id
+    assert remote_parent((("x-request-id", "r"),)) is None

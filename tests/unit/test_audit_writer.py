@@ -1,19 +1,17 @@
-"""The batched writer: spans written in order, in batches, and never dropped when writes fail."""
+"""The batched writer: records written in order, in batches, and never dropped when writes fail."""
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Sequence
 from typing import cast
 
 import pytest
-from opentelemetry.context import Context
-from opentelemetry.sdk.trace import ReadableSpan
 
 from control_plane.audit.model import AuditRecord, Completion
 from control_plane.audit.store import AuditStore
-from control_plane.audit.tracing import AuditSpanProcessor, make_resource, make_tracer_provider
 from control_plane.audit.writer import BatchWriter
 
 pytestmark = pytest.mark.unit
@@ -48,27 +46,34 @@ def store() -> FakeStore:
     return FakeStore()
 
 
+def record(name: str) -> AuditRecord:
+    return AuditRecord(trace_id="a" * 32, span_id="b" * 16, name=name, start_ns=1, end_ns=2)
+
+
 @pytest.fixture
-def ended() -> Iterator[list[ReadableSpan]]:
-    spans: list[ReadableSpan] = []
-    provider = make_tracer_provider(AuditSpanProcessor(spans.append), make_resource())
-    tracer = provider.get_tracer("test")
-    for i in range(7):
-        tracer.start_span(f"s{i}", context=Context()).end()
-    yield spans
-    provider.shutdown()
+def ended() -> list[AuditRecord]:
+    return [record(f"s{i}") for i in range(7)]
+
+
+def wait_for(condition: Callable[[], bool], timeout_s: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.01)
 
 
 def writer_for(store: FakeStore, **kwargs: float) -> BatchWriter:
     return BatchWriter(cast(AuditStore, store), **kwargs)  # type: ignore[arg-type]
 
 
-def test_spans_are_written_in_order_in_batches(store: FakeStore, ended: list[ReadableSpan]) -> None:
+def test_records_are_written_in_order_in_batches(
+    store: FakeStore, ended: list[AuditRecord]
+) -> None:
     writer = writer_for(store, flush_interval_s=60, max_batch=3)
     writer.start()
     try:
-        for span in ended:
-            writer.add(span)
+        for item in ended:
+            writer.add(item)
         assert writer.flush(10)
     finally:
         writer.close()
@@ -79,33 +84,29 @@ def test_spans_are_written_in_order_in_batches(store: FakeStore, ended: list[Rea
 
 
 def test_a_full_batch_is_written_without_waiting_for_the_interval(
-    store: FakeStore, ended: list[ReadableSpan]
+    store: FakeStore, ended: list[AuditRecord]
 ) -> None:
     writer = writer_for(store, flush_interval_s=60, max_batch=3)
     writer.start()
     try:
-        for span in ended[:3]:
-            writer.add(span)
-        deadline = threading.Event()
-        for _ in range(100):
-            if store.names():
-                break
-            deadline.wait(0.05)
+        for item in ended[:3]:
+            writer.add(item)
+        wait_for(lambda: bool(store.names()))
         assert store.names() == ["s0", "s1", "s2"]
     finally:
         writer.close()
 
 
 def test_failed_writes_are_retried_and_nothing_is_lost(
-    store: FakeStore, ended: list[ReadableSpan], caplog: pytest.LogCaptureFixture
+    store: FakeStore, ended: list[AuditRecord], caplog: pytest.LogCaptureFixture
 ) -> None:
     store.failures = 3
     writer = writer_for(store, flush_interval_s=0.01, max_batch=2)
     writer.start()
     try:
         with caplog.at_level(logging.WARNING):
-            for span in ended:
-                writer.add(span)
+            for item in ended:
+                writer.add(item)
             assert writer.flush(20)
     finally:
         writer.close()
@@ -116,33 +117,32 @@ def test_failed_writes_are_retried_and_nothing_is_lost(
 
 
 def test_completions_and_sequencing_requests_reach_the_store(
-    store: FakeStore, ended: list[ReadableSpan]
+    store: FakeStore, ended: list[AuditRecord]
 ) -> None:
     writer = writer_for(store)
-    record = AuditRecord(trace_id="a" * 32, span_id="b" * 16, name="done", start_ns=1, end_ns=2)
+    done = record("done")
 
-    writer.add_completion(Completion(record, 7))
+    writer.add_completion(Completion(done, 7))
     assert writer.flush()  # not started: written in this thread
-    assert store.batches == [([], [Completion(record, 7)])]
+    assert store.batches == [([], [Completion(done, 7)])]
 
     writer.request_sequencing()
     assert writer.flush()
     assert store.batches[-1] == ([], [])
 
 
-def test_close_writes_what_is_queued(store: FakeStore, ended: list[ReadableSpan]) -> None:
+def test_close_writes_what_is_queued(store: FakeStore, ended: list[AuditRecord]) -> None:
     writer = writer_for(store, flush_interval_s=60)
     writer.start()
-    for span in ended:
-        writer.add(span, {"given": True})
+    for item in ended:
+        writer.add(item)
     writer.close()
 
     assert store.names() == [f"s{i}" for i in range(7)]
-    assert all(r.attributes == {"given": True} for records, _ in store.batches for r in records)
 
 
 def test_flush_without_a_thread_reports_a_failed_write(
-    store: FakeStore, ended: list[ReadableSpan]
+    store: FakeStore, ended: list[AuditRecord]
 ) -> None:
     store.failures = 1
     writer = writer_for(store)
@@ -152,3 +152,45 @@ def test_flush_without_a_thread_reports_a_failed_write(
     assert writer.stats().pending == 1
     assert writer.flush()
     assert store.names() == ["s0"]
+
+
+def test_items_are_converted_once_in_the_writers_thread(store: FakeStore) -> None:
+    converted: list[tuple[str, str]] = []
+
+    def convert(item: object) -> AuditRecord | None:
+        converted.append((str(item), threading.current_thread().name))
+        return None if item == "junk" else record(f"from {item}")
+
+    store.failures = 1
+    writer = BatchWriter(
+        cast(AuditStore, store), convert=convert, flush_interval_s=0.01, max_batch=10
+    )
+    writer.start()
+    try:
+        for item in ("a", "junk", "b"):
+            writer.add(item)
+        assert writer.flush(10)
+    finally:
+        writer.close()
+
+    assert store.names() == ["from a", "from b"]
+    assert [item for item, _ in converted] == ["a", "junk", "b"]  # not again on the retry
+    assert {thread for _, thread in converted} == {"sluice-audit-writer"}
+
+
+def test_a_conversion_that_fails_is_reported_and_skipped(
+    store: FakeStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    def convert(item: object) -> AuditRecord | None:
+        if item == "bad":
+            raise KeyError("no such attribute")
+        return record(str(item))
+
+    writer = BatchWriter(cast(AuditStore, store), convert=convert)
+    writer.add("bad")
+    writer.add("good")
+    with caplog.at_level(logging.ERROR):
+        assert writer.flush()
+
+    assert store.names() == ["good"]
+    assert "cannot make an audit record" in caplog.text

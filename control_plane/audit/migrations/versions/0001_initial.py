@@ -50,8 +50,6 @@ def upgrade() -> None:
     )
     op.create_index("ix_audit_events_time_id", "audit_events", ["time", "id"])
     op.create_index("ix_audit_events_account_time_id", "audit_events", ["account", "time", "id"])
-    op.create_index("ix_audit_events_principal_time", "audit_events", ["principal", "time"])
-    op.create_index("ix_audit_events_request_id", "audit_events", ["request_id"])
     op.create_table(
         "audit_export_cursors",
         sa.Column("name", sa.String(64), primary_key=True),
