@@ -8,6 +8,7 @@ because an audit span must never be sampled away.
 from __future__ import annotations
 
 import json
+import random
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -93,13 +94,16 @@ class PresetIds(IdGenerator):
         self._random = RandomIdGenerator()
         self._next = threading.local()
 
-    def new_trace_id(self) -> int:
+    @staticmethod
+    def new_trace_id() -> int:
         """A random trace id, for a call that starts a trace."""
-        return self._random.generate_trace_id()
+        # getrandbits directly: this runs in every call, and 0 (invalid) is one in 2**128.
+        return random.getrandbits(128) or 1
 
-    def new_span_id(self) -> int:
+    @staticmethod
+    def new_span_id() -> int:
         """A random span id, for a call's span."""
-        return self._random.generate_span_id()
+        return random.getrandbits(64) or 1
 
     def preset(self, trace_id: int, span_id: int) -> None:
         """The ids the next span made in this thread gets (a trace id only if it is a root)."""
@@ -146,7 +150,10 @@ def parent_context(metadata: Sequence[tuple[str, Any]] | None) -> Context:
 
 def remote_parent(metadata: Sequence[tuple[str, Any]] | None) -> SpanContext | None:
     """The caller's span from its W3C traceparent, or None when it sent no valid one."""
-    if not any(key == TRACEPARENT for key, _ in metadata or ()):
+    for key, _value in metadata or ():
+        if key == TRACEPARENT:
+            break
+    else:
         return None
     parent = trace.get_current_span(parent_context(metadata)).get_span_context()
     return parent if parent.is_valid else None

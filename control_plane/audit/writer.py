@@ -52,7 +52,7 @@ class BatchWriter:
     Args:
         store: Where records go.
         convert: Makes the record of a queued item that is not one already (in the writer's
-            thread, once, before its batch is first written); None to drop the item.
+            thread, once, before its batch is first written); returning None drops the item.
         flush_interval_s: The longest a record waits before its batch is written.
         max_batch: Records per transaction; a full batch is written at once.
         logger: Where write failures are reported.
@@ -119,7 +119,7 @@ class BatchWriter:
         self._wake.set()
         if self._thread is None:
             # Not started: write in the caller's thread, once.
-            while self._queue and self._write_batch():
+            while self._queue and self._write_batch(self._max_batch) is not None:
                 pass
             return marker.done.is_set()
         return marker.done.wait(timeout_s)
@@ -161,13 +161,23 @@ class BatchWriter:
         while not self._stopping.is_set():
             self._wake.wait(self._interval)
             self._wake.clear()
-            self._drain()
+            try:
+                self._drain()
+            except Exception:
+                # A bug must not end the thread: records would pile up unwritten.
+                self._log.exception("audit writer failed; it goes on")
+                self._stopping.wait(_RETRY_MAX_S)
 
     def _drain(self) -> None:
-        """Writes batches until the queue is empty, or a write fails (retried after a pause)."""
+        """Writes what is queued now, in batches; what arrives meanwhile waits for the next
+        wake-up, so that batches stay big (each costs a transaction). A failed write is
+        retried after a pause."""
+        left = len(self._queue)
         failures = 0
-        while self._queue or self._sequence_needed:
-            if self._write_batch():
+        while left > 0 or self._sequence_needed:
+            written = self._write_batch(max(1, min(left, self._max_batch)))
+            if written is not None:
+                left -= written
                 failures = 0
                 continue
             failures += 1
@@ -175,9 +185,11 @@ class BatchWriter:
             if self._stopping.wait(pause):
                 return
 
-    def _write_batch(self) -> bool:
+    def _write_batch(self, limit: int) -> int | None:
+        """Writes up to limit queued items (fewer after a flush marker); how many it took
+        from the queue, or None if the write failed (they are queued again)."""
         batch: list[_Item] = []
-        while self._queue and len(batch) < self._max_batch:
+        while self._queue and len(batch) < limit:
             item = self._queue.popleft()
             batch.append(item)
             if isinstance(item, _Marker):
@@ -216,8 +228,8 @@ class BatchWriter:
                     len(records) + len(completions),
                     error,
                 )
-                return False
+                return None
             self._written += len(records) + len(completions)
         for marker in markers:
             marker.done.set()
-        return True
+        return len(batch)
