@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from types import MappingProxyType, TracebackType
 from typing import Any, Self
 
 import grpc
-from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from sdk._calls import ServiceCalls
 from sdk.config import ClientOptions
 from sdk.errors import from_rpc_error
 from sluice.audit.v1 import audit_pb2, audit_pb2_grpc, types_pb2
@@ -109,7 +109,7 @@ class AuditTail(Iterator[types_pb2.AuditEvent]):
         self.cancel()
 
 
-class AuditClient:
+class AuditClient(ServiceCalls):
     """The audit trail: every call to the server, with who made it, in which account, what it
     did to what, and how it ended.
 
@@ -130,17 +130,8 @@ class AuditClient:
     """
 
     def __init__(self, channel: grpc.Channel, options: ClientOptions, address: str) -> None:
+        super().__init__(options, address)
         self._stub = audit_pb2_grpc.AuditServiceStub(channel)
-        self._options = options
-        self._address = address
-
-    def _call(self, rpc: Callable[..., Any], request: Message) -> Any:
-        try:
-            return rpc(
-                request, timeout=self._options.timeout_s, metadata=self._options.metadata or None
-            )
-        except grpc.RpcError as exc:
-            raise from_rpc_error(exc, address=self._address) from None
 
     def query(
         self,

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Any, TypeVar
+from collections.abc import Iterable, Iterator, Mapping
+from typing import TypeVar
 
 import grpc
-from google.protobuf.message import Message
 
+from sdk._calls import ServiceCalls
 from sdk.config import ClientOptions
-from sdk.errors import from_rpc_error
 from sdk.messages import to_message
 from sluice.catalog.v1 import catalog_pb2_grpc, types_pb2
 
@@ -18,7 +17,7 @@ T = TypeVar("T")
 SegmentLike = types_pb2.Segment | Mapping[str, int]
 
 
-class CatalogBase:
+class CatalogBase(ServiceCalls):
     """Holds the stub of the CatalogService and runs calls on it.
 
     Args:
@@ -28,31 +27,11 @@ class CatalogBase:
     """
 
     def __init__(self, channel: grpc.Channel, options: ClientOptions, address: str) -> None:
+        super().__init__(options, address)
         self._stub = catalog_pb2_grpc.CatalogServiceStub(channel)
-        self._options = options
-        self._address = address
 
     def _catalog_id(self, catalog_id: str | None) -> str:
         return self._options.catalog_id if catalog_id is None else catalog_id
-
-    def _call(self, rpc: Callable[..., Any], request: Message) -> Any:
-        try:
-            return rpc(
-                request,
-                timeout=self._options.timeout_s,
-                metadata=self._options.metadata or None,
-            )
-        except grpc.RpcError as exc:
-            raise from_rpc_error(exc, address=self._address) from None
-
-    def _paginate(self, rpc: Callable[..., Any], request: Message, field: str) -> Iterator[Any]:
-        """Every item of a list call, following next_token until the last page."""
-        while True:
-            response = self._call(rpc, request)
-            yield from getattr(response, field)
-            if not response.next_token:
-                return
-            request.next_token = response.next_token  # type: ignore[attr-defined]
 
 
 def segment_message(segment: SegmentLike | None) -> types_pb2.Segment | None:

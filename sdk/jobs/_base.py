@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from typing import Any
-
 import grpc
-from google.protobuf.message import Message
 
+from sdk._calls import ServiceCalls
 from sdk.config import ClientOptions
-from sdk.errors import from_rpc_error
 from sluice.jobs.v1 import jobs_pb2_grpc
 
 
-class JobsBase:
+class JobsBase(ServiceCalls):
     """Holds the stub of the JobService and runs calls on it.
 
     Args:
@@ -23,25 +19,5 @@ class JobsBase:
     """
 
     def __init__(self, channel: grpc.Channel, options: ClientOptions, address: str) -> None:
+        super().__init__(options, address)
         self._stub = jobs_pb2_grpc.JobServiceStub(channel)
-        self._options = options
-        self._address = address
-
-    def _call(self, rpc: Callable[..., Any], request: Message) -> Any:
-        try:
-            return rpc(
-                request,
-                timeout=self._options.timeout_s,
-                metadata=self._options.metadata or None,
-            )
-        except grpc.RpcError as exc:
-            raise from_rpc_error(exc, address=self._address) from None
-
-    def _paginate(self, rpc: Callable[..., Any], request: Message, field: str) -> Iterator[Any]:
-        """Every item of a list call, following next_token until the last page."""
-        while True:
-            response = self._call(rpc, request)
-            yield from getattr(response, field)
-            if not response.next_token:
-                return
-            request.next_token = response.next_token  # type: ignore[attr-defined]
