@@ -7,6 +7,7 @@ import logging
 import socket
 from concurrent import futures
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import grpc
@@ -193,6 +194,10 @@ def _bootstrap(config: ServerConfig, identity: IdentityStore) -> None:
             "operator token written (mode 0600); use it as SLUICE_TOKEN",
             extra=fields(path=str(written)),
         )
+    # Principals of runs whose tokens have all expired serve no one any more.
+    purged = identity.purge_run_principals(datetime.now(UTC))
+    if purged:
+        log.info("expired run principals removed", extra=fields(count=purged))
 
 
 def _run_credentials(identity: IdentityStore, run: JobRun) -> dict[str, str]:
