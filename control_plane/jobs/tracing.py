@@ -12,18 +12,9 @@ from datetime import datetime
 from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.trace import Span, Status, StatusCode, Tracer
-from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
+from control_plane.audit.tracing import context_from_traceparent, traceparent
 from control_plane.jobs.model import JobRun, RunState
-
-_PROPAGATOR = TraceContextTextMapPropagator()
-
-
-def current_traceparent() -> str:
-    """The W3C traceparent of the span current in this call ("" if none is recording)."""
-    carrier: dict[str, str] = {}
-    _PROPAGATOR.inject(carrier)
-    return carrier.get("traceparent", "")
 
 
 def _nanos(when: datetime) -> int:
@@ -36,10 +27,8 @@ class RunTracing:
     def __init__(self, tracer: Tracer | None = None) -> None:
         self._tracer = tracer or trace.NoOpTracer()
 
-    def _parent(self, run: JobRun) -> Context | None:
-        if not run.trace_parent:
-            return None
-        return _PROPAGATOR.extract({"traceparent": run.trace_parent})
+    def _parent(self, run: JobRun) -> Context:
+        return context_from_traceparent(run.trace_parent)
 
     def _attributes(self, run: JobRun) -> dict[str, str | int]:
         account = run.isolation.account
@@ -95,7 +84,5 @@ class RunTracing:
 
     @staticmethod
     def traceparent_of(span: Span) -> str:
-        context = span.get_span_context()
-        if not context.is_valid:
-            return ""
-        return f"00-{context.trace_id:032x}-{context.span_id:016x}-{int(context.trace_flags):02x}"
+        """The W3C traceparent of span, for the run's environment."""
+        return traceparent(span.get_span_context())

@@ -17,6 +17,7 @@ import grpc
 from catalog.store.base import CatalogStore
 from common.errors import EntityNotFound, FailedPrecondition, InvalidInput
 from common.paging import PageRequest
+from control_plane.audit.tracing import current_traceparent
 from control_plane.convert.common import required
 from control_plane.convert.jobs import (
     job_input_from_create,
@@ -35,7 +36,6 @@ from control_plane.convert.jobs import (
 from control_plane.jobs.executor import PoolSnapshot
 from control_plane.jobs.model import Job, LogEntry, LogStream
 from control_plane.jobs.store import JobStore
-from control_plane.jobs.tracing import current_traceparent
 from control_plane.security.calls import current_call
 from sluice.jobs.v1 import jobs_pb2 as api
 from sluice.jobs.v1 import jobs_pb2_grpc
