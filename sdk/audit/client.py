@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from types import MappingProxyType, TracebackType
-from typing import Any, Self
+from types import MappingProxyType
+from typing import Any
 
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from sdk._calls import ServiceCalls
+from sdk._streams import StreamTail
 from sdk.config import ClientOptions
-from sdk.errors import from_rpc_error
 from sluice.audit.v1 import audit_pb2, audit_pb2_grpc, types_pb2
 
 # "success", "failure" or "denied", or an AuditOutcome value; None for any outcome.
@@ -62,51 +62,14 @@ def _timestamp(value: datetime | None) -> Timestamp | None:
     return stamp
 
 
-class AuditTail(Iterator[types_pb2.AuditEvent]):
+class AuditTail(StreamTail[types_pb2.AuditEvent]):
     """Audit events as the server streams them, in the trail's order, until cancelled.
 
     Use it as a context manager, or call `cancel`, to stop following.
     """
 
     def __init__(self, call: Any, address: str) -> None:
-        self._call = call
-        self._address = address
-        self._pending: list[types_pb2.AuditEvent] = []
-        self._cancelled = False
-
-    def __iter__(self) -> Self:
-        return self
-
-    def __next__(self) -> types_pb2.AuditEvent:
-        while not self._pending:
-            if self._cancelled:
-                raise StopIteration
-            try:
-                response = next(self._call)
-            except grpc.RpcError as exc:
-                cancelled = isinstance(exc, grpc.Call) and exc.code() == grpc.StatusCode.CANCELLED
-                if self._cancelled and cancelled:
-                    raise StopIteration from None
-                raise from_rpc_error(exc, address=self._address) from None
-            self._pending.extend(reversed(response.events))
-        return self._pending.pop()
-
-    def cancel(self) -> None:
-        """Stops following: iteration ends, and the server stops streaming."""
-        self._cancelled = True
-        self._pending.clear()
-        self._call.cancel()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.cancel()
+        super().__init__(call, address, "events")
 
 
 class AuditClient(ServiceCalls):

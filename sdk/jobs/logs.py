@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
-import grpc
-
-from sdk.errors import from_rpc_error
+from sdk._streams import StreamTail
 from sdk.jobs._base import JobsBase
 from sdk.jobs.states import LogStreamLike, RunState, log_stream
 from sluice.jobs.v1 import jobs_pb2, types_pb2
 
 
-class LogTail(Iterator[types_pb2.LogEntry]):
+class LogTail(StreamTail[types_pb2.LogEntry]):
     """The entries of a run's log as the server streams them; ends when the run ends.
 
     Iterate it for LogEntry messages; `state` is the run's state as the stream last reported
@@ -22,55 +19,17 @@ class LogTail(Iterator[types_pb2.LogEntry]):
     """
 
     def __init__(self, call: Any, address: str) -> None:
-        self._call = call
-        self._address = address
-        self._pending: list[types_pb2.LogEntry] = []
+        super().__init__(call, address, "entries")
         self._state = RunState.UNSPECIFIED
-        self._cancelled = False
 
     @property
     def state(self) -> RunState:
         """The run's state as last reported by the stream; UNSPECIFIED before any report."""
         return self._state
 
-    def __iter__(self) -> Self:
-        return self
-
-    def __next__(self) -> types_pb2.LogEntry:
-        while not self._pending:
-            response = self._receive()
-            if response.job_run_state:
-                self._state = RunState.of(response.job_run_state)
-            self._pending.extend(reversed(response.entries))
-        return self._pending.pop()
-
-    def _receive(self) -> jobs_pb2.TailJobRunLogsResponse:
-        if self._cancelled:
-            raise StopIteration
-        try:
-            return next(self._call)
-        except grpc.RpcError as exc:
-            cancelled = isinstance(exc, grpc.Call) and exc.code() == grpc.StatusCode.CANCELLED
-            if self._cancelled and cancelled:
-                raise StopIteration from None
-            raise from_rpc_error(exc, address=self._address) from None
-
-    def cancel(self) -> None:
-        """Stops following: iteration ends, and the server stops streaming."""
-        self._cancelled = True
-        self._pending.clear()
-        self._call.cancel()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.cancel()
+    def _on_response(self, response: jobs_pb2.TailJobRunLogsResponse) -> None:
+        if response.job_run_state:
+            self._state = RunState.of(response.job_run_state)
 
 
 class LogsMixin(JobsBase):
