@@ -28,11 +28,9 @@ import psutil
 from agents.config import MIB, AgentsConfig
 from agents.errors import ClusterUnavailable
 from agents.layout import DataLayout
+from agents.naming import HEAD_MARKER_VAR
 from common.secrets import without_server_secrets
 
-# Every process of an embedded head carries this variable (value: the head's ray dir), so a
-# head's processes are found, and only they are stopped, even with other clusters on the host.
-HEAD_MARKER_VAR = "SLUICE_AGENTS_HEAD"
 _LOCALHOST = "127.0.0.1"
 _LOG_TAIL_CHARS = 2000
 

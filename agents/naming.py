@@ -20,6 +20,9 @@ SPARK_APP_PREFIX = "sluice-"
 # RayDP names its master actor after the Spark app (raydp.spark.ray_cluster_master).
 RAYDP_MASTER_SUFFIX = "_SPARK_MASTER"
 RAYDP_EXECUTOR_PREFIX = "raydp-executor-"
+# Every process of an embedded head carries this variable (value: the head's ray dir), so a
+# head's processes are found, and only they are stopped, even with other clusters on the host.
+HEAD_MARKER_VAR = "SLUICE_AGENTS_HEAD"
 
 _ENVIRONMENT_ID = re.compile(r"^[a-z0-9]{16}$")
 _OWNER_CHARS = 8

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
+from agents.naming import HEAD_MARKER_VAR
 from common.errors import InvalidInput
 
 _RUN_ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
@@ -17,7 +18,7 @@ _ENV_VAR = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # marker of the agents' own head.
 _RESERVED_ENV_PREFIXES = ("RAY_", "SPARK_", "PYSPARK_", "JAVA_", "PYTHON")
 _RESERVED_ENV_NAMES = frozenset(
-    {"PATH", "HOME", "TMPDIR", "LD_LIBRARY_PATH", "CLASSPATH", "SLUICE_AGENTS_HEAD"}
+    {"PATH", "HOME", "TMPDIR", "LD_LIBRARY_PATH", "CLASSPATH", HEAD_MARKER_VAR}
 )
 MAX_ERROR_MESSAGE_CHARS = 16_000
 _CLIPPED = "\n[...]\n"
