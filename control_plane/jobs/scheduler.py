@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -44,13 +45,15 @@ def utc_now() -> datetime:
 class SchedulerConfig:
     """poll_interval_s: how often active runs are looked at when nothing wakes the scheduler.
     launch_workers: launches in flight at once. waiting_retry_s: how long a WAITING run waits
-    before it is launched again. log_batches_per_drain: read_logs calls when a run ends.
-    run_env: environment variables every run gets."""
+    before it is launched again. log_drain_pass_s: how long one pass copies the logs of a run
+    that has ended before it looks at the other runs (it goes on at the next pass, from the
+    stored cursor, and ends the run only once every line is copied). run_env: environment
+    variables every run gets."""
 
     poll_interval_s: float = 0.15
     launch_workers: int = 2
     waiting_retry_s: float = 2.0
-    log_batches_per_drain: int = 50
+    log_drain_pass_s: float = 2.0
     run_env: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -60,8 +63,8 @@ class SchedulerConfig:
             raise ValueError("launch_workers must be at least 1")
         if self.waiting_retry_s < 0:
             raise ValueError("waiting_retry_s must not be negative")
-        if self.log_batches_per_drain < 1:
-            raise ValueError("log_batches_per_drain must be at least 1")
+        if self.log_drain_pass_s <= 0:
+            raise ValueError("log_drain_pass_s must be positive")
 
 
 class Scheduler:
@@ -272,7 +275,8 @@ class Scheduler:
         if progress.state is ExecutionState.RUNNING:
             self._copy_logs(run.id, run.log_cursor)
             return
-        self._drain_logs(run)
+        if self._drain_logs(run.id, run.log_cursor) is not None:
+            return  # more lines than one pass copies: the run ends at a later pass
         error = ""
         if progress.state is ExecutionState.SUCCEEDED:
             state = RunState.SUCCEEDED
@@ -314,12 +318,16 @@ class Scheduler:
         if launching:
             return  # the launch finds the run ended and stops its environment
         self._executor.stop(run.id)
-        self._drain_logs(run)
+        # No later pass looks at a run that has ended: copy every line now.
+        cursor: str | None = run.log_cursor
+        while cursor is not None and not self._halt.is_set():
+            cursor = self._drain_logs(run.id, cursor)
         self._executor.forget(run.id)
 
     def _stop(self, run: JobRun) -> None:
         self._executor.stop(run.id)
-        self._drain_logs(run)
+        if self._drain_logs(run.id, run.log_cursor) is not None:
+            return  # more lines than one pass copies: the run stops at a later pass
         if self._store.transition(run.id, {RunState.STOPPING}, RunState.STOPPED):
             self._tracing.ended(run, RunState.STOPPED, "stopped on request")
             self._executor.forget(run.id)
@@ -333,12 +341,16 @@ class Scheduler:
             self._store.append_logs(run_id, batch.lines, batch.cursor)
         return batch.cursor, bool(batch.lines)
 
-    def _drain_logs(self, run: JobRun) -> None:
-        cursor = run.log_cursor
-        for _ in range(self._config.log_batches_per_drain):
-            cursor, more = self._copy_logs(run.id, cursor)
+    def _drain_logs(self, run_id: str, cursor: str) -> str | None:
+        """Copies the lines of a run that has ended until none are left (None), or for
+        log_drain_pass_s: then the cursor to go on from (also stored with each batch)."""
+        deadline = time.monotonic() + self._config.log_drain_pass_s
+        while True:
+            cursor, more = self._copy_logs(run_id, cursor)
             if not more:
-                return
+                return None
+            if time.monotonic() >= deadline:
+                return cursor
 
 
 def _execution_time(progress: RunProgress) -> int | None:

@@ -22,7 +22,13 @@ from control_plane.jobs.model import (
 from control_plane.jobs.scheduler import LAUNCH_INTERNAL_ERROR, Scheduler, SchedulerConfig
 from control_plane.jobs.schema import upgrade_schema
 from control_plane.jobs.sql_store import SqlJobStore
-from tests.unit.test_jobs_support import FakeClock, FakeExecutor, eventually, job_input
+from tests.unit.test_jobs_support import (
+    LOG_BATCH,
+    FakeClock,
+    FakeExecutor,
+    eventually,
+    job_input,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -193,6 +199,91 @@ def test_stop_request_stops_the_environment(
     assert [e.message for e in store.get_run_logs(ACCOUNT, "etl", run_id, PageRequest()).items] == [
         "last words"
     ]
+
+
+# More lines than the 50 batches a run's end used to copy (LOG_BATCH lines each).
+MANY_LINES = tuple(f"line {i}" for i in range(60 * LOG_BATCH + 1))
+
+
+def messages(store: SqlJobStore, run_id: str) -> list[str]:
+    entries: list[str] = []
+    token = ""
+    while True:
+        page = store.get_run_logs(ACCOUNT, "etl", run_id, PageRequest(next_token=token))
+        entries.extend(e.message for e in page.items)
+        token = page.next_token
+        if not token:
+            return entries
+
+
+def test_every_line_left_when_a_run_ends_is_kept(
+    store: SqlJobStore, scheduler: Scheduler, executor: FakeExecutor
+) -> None:
+    store.create_job(ACCOUNT, job_input())
+    run_id = start(store, scheduler)
+    wait_state(store, run_id, RunState.RUNNING)
+
+    executor.finish(run_id, ok=True, last_lines=MANY_LINES)
+
+    wait_state(store, run_id, RunState.SUCCEEDED)
+    assert messages(store, run_id) == list(MANY_LINES)
+
+
+def test_a_long_drain_spans_passes_and_the_run_ends_after_its_last_line(
+    store: SqlJobStore, executor: FakeExecutor, clock: FakeClock
+) -> None:
+    # Each pass copies a single batch of an ended run's lines, then moves on; passes happen
+    # when woken (the launch wakes it once) or when the test makes one.
+    config = SchedulerConfig(poll_interval_s=3600, log_drain_pass_s=1e-9)
+    scheduler = Scheduler(store, executor, config=config, clock=clock)
+    store.create_job(ACCOUNT, job_input())
+    run_id = store.create_run(ACCOUNT, "etl", RunInput()).id
+    scheduler.start()
+    try:
+        wait_state(store, run_id, RunState.RUNNING)
+        executor.finish(run_id, ok=False, last_lines=MANY_LINES)
+
+        scheduler.run_once()
+
+        assert get(store, run_id).state is RunState.RUNNING  # not every line is copied yet
+        for _ in range(len(MANY_LINES)):
+            if get(store, run_id).state is not RunState.RUNNING:
+                break
+            scheduler.run_once()
+        assert get(store, run_id).state is RunState.FAILED
+        assert messages(store, run_id) == list(MANY_LINES)
+    finally:
+        scheduler.stop()
+
+
+def test_every_line_of_a_stopped_run_is_kept(
+    store: SqlJobStore, scheduler: Scheduler, executor: FakeExecutor
+) -> None:
+    store.create_job(ACCOUNT, job_input())
+    run_id = start(store, scheduler)
+    wait_state(store, run_id, RunState.RUNNING)
+    executor.emit(run_id, *MANY_LINES)
+
+    store.request_stop(ACCOUNT, "etl", run_id)
+    scheduler.wake()
+
+    wait_state(store, run_id, RunState.STOPPED)
+    assert messages(store, run_id) == list(MANY_LINES)
+
+
+def test_every_line_of_a_timed_out_run_is_kept(
+    store: SqlJobStore, scheduler: Scheduler, executor: FakeExecutor, clock: FakeClock
+) -> None:
+    store.create_job(ACCOUNT, job_input(timeout=1))
+    run_id = start(store, scheduler)
+    wait_state(store, run_id, RunState.RUNNING)
+    executor.emit(run_id, *MANY_LINES)
+
+    clock.advance(61)
+
+    wait_state(store, run_id, RunState.TIMEOUT)
+    eventually(lambda: run_id in executor.forgotten, "the timed-out run to be forgotten")
+    assert messages(store, run_id) == list(MANY_LINES)
 
 
 def test_launch_error_ends_the_run_in_error(

@@ -93,8 +93,20 @@ class FakeExecutor:
 
     # What the test makes happen
 
-    def finish(self, run_id: str, *, ok: bool = True, error: str = "", seconds: int = 0) -> None:
+    def finish(
+        self,
+        run_id: str,
+        *,
+        ok: bool = True,
+        error: str = "",
+        seconds: int = 0,
+        last_lines: tuple[str, ...] = (),
+    ) -> None:
+        """Ends the run; last_lines are its stdout lines not yet read when it ends."""
         with self._lock:
+            self._logs.setdefault(run_id, []).extend(
+                LogLine(LogStream.STDOUT, self._clock(), message) for message in last_lines
+            )
             progress = self._progress[run_id]
             started = progress.started_at or self._clock()
             self._progress[run_id] = replace(
