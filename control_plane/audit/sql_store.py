@@ -13,6 +13,7 @@ from sqlalchemy import (
     Row,
     and_,
     bindparam,
+    delete,
     func,
     insert,
     or_,
@@ -169,6 +170,23 @@ class SqlAuditStore(AuditStore):
             if first is None:
                 return _last_seq(conn)
             return int(first) - 1
+
+    # Retention
+
+    def prune(self, before: datetime, limit: int, max_seq: int | None = None) -> int:
+        if limit < 1:
+            raise ValueError("limit must be positive")
+        with self._db.write() as conn:
+            top = _last_seq(conn)
+            conditions = [T.c.time < before, T.c.seq.is_not(None), T.c.seq < top]
+            if max_seq is not None:
+                conditions.append(T.c.seq <= max_seq)
+            # By the (time, id) index, oldest first; the batch bounds the transaction.
+            oldest = select(T.c.id).where(*conditions).order_by(T.c.time, T.c.id).limit(limit)
+            ids = conn.execute(oldest).scalars().all()
+            if not ids:
+                return 0
+            return conn.execute(delete(T).where(T.c.id.in_(ids))).rowcount
 
     # Export cursors
 

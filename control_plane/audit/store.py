@@ -68,6 +68,16 @@ class AuditStore(ABC):
         """A seq after which every record of a call started at or after time lies."""
 
     @abstractmethod
+    def prune(self, before: datetime, limit: int, max_seq: int | None = None) -> int:
+        """Deletes up to limit sequenced records of calls started before `before`, oldest
+        first, in one transaction; returns how many (call again while it returns limit).
+
+        Kept whatever their age: records not yet sequenced (still being written), the record
+        with the highest seq (seqs never restart, so followers and exporters stay in place),
+        and, when max_seq is given, records after it (not yet delivered by an exporter).
+        """
+
+    @abstractmethod
     def get_cursor(self, name: str) -> int:
         """The seq an exporter has delivered up to; 0 when it has delivered nothing."""
 

@@ -60,6 +60,8 @@ class AuditConfig:
         otlp_endpoint: host:port of an OTLP/gRPC collector (plaintext); no export when empty.
         flush_interval_s: The longest a record of a call that wrote nothing waits to be written.
         max_batch: Records per batch of the writer; a full batch is written at once.
+        max_queue: Records waiting to be written at most; beyond, a call waits for room.
+        enqueue_timeout_s: How long a call waits for room before it fails (UNAVAILABLE).
         otlp_batch_size: Spans per OTLP export call.
         otlp_poll_interval_s: How often the exporter looks for new records when idle.
         otlp_timeout_s: The time one OTLP export call may take.
@@ -71,6 +73,8 @@ class AuditConfig:
     otlp_endpoint: str = ""
     flush_interval_s: float = writer.DEFAULT_FLUSH_INTERVAL_S
     max_batch: int = writer.DEFAULT_MAX_BATCH
+    max_queue: int = writer.DEFAULT_MAX_QUEUE
+    enqueue_timeout_s: float = writer.DEFAULT_ENQUEUE_TIMEOUT_S
     otlp_batch_size: int = otlp.DEFAULT_BATCH_SIZE
     otlp_poll_interval_s: float = otlp.DEFAULT_POLL_INTERVAL_S
     otlp_timeout_s: float = otlp.DEFAULT_TIMEOUT_S
@@ -116,6 +120,8 @@ class AuditTrail:
             convert=self._record_of_call,
             flush_interval_s=self._config.flush_interval_s,
             max_batch=self._config.max_batch,
+            max_queue=self._config.max_queue,
+            enqueue_timeout_s=self._config.enqueue_timeout_s,
             logger=self._log,
         )
         self._ids = PresetIds()
@@ -239,7 +245,13 @@ class AuditTrail:
         call.row_id = self._store.insert(conn, self._record_in_flight(call))
 
     def end_call(self, call: Call) -> None:
-        """Records a call that has ended (its end, code and message set)."""
+        """Records a call that has ended (its end, code and message set).
+
+        Raises:
+            AuditBacklogged: the writer's queue stayed full; the call must fail, since its
+                record is not queued (a call that wrote keeps its record in flight in the
+                store, completed as interrupted at the next start).
+        """
         if call.row_id is None:
             self._writer.add(call)
             return

@@ -6,22 +6,33 @@ records of in the writer's thread (the trail queues ended calls, whose spans are
 One thread wakes every flush_interval_s, or as soon as max_batch items wait, and writes them in
 one transaction that also sequences them. A batch that fails stays queued, in order, and is
 tried again with backoff: records are not dropped while the server runs.
+
+The queue is bounded (max_queue): when the store cannot keep up, a producer waits for room for
+up to enqueue_timeout_s, then gets AuditBacklogged, so the call it records fails rather than
+succeed with its record dropped.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import grpc
+
+from common.errors import SluiceError
 from control_plane.audit.model import AuditRecord, Completion
 from control_plane.audit.store import AuditStore
 
 DEFAULT_FLUSH_INTERVAL_S = 0.1
 DEFAULT_MAX_BATCH = 500
+# About 100 MB of records at most; minutes of a busy server's calls.
+DEFAULT_MAX_QUEUE = 100_000
+DEFAULT_ENQUEUE_TIMEOUT_S = 5.0
 _RETRY_FIRST_S = 0.1
 _RETRY_MAX_S = 5.0
 
@@ -37,13 +48,24 @@ class _Marker:
 _Item = Any
 
 
+class AuditBacklogged(SluiceError):
+    """The audit writer's queue stayed full for the whole wait: the store cannot keep up, and
+    the call is refused rather than left without its record. Retryable."""
+
+    code = grpc.StatusCode.UNAVAILABLE
+    reason = "OperationTimeoutException"
+
+
 @dataclass(frozen=True)
 class WriterStats:
-    """What the writer has done: records written, waiting, and failed write attempts."""
+    """What the writer has done: records written, waiting, and failed write attempts;
+    producers waiting for room and producers refused after waiting."""
 
     written: int
     pending: int
     failed_attempts: int
+    blocked: int = 0
+    refused: int = 0
 
 
 class BatchWriter:
@@ -55,6 +77,9 @@ class BatchWriter:
             thread, once, before its batch is first written); returning None drops the item.
         flush_interval_s: The longest a record waits before its batch is written.
         max_batch: Records per transaction; a full batch is written at once.
+        max_queue: Items queued at most (plus one per producer thread racing for the last
+            place); a producer finding it full waits.
+        enqueue_timeout_s: How long a producer waits for room before AuditBacklogged.
         logger: Where write failures are reported.
     """
 
@@ -65,16 +90,26 @@ class BatchWriter:
         convert: Callable[[Any], AuditRecord | None] | None = None,
         flush_interval_s: float = DEFAULT_FLUSH_INTERVAL_S,
         max_batch: int = DEFAULT_MAX_BATCH,
+        max_queue: int = DEFAULT_MAX_QUEUE,
+        enqueue_timeout_s: float = DEFAULT_ENQUEUE_TIMEOUT_S,
         logger: logging.Logger | None = None,
     ) -> None:
         if flush_interval_s <= 0:
             raise ValueError("flush_interval_s must be positive")
         if max_batch < 1:
             raise ValueError("max_batch must be positive")
+        if max_queue < 1 or enqueue_timeout_s < 0:
+            raise ValueError("max_queue must be positive and enqueue_timeout_s not negative")
         self._store = store
         self._convert = convert
         self._interval = flush_interval_s
         self._max_batch = max_batch
+        self._max_queue = max_queue
+        self._enqueue_timeout_s = enqueue_timeout_s
+        # Producers wait on it for room; the writer notifies it after each batch it takes.
+        self._room = threading.Condition()
+        self._blocked = 0
+        self._refused = 0
         self._log = logger or logging.getLogger(__name__)
         self._queue: deque[_Item] = deque()
         self._wake = threading.Event()
@@ -87,16 +122,47 @@ class BatchWriter:
     # Producers (any thread)
 
     def add(self, item: AuditRecord | object) -> None:
-        """Queues a record, or an item for `convert`; cheap enough for the request path."""
+        """Queues a record, or an item for `convert`; cheap enough for the request path.
+
+        Raises:
+            AuditBacklogged: the queue stayed full for enqueue_timeout_s; item is not queued.
+        """
+        if len(self._queue) >= self._max_queue:
+            self._wait_for_room()
         self._queue.append(item)
         # is_set() first: set() takes a lock, and the request path should not.
         if len(self._queue) >= self._max_batch and not self._wake.is_set():
             self._wake.set()
 
     def add_completion(self, completion: Completion) -> None:
-        """Queues the completion of a record written with its change (inserted if missing)."""
+        """Queues the completion of a record written with its change (inserted if missing).
+
+        Raises:
+            AuditBacklogged: the queue stayed full for enqueue_timeout_s; nothing is queued.
+        """
+        if len(self._queue) >= self._max_queue:
+            self._wait_for_room()
         self._queue.append(completion)
         self._wake.set()
+
+    def _wait_for_room(self) -> None:
+        deadline = time.monotonic() + self._enqueue_timeout_s
+        self._wake.set()  # write what is queued now rather than at the next interval
+        with self._room:
+            self._blocked += 1
+            try:
+                while len(self._queue) >= self._max_queue:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        self._refused += 1
+                        raise AuditBacklogged(
+                            f"the audit trail cannot keep up ({len(self._queue)} records wait "
+                            f"to be written, no room for {self._enqueue_timeout_s:g} s): the "
+                            "call cannot be recorded, so it is refused; try again"
+                        )
+                    self._room.wait(left)
+            finally:
+                self._blocked -= 1
 
     def request_sequencing(self) -> None:
         """Asks for complete records written elsewhere to be sequenced at the next batch."""
@@ -142,7 +208,11 @@ class BatchWriter:
         """Counters of the writer."""
         pending = sum(1 for item in tuple(self._queue) if not isinstance(item, _Marker))
         return WriterStats(
-            written=self._written, pending=pending, failed_attempts=self._failed_attempts
+            written=self._written,
+            pending=pending,
+            failed_attempts=self._failed_attempts,
+            blocked=self._blocked,
+            refused=self._refused,
         )
 
     # The writing thread
@@ -194,6 +264,9 @@ class BatchWriter:
             batch.append(item)
             if isinstance(item, _Marker):
                 break
+        if batch and self._blocked:
+            with self._room:
+                self._room.notify_all()
         sequence = self._sequence_needed
         self._sequence_needed = False
         records: list[AuditRecord] = []

@@ -24,6 +24,8 @@ from sqlalchemy import Connection
 from common.db import before_commit
 from control_plane.audit.calls import Call, MethodNames
 from control_plane.audit.tracing import attach_span_context, detach_span, remote_parent
+from control_plane.audit.writer import AuditBacklogged
+from control_plane.interceptors.errors import status_for
 from control_plane.interceptors.handlers import (
     SLUICE_METHOD_PREFIX,
     Behaviour,
@@ -143,6 +145,17 @@ class AuditInterceptor(grpc.ServerInterceptor):
             if code is not grpc.StatusCode.OK:
                 call.message = _details(context, code)
             self._trail.end_call(call)
+        except AuditBacklogged as backlog:
+            # No record, no success: the client is told to try again instead.
+            self._log.error(
+                "call %s (request id %s) refused: its audit record cannot be queued",
+                call.method.method,
+                call.info.request_id,
+            )
+            if context.is_active():
+                context.abort_with_status(
+                    status_for(backlog, tuple(context.trailing_metadata() or ()))
+                )
         except Exception:
             # The call's outcome stands; only its record is at risk, so say so loudly.
             self._log.exception("cannot record the call %s in the audit trail", call.method.method)

@@ -427,3 +427,53 @@ def test_export_cursors(store: SqlAuditStore) -> None:
     store.set_cursor(name, 40)
     assert store.get_cursor(name) == 40
     assert store.get_cursor(f"{name}-other") == 0
+
+
+# Retention (last in the module: pruning is not scoped to an account)
+
+
+def test_prune_deletes_old_records_oldest_first_in_bounded_batches(
+    store: SqlAuditStore, db: Database, account: str
+) -> None:
+    old = T0 - timedelta(days=400)
+    cutoff = T0 - timedelta(days=300)
+    olds = [make(account, at=old + timedelta(seconds=i)) for i in range(5)]
+    store.write_batch(olds)
+    in_flight = make(account, at=old, outcome=None)
+    with db.write() as conn:
+        store.insert(conn, in_flight)
+    recent = make(account, at=T0)
+    store.write_batch([recent])
+
+    assert store.prune(cutoff, 2) == 2
+    assert set(span_ids(everything(store, by_account(account)))) == {
+        r.span_id for r in (*olds[2:], in_flight, recent)
+    }
+    assert store.prune(cutoff, 2) == 2
+    assert store.prune(cutoff, 2) == 1
+    assert store.prune(cutoff, 2) == 0
+
+    # A call still being recorded stays, however old; so does what is recent.
+    assert set(span_ids(everything(store, by_account(account)))) == {
+        in_flight.span_id,
+        recent.span_id,
+    }
+
+
+def test_prune_keeps_the_last_seq_and_what_an_exporter_has_not_delivered(
+    store: SqlAuditStore, account: str
+) -> None:
+    ancient = T0 - timedelta(days=1000)
+    cutoff = T0 - timedelta(days=900)
+    records = [make(account, at=ancient + timedelta(seconds=i)) for i in range(3)]
+    store.write_batch(records)
+    top = store.last_seq()
+
+    assert store.prune(cutoff, 100, max_seq=top - 2) == 1
+    assert store.prune(cutoff, 100) == 1
+
+    # The newest record stays: seqs go on from it, so followers and exporters skip nothing.
+    assert span_ids(everything(store, by_account(account))) == [records[2].span_id]
+    assert store.last_seq() == top
+    store.write_batch([make(account, at=T0)])
+    assert store.last_seq() == top + 1

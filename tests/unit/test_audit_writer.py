@@ -8,11 +8,12 @@ import time
 from collections.abc import Callable, Sequence
 from typing import cast
 
+import grpc
 import pytest
 
 from control_plane.audit.model import AuditRecord, Completion
 from control_plane.audit.store import AuditStore
-from control_plane.audit.writer import BatchWriter
+from control_plane.audit.writer import AuditBacklogged, BatchWriter
 
 pytestmark = pytest.mark.unit
 
@@ -194,3 +195,88 @@ def test_a_conversion_that_fails_is_reported_and_skipped(
 
     assert store.names() == ["good"]
     assert "cannot make an audit record" in caplog.text
+
+
+class StalledStore(FakeStore):
+    """A store that cannot keep up: write_batch waits until the test releases it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.entered = threading.Event()
+        self.released = threading.Event()
+
+    def write_batch(
+        self, records: Sequence[AuditRecord], completions: Sequence[Completion] = ()
+    ) -> int:
+        self.entered.set()
+        assert self.released.wait(30), "the test never released the store"
+        return super().write_batch(records, completions)
+
+
+def stalled_writer(store: StalledStore, timeout_s: float) -> BatchWriter:
+    """A writer with room for two queued records, whose first write is stalled."""
+    writer = BatchWriter(
+        cast(AuditStore, store),
+        flush_interval_s=0.01,
+        max_queue=2,
+        enqueue_timeout_s=timeout_s,
+    )
+    writer.start()
+    writer.add(record("r0"))
+    assert store.entered.wait(10), "the writer never wrote"
+    writer.add(record("r1"))
+    writer.add(record("r2"))
+    return writer
+
+
+def test_a_full_queue_makes_the_producer_wait_then_fail_without_queueing() -> None:
+    store = StalledStore()
+    writer = stalled_writer(store, timeout_s=0.3)
+    try:
+        began = time.monotonic()
+        with pytest.raises(AuditBacklogged) as refused:
+            writer.add(record("r3"))
+        assert time.monotonic() - began >= 0.3
+        assert refused.value.code is grpc.StatusCode.UNAVAILABLE
+        assert "cannot keep up" in refused.value.message
+        with pytest.raises(AuditBacklogged):
+            writer.add_completion(Completion(record("r4"), 1))
+        assert writer.stats().refused == 2
+        assert writer.stats().pending == 2
+
+        store.released.set()
+        assert writer.flush(10)
+    finally:
+        store.released.set()
+        writer.close()
+    # What was queued is written; what was refused was never queued.
+    assert store.names() == ["r0", "r1", "r2"]
+
+
+def test_a_waiting_producer_goes_on_once_the_store_catches_up() -> None:
+    store = StalledStore()
+    writer = stalled_writer(store, timeout_s=30)
+    errors: list[BaseException] = []
+
+    def produce() -> None:
+        try:
+            writer.add(record("r3"))
+        except BaseException as error:
+            errors.append(error)
+
+    producer = threading.Thread(target=produce)
+    try:
+        producer.start()
+        wait_for(lambda: writer.stats().blocked == 1)
+        assert writer.stats().pending == 2  # it waits: the queue holds no more
+
+        store.released.set()
+        producer.join(10)
+        assert not producer.is_alive()
+        assert writer.flush(10)
+    finally:
+        store.released.set()
+        writer.close()
+    assert errors == []
+    assert store.names() == ["r0", "r1", "r2", "r3"]
+    assert writer.stats().refused == 0
