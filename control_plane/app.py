@@ -32,6 +32,7 @@ from control_plane.logs import fields
 from control_plane.security.authenticator import Authenticator
 from control_plane.security.bootstrap import bootstrap_operator
 from control_plane.security.identity_store import IdentityStore
+from control_plane.security.roles import AnyRolePasses, CallerPassesRole, RolePassing
 from control_plane.security.sql_identity import SqlIdentityStore
 from control_plane.servicers.audit import AuditServicer
 from control_plane.servicers.catalog import CatalogServicer
@@ -127,6 +128,7 @@ def _assemble_server(
     if config.insecure_no_auth:
         log.warning("authentication, authorisation and audit are OFF (--insecure-no-auth)")
         interceptors: list[grpc.ServerInterceptor] = [AccessLogInterceptor(), ErrorInterceptor()]
+        roles: RolePassing = AnyRolePasses()
     else:
         authenticator = Authenticator(identity, run_active=jobs.store.run_is_active)
         interceptors = [
@@ -135,6 +137,7 @@ def _assemble_server(
             ErrorInterceptor(),
             AuthInterceptor(authenticator),
         ]
+        roles = CallerPassesRole()
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=config.max_workers, thread_name_prefix="sluice-rpc"),
         interceptors=interceptors,
@@ -155,6 +158,8 @@ def _assemble_server(
             account=config.default_catalog_id,
             on_run_started=jobs.wake,
             pool_status=jobs.executor.pool_status,
+            roles=roles,
+            scripts=jobs.scripts,
         ),
         server,
     )

@@ -93,6 +93,14 @@ EXIT_STARTUP = 2
     default=None,
     help="HOST:PORT of an OTLP gRPC collector (Jaeger, Tempo, ...) to send audit spans to.",
 )
+@click.option(
+    "--script-root",
+    "script_roots",
+    multiple=True,
+    type=click.Path(path_type=Path, file_okay=False),
+    help="A directory whose files jobs may name as file:// scripts (repeat for more; never "
+    "inside the data dir).  [default: none, jobs run uploaded scripts only]",
+)
 def server(**options: Any) -> None:
     """Run the Sluice control plane: the Data Catalog and jobs gRPC API."""
     # Imported here: `sluice --help` lists this command without loading the server (and Ray).
@@ -103,7 +111,8 @@ def server(**options: Any) -> None:
     from control_plane.logs import configure_logging
     from control_plane.server import serve
 
-    settings = {name: value for name, value in options.items() if value is not None}
+    # A repeatable option not given is (): the config's default, like an option left None.
+    settings = {name: value for name, value in options.items() if value not in (None, ())}
     try:
         config = ServerConfig(**settings)
     except ValidationError as exc:

@@ -81,6 +81,11 @@ class ServerConfig(BaseModel):
     otlp_endpoint: str | None = Field(
         default=None, description="host:port of an OTLP gRPC collector for the audit spans"
     )
+    script_roots: tuple[Path, ...] = Field(
+        default=(),
+        description="directories whose files jobs may name as file:// scripts; none: jobs run "
+        "uploaded scripts only",
+    )
 
     @field_validator("ray_address", "advertise_address", "otlp_endpoint")
     @classmethod
@@ -122,6 +127,11 @@ class ServerConfig(BaseModel):
     @classmethod
     def _expand_data_dir(cls, value: Path) -> Path:
         return value.expanduser().absolute()
+
+    @field_validator("script_roots")
+    @classmethod
+    def _expand_script_roots(cls, values: tuple[Path, ...]) -> tuple[Path, ...]:
+        return tuple(value.expanduser().absolute() for value in values)
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -223,9 +223,10 @@ def run_input_from_proto(
     subnet_id: str = "",
     security_group_id: str = "",
     trace_parent: str = "",
+    expected_role: str = "",
 ) -> RunInput:
     """The RunInput of StartJobRun; subnet and security group come from the job's connection,
-    which the caller resolves."""
+    which the caller resolves, as does the role it found the caller may pass."""
     return RunInput(
         arguments=params(request.arguments),
         previous_run_id=request.job_run_id,
@@ -235,6 +236,7 @@ def run_input_from_proto(
         subnet_id=subnet_id,
         security_group_id=security_group_id,
         trace_parent=trace_parent,
+        expected_role=expected_role,
     )
 
 

@@ -193,6 +193,9 @@ class RunInput:
     security_group_id: str = ""
     # W3C traceparent of the call starting the run; "" for none.
     trace_parent: str = ""
+    # The role the caller was found allowed to pass: the run starts only while the job still
+    # names it (an UpdateJob in between fails the start); "" for no such condition.
+    expected_role: str = ""
 
 
 @dataclass(frozen=True)

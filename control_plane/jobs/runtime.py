@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from opentelemetry.trace import Tracer
+from sqlalchemy.engine import make_url
 
 from agents.config import (
     MAX_RAY_TEMP_DIR_CHARS,
@@ -33,6 +35,7 @@ from control_plane.jobs.model import (
 )
 from control_plane.jobs.reconciler import Reconciler
 from control_plane.jobs.scheduler import Scheduler, SchedulerConfig
+from control_plane.jobs.scripts import DEFAULT_MAX_SCRIPT_BYTES, ScriptSources
 from control_plane.jobs.sql_store import SqlJobStore
 from control_plane.jobs.tracing import RunTracing
 from control_plane.jobs.workers import worker_spec
@@ -78,6 +81,33 @@ def agents_config(config: ServerConfig) -> AgentsConfig:
     )
 
 
+def script_sources(config: ServerConfig) -> ScriptSources:
+    """Where a server's jobs may load scripts from: its script roots, never its own files.
+
+    Raises:
+        StartupError: A script root is not a directory, or is inside the data dir.
+    """
+    data_dir = Path(os.path.realpath(config.data_dir))
+    for root in config.script_roots:
+        if not root.is_dir():
+            raise StartupError(f"script root {root} is not a directory")
+        if Path(os.path.realpath(root)).is_relative_to(data_dir):
+            raise StartupError(f"script root {root} is inside the data dir {config.data_dir}")
+    own = [config.data_dir, config.tls_key, config.ray_auth_token_path, _sqlite_file(config)]
+    return ScriptSources(
+        roots=config.script_roots,
+        protected=tuple(path for path in own if path is not None),
+        max_bytes=DEFAULT_MAX_SCRIPT_BYTES,
+    )
+
+
+def _sqlite_file(config: ServerConfig) -> Path | None:
+    url = make_url(config.database_url)
+    if url.get_backend_name() != "sqlite" or not url.database:
+        return None
+    return Path(url.database).absolute()
+
+
 class JobsRuntime:
     """Runs jobs for one server. start() before serving calls; stop() after."""
 
@@ -99,7 +129,9 @@ class JobsRuntime:
             settings = agents_config(config)
         except SluiceError as exc:
             raise StartupError(f"cannot run jobs: {exc.message}") from None
-        self.store = SqlJobStore(db, codec)
+        self.scripts = script_sources(config)
+        # One cap for uploads and local scripts alike.
+        self.store = SqlJobStore(db, codec, max_script_bytes=self.scripts.max_bytes)
         self._supervisor = RunSupervisor(settings, on_update=lambda _progress: self._wake())
         self.executor = AgentsExecutor(self._supervisor, settings.pool.spec)
         self._scheduler: Scheduler | None = None
@@ -122,6 +154,7 @@ class JobsRuntime:
             config=SchedulerConfig(run_env={"SLUICE_ADDRESS": api_address}),
             tracing=self._tracing,
             run_credentials=self._run_credentials,
+            scripts=self.scripts,
         )
         reconciler = Reconciler(self.store, self.executor, on_change=scheduler.wake)
         report = reconciler.start()

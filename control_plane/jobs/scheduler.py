@@ -28,7 +28,7 @@ from control_plane.jobs.executor import (
     RunProgress,
 )
 from control_plane.jobs.model import JobRun, RunState
-from control_plane.jobs.scripts import load_script
+from control_plane.jobs.scripts import ScriptSources
 from control_plane.jobs.store import JobStore
 from control_plane.jobs.tracing import RunTracing
 
@@ -80,10 +80,13 @@ class Scheduler:
         clock: Callable[[], datetime] = utc_now,
         tracing: RunTracing | None = None,
         run_credentials: Callable[[JobRun], Mapping[str, str]] | None = None,
+        scripts: ScriptSources | None = None,
     ) -> None:
         """tracing records each run's spans; run_credentials gives the environment variables
-        holding a run's temporary credentials, valid while it is active."""
+        holding a run's temporary credentials, valid while it is active; scripts says where
+        scripts may be loaded from (uploads only by default)."""
         self._store = store
+        self._scripts = scripts or ScriptSources()
         self._executor = executor
         self._config = config or SchedulerConfig()
         self._clock = clock
@@ -244,7 +247,7 @@ class Scheduler:
             self._executor.forget(run.id)
 
     def _launch_request(self, run: JobRun) -> LaunchRequest:
-        script = load_script(self._store, run.account, run.command.script_location)
+        script = self._scripts.load(self._store, run.account, run.command.script_location)
         remaining = (run.deadline - self._clock()).total_seconds()
         return LaunchRequest(
             run_id=run.id,

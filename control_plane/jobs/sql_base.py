@@ -20,9 +20,7 @@ from control_plane.jobs.model import (
     RunState,
 )
 from control_plane.jobs.rows import JOB_RUNS, JOBS
-
-MIB = 1024 * 1024
-DEFAULT_MAX_SCRIPT_BYTES = MIB
+from control_plane.jobs.scripts import DEFAULT_MAX_SCRIPT_BYTES
 
 R = TypeVar("R")
 

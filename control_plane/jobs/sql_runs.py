@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import Connection, Row, delete, insert, select, update
 
 from common.errors import (
+    ConcurrentModification,
     ConcurrentRunsExceeded,
     EntityNotFound,
     FailedPrecondition,
@@ -65,16 +66,21 @@ class RunOps(SqlStoreBase):
         now = self._now()
         with self._db.write() as conn:
             # The cap is checked and taken in one statement, so racing starts cannot overshoot.
+            conditions = [
+                JOBS.c.account == acc,
+                JOBS.c.name == name,
+                JOBS.c.active_runs < JOBS.c.max_concurrent_runs,
+            ]
+            if run_input.expected_role:
+                conditions.append(JOBS.c.role == run_input.expected_role)
             claimed = conn.execute(
-                update(JOBS)
-                .where(
-                    JOBS.c.account == acc,
-                    JOBS.c.name == name,
-                    JOBS.c.active_runs < JOBS.c.max_concurrent_runs,
-                )
-                .values(active_runs=JOBS.c.active_runs + 1)
+                update(JOBS).where(*conditions).values(active_runs=JOBS.c.active_runs + 1)
             ).rowcount
             job = self._job_row(conn, acc, name)
+            if not claimed and run_input.expected_role and job.role != run_input.expected_role:
+                raise ConcurrentModification(
+                    f"Job {name} changed its role while the run was starting; start it again"
+                )
             if not claimed:
                 raise ConcurrentRunsExceeded(
                     f"Job {name} already has {job.max_concurrent_runs} concurrent run(s), its "

@@ -1,9 +1,10 @@
 """The JobService servicer: convert, call the job store, respond.
 
-Beyond that it does two things a store cannot: StartJobRun resolves the job's connection in the
-catalog (it gives the run's subnet and security group), and TailJobRunLogs polls the store to
-stream a run's logs. Errors are the stores' domain errors; the error interceptor turns them into
-statuses.
+Beyond that it does what a store cannot: CreateJob, UpdateJob and StartJobRun check that the
+caller may pass the job's role (sluice:PassRole) and that its script comes from an allowed
+source; StartJobRun resolves the job's connection in the catalog (it gives the run's subnet and
+security group); and TailJobRunLogs polls the store to stream a run's logs. Errors are the
+stores' domain errors; the error interceptor turns them into statuses.
 """
 
 from __future__ import annotations
@@ -34,9 +35,11 @@ from control_plane.convert.jobs import (
     stop_submission_to_proto,
 )
 from control_plane.jobs.executor import PoolSnapshot
-from control_plane.jobs.model import Job, LogEntry, LogStream
+from control_plane.jobs.model import Job, JobInput, LogEntry, LogStream
+from control_plane.jobs.scripts import ScriptSources
 from control_plane.jobs.store import JobStore
 from control_plane.security.calls import current_call
+from control_plane.security.roles import CallerPassesRole, RolePassing
 from sluice.jobs.v1 import jobs_pb2 as api
 from sluice.jobs.v1 import jobs_pb2_grpc
 
@@ -64,6 +67,9 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
             started, or runs were asked to stop); it must not block.
         pool_status: The warm pool as it is now, for GetPoolStatus.
         tail_poll_interval_s: How often TailJobRunLogs looks for new log entries.
+        roles: Whether the caller may pass the role a job names (the caller's policies by
+            default; every role on a server without authentication).
+        scripts: Where job scripts may come from (uploads only by default).
     """
 
     def __init__(
@@ -75,6 +81,8 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
         on_run_started: Callable[[], None],
         pool_status: Callable[[], PoolSnapshot],
         tail_poll_interval_s: float = 0.2,
+        roles: RolePassing | None = None,
+        scripts: ScriptSources | None = None,
     ) -> None:
         if not account:
             raise ValueError("account must not be empty")
@@ -86,6 +94,8 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
         self._on_run_started = on_run_started
         self._pool_status = pool_status
         self._tail_poll_interval_s = tail_poll_interval_s
+        self._roles = roles or CallerPassesRole()
+        self._scripts = scripts or ScriptSources()
 
     def _account(self, context: Ctx) -> str:
         """The account the call acts in: the authenticated caller's (see the auth
@@ -97,8 +107,17 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
 
     # Jobs
 
+    def _checked(self, job_input: JobInput) -> JobInput:
+        """job_input, once its script source is allowed and the caller may pass its role."""
+        self._scripts.check(job_input.command.script_location)
+        # An empty role is the store's InvalidInput, not a role to pass.
+        if job_input.role:
+            self._roles.check(job_input.role)
+        return job_input
+
     def CreateJob(self, request: api.CreateJobRequest, context: Ctx) -> api.CreateJobResponse:
-        job = self._store.create_job(self._account(context), job_input_from_create(request))
+        job_input = self._checked(job_input_from_create(request))
+        job = self._store.create_job(self._account(context), job_input)
         return api.CreateJobResponse(name=job.name)
 
     def GetJob(self, request: api.GetJobRequest, context: Ctx) -> api.GetJobResponse:
@@ -118,10 +137,10 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
         return api.ListJobsResponse(job_names=list(page.items), next_token=page.next_token)
 
     def UpdateJob(self, request: api.UpdateJobRequest, context: Ctx) -> api.UpdateJobResponse:
-        job = self._store.update_job(
-            self._account(context),
-            job_input_from_update(request.job_name, required(request, "job_update")),
+        job_input = self._checked(
+            job_input_from_update(request.job_name, required(request, "job_update"))
         )
+        job = self._store.update_job(self._account(context), job_input)
         return api.UpdateJobResponse(job_name=job.name)
 
     def DeleteJob(self, request: api.DeleteJobRequest, context: Ctx) -> api.DeleteJobResponse:
@@ -141,6 +160,8 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
     def StartJobRun(self, request: api.StartJobRunRequest, context: Ctx) -> api.StartJobRunResponse:
         account = self._account(context)
         job = self._store.get_job(account, request.job_name)
+        # The runs act as the job's role: starting one passes it.
+        self._roles.check(job.role)
         subnet_id, security_group_id = self._network(account, job)
         run = self._store.create_run(
             account,
@@ -150,6 +171,7 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
                 subnet_id=subnet_id,
                 security_group_id=security_group_id,
                 trace_parent=current_traceparent(),
+                expected_role=job.role,
             ),
         )
         self._on_run_started()

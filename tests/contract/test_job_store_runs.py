@@ -13,6 +13,7 @@ import pytest
 
 from common.db import Database
 from common.errors import (
+    ConcurrentModification,
     EntityNotFound,
     FailedPrecondition,
     InvalidInput,
@@ -172,6 +173,25 @@ def test_create_run_refuses_beyond_max_concurrent_runs(store: SqlJobStore, accou
 
     assert store.transition(first.id, {RunState.STARTING}, RunState.ERROR)
     store.create_run(account, "etl", RunInput())
+
+
+def test_create_run_with_an_expected_role_starts_only_while_the_job_names_it(
+    store: SqlJobStore, account: str
+) -> None:
+    store.create_job(account, job_input(max_concurrent_runs=3))
+    role = "arn:sluice:role/etl"
+
+    run = store.create_run(account, "etl", RunInput(expected_role=role))
+    assert run.isolation.role == role
+    # The job changed its role after the caller was found allowed to pass the old one.
+    store.update_job(account, job_input(role="admin", max_concurrent_runs=3))
+
+    with pytest.raises(ConcurrentModification, match="changed its role"):
+        store.create_run(account, "etl", RunInput(expected_role=role))
+    assert [r.id for r in store.get_runs(account, "etl", PageRequest()).items] == [run.id]
+    assert store.create_run(account, "etl", RunInput(expected_role="admin")).isolation.role == (
+        "admin"
+    )
 
 
 def test_max_concurrent_runs_holds_under_concurrent_starts(

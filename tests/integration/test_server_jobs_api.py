@@ -29,7 +29,9 @@ from control_plane.jobs.model import IsolationTuple, LogLine, LogStream, RunStat
 from control_plane.jobs.reconciler import Reconciler, ReconcilerConfig
 from control_plane.jobs.scheduler import Scheduler, SchedulerConfig
 from control_plane.jobs.schema import upgrade_schema as upgrade_jobs_schema
+from control_plane.jobs.scripts import ScriptSources
 from control_plane.jobs.sql_store import SqlJobStore
+from control_plane.security.roles import AnyRolePasses
 from control_plane.servicers.catalog import CatalogServicer
 from control_plane.servicers.jobs import JobServicer
 from sluice.catalog.v1 import catalog_pb2, catalog_pb2_grpc
@@ -49,6 +51,8 @@ CALL_TIMEOUT_S = 20.0
 TRACEBACK_MARKERS = ("Traceback", 'File "')
 UNKNOWN_RUN_ID = "jr_" + "0" * 64
 BROKEN = {grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN, grpc.StatusCode.UNAVAILABLE}
+# No authentication here (see test_job_security.py for PassRole); jobs may name files in /opt.
+SCRIPT_SOURCES = ScriptSources(roots=(Path("/opt"),))
 JobStub = jobs_pb2_grpc.JobServiceStub
 
 
@@ -102,6 +106,8 @@ def harness(tmp_path: Path) -> Iterator[Harness]:
             on_run_started=on_run_started,
             pool_status=lambda: pool[-1],
             tail_poll_interval_s=0.02,
+            roles=AnyRolePasses(),
+            scripts=SCRIPT_SOURCES,
         ),
         server,
     )
@@ -872,6 +878,8 @@ def direct_servicer(harness: Harness, tail_poll_interval_s: float) -> JobService
         on_run_started=harness.scheduler.wake,
         pool_status=lambda: POOL,
         tail_poll_interval_s=tail_poll_interval_s,
+        roles=AnyRolePasses(),
+        scripts=SCRIPT_SOURCES,
     )
 
 

@@ -19,7 +19,7 @@ from control_plane.jobs.model import (
     RunState,
     check_transition,
 )
-from control_plane.jobs.scripts import load_script, parse_script_location
+from control_plane.jobs.scripts import ScriptSources, parse_script_location
 from control_plane.jobs.workers import worker_spec
 
 pytestmark = pytest.mark.unit
@@ -160,12 +160,13 @@ def test_load_script_reads_local_files(tmp_path: Path) -> None:
     script = tmp_path / "etl.py"
     script.write_text("print('é')\n", encoding="utf-8")
 
-    assert load_script(_NoStore(), "acct", f"file://{script}") == "print('é')\n"
+    sources = ScriptSources(roots=(tmp_path,))
+    assert sources.load(_NoStore(), "acct", f"file://{script}") == "print('é')\n"
     with pytest.raises(EntityNotFound):
-        load_script(_NoStore(), "acct", f"file://{tmp_path / 'absent.py'}")
+        sources.load(_NoStore(), "acct", f"file://{tmp_path / 'absent.py'}")
     (tmp_path / "bin.py").write_bytes(b"\xff")
     with pytest.raises(InvalidInput):
-        load_script(_NoStore(), "acct", f"file://{tmp_path / 'bin.py'}")
+        sources.load(_NoStore(), "acct", f"file://{tmp_path / 'bin.py'}")
 
 
 class _NoStore:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +22,7 @@ from control_plane.jobs.model import (
 )
 from control_plane.jobs.scheduler import LAUNCH_INTERNAL_ERROR, Scheduler, SchedulerConfig
 from control_plane.jobs.schema import upgrade_schema
+from control_plane.jobs.scripts import ScriptSources
 from control_plane.jobs.sql_store import SqlJobStore
 from tests.unit.test_jobs_support import (
     LOG_BATCH,
@@ -305,7 +307,10 @@ def test_launch_error_ends_the_run_in_error(
     ("location", "reason"),
     [
         ("sluice://scripts/absent.py", "Script absent.py not found"),
-        ("file:///nonexistent/absent.py", "script file /nonexistent/absent.py cannot be read"),
+        (
+            "file:///nonexistent/absent.py",
+            "script_location 'file:///nonexistent/absent.py': this server reads no local scripts",
+        ),
     ],
 )
 def test_missing_script_fails_the_run(
@@ -317,6 +322,91 @@ def test_missing_script_fails_the_run(
 
     run = wait_state(store, run_id, RunState.FAILED)
     assert run.error_message.startswith(f"cannot load script {location}: {reason}")
+    assert executor.launched == []
+
+
+SECRET = "slk_0000000000000001_" + "s" * 43
+
+
+@pytest.fixture
+def roots(tmp_path: Path) -> tuple[Path, Path]:
+    """A script root holding ok.py, and a data dir with a token file: both under tmp_path."""
+    scripts, data = tmp_path / "scripts", tmp_path / "data"
+    scripts.mkdir()
+    data.mkdir()
+    (scripts / "ok.py").write_text("print('ok')\n")
+    (data / "admin-token").write_text(SECRET + "\n")
+    return scripts, data
+
+
+@pytest.fixture
+def rooted(
+    store: SqlJobStore, executor: FakeExecutor, clock: FakeClock, roots: tuple[Path, Path]
+) -> Iterator[Scheduler]:
+    """A scheduler reading local scripts under a root that holds its data dir's parent."""
+    scripts, data = roots
+    sources = ScriptSources(roots=(scripts, data.parent), protected=(data,), max_bytes=64)
+    scheduler = Scheduler(
+        store, executor, config=SchedulerConfig(poll_interval_s=0.01), clock=clock, scripts=sources
+    )
+    scheduler.start()
+    yield scheduler
+    scheduler.stop()
+
+
+def test_a_local_script_under_a_root_runs(
+    store: SqlJobStore, rooted: Scheduler, executor: FakeExecutor, roots: tuple[Path, Path]
+) -> None:
+    location = f"file://{roots[0] / 'ok.py'}"
+    store.create_job(ACCOUNT, job_input(command=JobCommand(CommandName.GLUEETL, location)))
+
+    wait_state(store, start(store, rooted), RunState.RUNNING)
+
+    assert [request.script_text for request in executor.launched] == ["print('ok')\n"]
+
+
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [
+        ("token.py", "names a file of the server itself"),
+        ("zero.py", "is not under a script root"),
+        ("big.py", "is larger than the limit of 64 bytes"),
+        ("fifo.py", "is not a regular file"),
+        ("outside.py", "is not under a script root"),
+    ],
+)
+def test_a_local_script_is_refused_at_run_time_without_its_content(
+    store: SqlJobStore,
+    rooted: Scheduler,
+    executor: FakeExecutor,
+    roots: tuple[Path, Path],
+    tmp_path: Path,
+    name: str,
+    reason: str,
+) -> None:
+    scripts, data = roots
+    location = f"file://{scripts / name}"
+    # Made after the job (links are followed when the run loads the script): refused then too.
+    store.create_job(ACCOUNT, job_input(command=JobCommand(CommandName.GLUEETL, location)))
+    outside = tmp_path.parent / f"{tmp_path.name}-outside.py"
+    outside.write_text("print('elsewhere')\n")
+    targets = {
+        "token.py": data / "admin-token",
+        "zero.py": Path("/dev/zero"),
+        "outside.py": outside,
+    }
+    if name in targets:
+        (scripts / name).symlink_to(targets[name])
+    elif name == "big.py":
+        (scripts / name).write_text("#" * 65)
+    else:
+        os.mkfifo(scripts / name)
+
+    run = wait_state(store, start(store, rooted), RunState.FAILED)
+
+    assert run.error_message.startswith(f"cannot load script {location}: ")
+    assert reason in run.error_message
+    assert SECRET not in run.error_message
     assert executor.launched == []
 
 
