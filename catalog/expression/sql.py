@@ -2,7 +2,9 @@
 
 Every predicate becomes a plain comparison of one slot column with bound parameters holding
 encoded values (see catalog.partition_keys), so the database can use an index on the slot and
-nothing is filtered in Python.
+nothing is filtered in Python. The default partition has a NULL slot: comparing a key with
+'__HIVE_DEFAULT_PARTITION__' by = or <> (or in an IN list) tests for NULL, and no ordering
+comparison accepts it.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import Any
 from sqlalchemy import BindParameter, ColumnElement, String, and_, bindparam, not_, or_
 
 from catalog.names import text_value
-from catalog.partition_keys import KeyType, PartitionKey, encode_value
+from catalog.partition_keys import DEFAULT_PARTITION, KeyType, PartitionKey, encode_value
 from common.errors import InvalidInput
 
 from .ast import (
@@ -72,15 +74,18 @@ class _Compiler:
                 return not_(self.compile(operand))
             case Comparison(ref, op, value):
                 key, slot = self._resolve(ref)
-                return _compare(slot, op, _param(_encode(key, value)))
+                encoded = _encode(key, value)
+                if encoded is None:
+                    return _compare_default(slot, op, value)
+                return _compare(slot, op, _param(encoded))
             case InList(ref, values, negated):
                 key, slot = self._resolve(ref)
                 encoded = [_encode(key, value) for value in values]
-                listed = bindparam(None, encoded, type_=String(), expanding=True)
-                return slot.not_in(listed) if negated else slot.in_(listed)
+                listed = [value for value in encoded if value is not None]
+                return _in_list(slot, listed, len(listed) < len(encoded), negated)
             case Between(ref, low, high, negated):
                 key, slot = self._resolve(ref)
-                between = slot.between(_param(_encode(key, low)), _param(_encode(key, high)))
+                between = slot.between(_param(_ordered(key, low)), _param(_ordered(key, high)))
                 return not_(between) if negated else between
             case Like(ref, pattern, negated):
                 key, slot = self._resolve(ref)
@@ -130,11 +135,46 @@ def _compare(
     raise TypeError(f"not a comparison operator: {op!r}")
 
 
-def _encode(key: PartitionKey, literal: Literal) -> str:
+def _compare_default(
+    slot: ColumnElement[Any], op: CompareOp, literal: Literal
+) -> ColumnElement[bool]:
+    if op is CompareOp.EQ:
+        return slot.is_(None)
+    if op is CompareOp.NE:
+        return slot.is_not(None)
+    raise syntax_error(
+        literal.position,
+        f"{DEFAULT_PARTITION} stands for a null value: compare it with = or <> only",
+    )
+
+
+def _in_list(
+    slot: ColumnElement[Any], listed: list[str], with_default: bool, negated: bool
+) -> ColumnElement[bool]:
+    param = bindparam(None, listed, type_=String(), expanding=True)
+    if negated:
+        condition = slot.not_in(param)
+        return and_(condition, slot.is_not(None)) if with_default else condition
+    if not with_default:
+        return slot.in_(param)
+    return or_(slot.in_(param), slot.is_(None)) if listed else slot.is_(None)
+
+
+def _encode(key: PartitionKey, literal: Literal) -> str | None:
     try:
         return encode_value(key, literal.text)
     except InvalidInput as exc:
         raise syntax_error(literal.position, exc.message) from None
+
+
+def _ordered(key: PartitionKey, literal: Literal) -> str:
+    encoded = _encode(key, literal)
+    if encoded is None:
+        raise syntax_error(
+            literal.position,
+            f"{DEFAULT_PARTITION} stands for a null value and has no order",
+        )
+    return encoded
 
 
 def _like_pattern(key: PartitionKey, ref: KeyRef, pattern: Literal) -> str:

@@ -1,9 +1,10 @@
 """Partitions of the SQL catalog store.
 
 A partition row keeps its values as given (values_json) and, per key, their order-preserving
-encoding in a slot column k0..k9 (catalog.partition_keys); values_key joins the encodings and
-identifies the partition within its table. Batch calls validate every item first, then read
-and write the whole batch with one statement each.
+encoding in a slot column k0..k9 (catalog.partition_keys); values_key joins the values as given
+and identifies the partition within its table, so '01' and '1' are two partitions, as in Glue.
+Batch calls validate every item first, then read and write the whole batch with one statement
+each.
 """
 
 from __future__ import annotations
@@ -36,7 +37,14 @@ from catalog.model import (
     PartitionInput,
 )
 from catalog.names import resource_name
-from catalog.partition_keys import SLOT_COUNT, PartitionKey, encode_values, partition_keys_of
+from catalog.partition_keys import (
+    SLOT_COUNT,
+    PartitionKey,
+    check_count,
+    check_text,
+    encode_values,
+    partition_keys_of,
+)
 from catalog.store import sql_checks as checks
 from catalog.store.rows import SqlPartition
 from catalog.store.sql_base import (
@@ -51,12 +59,13 @@ from catalog.store.sql_codec import (
     storage_descriptor_to_json,
 )
 from common.errors import AlreadyExists, EntityNotFound, InvalidInput, SluiceError
+from common.limits import check_batch
 from common.paging import Page, PageRequest
 
 PARTITIONS = SqlPartition.__table__
 SLOTS = tuple(PARTITIONS.c[f"k{i}"] for i in range(SLOT_COUNT))
-MAX_PARTITION_BATCH = 1000
-# values_key and the slot indexes must fit a PostgreSQL B-tree entry (about 2,700 bytes).
+# values_key and the slot indexes must fit a PostgreSQL B-tree entry (about 2,700 bytes); an
+# encoding is at most 20 bytes longer than its value, so ten slots stay within it too.
 MAX_VALUES_BYTES = 2048
 
 _SLOT_NAMES = tuple(f"k{i}" for i in range(SLOT_COUNT))
@@ -89,14 +98,26 @@ class _Target:
         if not self.keys:
             raise InvalidInput(f"table {database_name}.{table_name} has no partition keys")
 
-    def encode(self, values: Sequence[str]) -> tuple[str, ...]:
-        """The encoded values; InvalidInput if they do not fit the table's keys."""
-        encoded = encode_values(self.keys, values)
-        if sum(len(value.encode()) for value in encoded) > MAX_VALUES_BYTES:
+    def identity(self, values: Sequence[str]) -> str:
+        """The values_key naming a partition; InvalidInput if the values cannot name one.
+
+        Values are not checked against their keys' types here, so a partition whose value
+        no longer parses (one kept from before a type rule existed) can still be read and
+        deleted.
+        """
+        check_count(self.keys, values)
+        for key, value in zip(self.keys, values, strict=True):
+            check_text(key, value)
+        if sum(len(value.encode()) for value in values) > MAX_VALUES_BYTES:
             raise InvalidInput(
                 f"the values of a partition may total at most {MAX_VALUES_BYTES} bytes"
             )
-        return encoded
+        return _joined(values)
+
+    def encode(self, values: Sequence[str]) -> tuple[str | None, ...]:
+        """The slot encodings of new values; InvalidInput if they do not fit the keys."""
+        self.identity(values)
+        return encode_values(self.keys, values)
 
     def partition(self, row: Row) -> Partition:
         return Partition(
@@ -122,15 +143,15 @@ class _Target:
         )
 
 
-def _joined(encoded: Sequence[str]) -> str:
-    return _SEPARATOR.join(encoded)
+def _joined(values: Sequence[str]) -> str:
+    return _SEPARATOR.join(values)
 
 
-def _content(value: PartitionInput, encoded: Sequence[str]) -> dict[str, Any]:
+def _content(value: PartitionInput, encoded: Sequence[str | None]) -> dict[str, Any]:
     """The columns of a partition row that its PartitionInput determines."""
     row: dict[str, Any] = {
         "values_json": list(value.values),
-        "values_key": _joined(encoded),
+        "values_key": _joined(value.values),
         "storage_descriptor": storage_descriptor_to_json(value.storage_descriptor),
         "parameters": dict(value.parameters),
         "last_access_time": value.last_access_time,
@@ -138,11 +159,6 @@ def _content(value: PartitionInput, encoded: Sequence[str]) -> dict[str, Any]:
     for i, slot in enumerate(_SLOT_NAMES):
         row[slot] = encoded[i] if i < len(encoded) else None
     return row
-
-
-def _batch_size(count: int, call: str) -> None:
-    if count > MAX_PARTITION_BATCH:
-        raise InvalidInput(f"{call} takes at most {MAX_PARTITION_BATCH} partitions, got {count}")
 
 
 def _partition_errors(failures: _Failures) -> list[PartitionError]:
@@ -199,7 +215,7 @@ def _create_partitions(
         except SluiceError as exc:
             failures.append((i, value.values, exc))
             continue
-        key = _joined(encoded)
+        key = _joined(value.values)
         if key in pending:
             failures.append((i, value.values, target.exists(value.values)))
             continue
@@ -226,12 +242,12 @@ def _update_partitions(
     new_keys: set[str] = set()
     for i, (old, value) in enumerate(entries):
         try:
-            old_key = _joined(target.encode(old))
+            old_key = target.identity(old)
             new_encoded = target.encode(value.values)
         except SluiceError as exc:
             failures.append((i, old, exc))
             continue
-        new_key = _joined(new_encoded)
+        new_key = _joined(value.values)
         if old_key in old_keys:
             failures.append(
                 (i, old, InvalidInput(f"partition {list(old)} is updated twice in the batch"))
@@ -265,7 +281,7 @@ def _delete_partitions(
     wanted: dict[str, tuple[int, tuple[str, ...]]] = {}
     for i, values in enumerate(values_list):
         try:
-            key = _joined(target.encode(values))
+            key = target.identity(values)
         except SluiceError as exc:
             failures.append((i, tuple(values), exc))
             continue
@@ -310,7 +326,7 @@ class PartitionOps(SqlStoreBase):
         table_name: str,
         partition_inputs: Sequence[PartitionInput],
     ) -> list[PartitionError]:
-        _batch_size(len(partition_inputs), "BatchCreatePartition")
+        check_batch("BatchCreatePartition", len(partition_inputs))
         failures: _Failures = []
         valid: list[tuple[int, PartitionInput]] = []
         for i, given in enumerate(partition_inputs):
@@ -330,7 +346,7 @@ class PartitionOps(SqlStoreBase):
     ) -> Partition:
         with self._db.read() as conn:
             target = self._partition_target(conn, catalog_id, database_name, table_name)
-            key = _joined(target.encode(values))
+            key = target.identity(values)
             row = conn.execute(
                 select(*_COLUMNS).where(
                     PARTITIONS.c.table_id == target.id, PARTITIONS.c.values_key == key
@@ -378,10 +394,10 @@ class PartitionOps(SqlStoreBase):
         table_name: str,
         values_list: Sequence[Sequence[str]],
     ) -> BatchGetPartitionResult:
-        _batch_size(len(values_list), "BatchGetPartition")
+        check_batch("BatchGetPartition", len(values_list))
         with self._db.read() as conn:
             target = self._partition_target(conn, catalog_id, database_name, table_name)
-            keys = list(dict.fromkeys(_joined(target.encode(values)) for values in values_list))
+            keys = list(dict.fromkeys(target.identity(values) for values in values_list))
             rows = _lookup(conn, target.id, keys, *_COLUMNS)
         by_key = {row.values_key: row for row in rows}
         found = tuple(target.partition(by_key[key]) for key in keys if key in by_key)
@@ -404,7 +420,7 @@ class PartitionOps(SqlStoreBase):
             row = conn.execute(
                 select(*_COLUMNS).where(
                     PARTITIONS.c.table_id == target.id,
-                    PARTITIONS.c.values_key == _joined(target.encode(value.values)),
+                    PARTITIONS.c.values_key == _joined(value.values),
                 )
             ).one()
         return target.partition(row)
@@ -416,7 +432,7 @@ class PartitionOps(SqlStoreBase):
         table_name: str,
         entries: Sequence[BatchUpdatePartitionEntry],
     ) -> list[tuple[tuple[str, ...], PartitionError]]:
-        _batch_size(len(entries), "BatchUpdatePartition")
+        check_batch("BatchUpdatePartition", len(entries))
         failures: _Failures = []
         valid: list[tuple[int, tuple[tuple[str, ...], PartitionInput]]] = []
         for i, entry in enumerate(entries):
@@ -447,7 +463,7 @@ class PartitionOps(SqlStoreBase):
         table_name: str,
         values_list: Sequence[Sequence[str]],
     ) -> list[PartitionError]:
-        _batch_size(len(values_list), "BatchDeletePartition")
+        check_batch("BatchDeletePartition", len(values_list))
         with self._db.write() as conn:
             target = self._partition_target(conn, catalog_id, database_name, table_name)
             failures = _delete_partitions(conn, target, values_list)

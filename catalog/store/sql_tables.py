@@ -25,13 +25,13 @@ from common.errors import (
     InvalidInput,
     SluiceError,
 )
+from common.limits import check_batch
 from common.paging import Page, PageRequest
 
 VERSIONS = SqlTableVersion.__table__
 PARAMETERS = SqlTableParameter.__table__
 PARTITIONS = SqlPartition.__table__
 
-MAX_BATCH_DELETE_TABLES = 100
 # Bounds the retries of an update without version_id that keeps losing races.
 _MAX_UPDATE_ATTEMPTS = 100
 
@@ -193,10 +193,7 @@ class TableOps(SqlStoreBase):
     ) -> list[TableError]:
         cat = checks.catalog_id(catalog_id)
         db_name = resource_name("database", database_name)
-        if len(names) > MAX_BATCH_DELETE_TABLES:
-            raise InvalidInput(
-                f"at most {MAX_BATCH_DELETE_TABLES} tables can be deleted in one call"
-            )
+        check_batch("BatchDeleteTable", len(names))
         errors: list[TableError] = []
         wanted: dict[str, str] = {}
         for given in names:

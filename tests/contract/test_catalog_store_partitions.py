@@ -83,25 +83,26 @@ def test_create_and_get_partition_round_trip(store: SqlCatalogStore, events: Cat
 
 
 @pytest.mark.parametrize(
-    "values",
+    ("values", "lookup_error"),
     [
-        ("eu", "2024"),
-        ("eu", "2024", "2024-01-01", "extra"),
-        ("eu", "twenty", "2024-01-01"),
-        ("eu", "1.5", "2024-01-01"),
-        ("eu", "99999999999999999999", "2024-01-01"),
-        ("eu", "2024", "2024-13-01"),
-        ("eu", "2024", "01/02/2024"),
-        ("e\nu", "2024", "2024-01-01"),
-        ("é" * 1025, "2024", "2024-01-01"),
+        (("eu", "2024"), InvalidInput),
+        (("eu", "2024", "2024-01-01", "extra"), InvalidInput),
+        (("e\nu", "2024", "2024-01-01"), InvalidInput),
+        (("é" * 1025, "2024", "2024-01-01"), InvalidInput),
+        # Values of the wrong type cannot be created, and looking them up finds nothing.
+        (("eu", "twenty", "2024-01-01"), EntityNotFound),
+        (("eu", "1.5", "2024-01-01"), EntityNotFound),
+        (("eu", "99999999999999999999", "2024-01-01"), EntityNotFound),
+        (("eu", "2024", "2024-13-01"), EntityNotFound),
+        (("eu", "2024", "01/02/2024"), EntityNotFound),
     ],
 )
 def test_partition_values_must_fit_the_keys(
-    store: SqlCatalogStore, events: Catalog, values: tuple[str, ...]
+    store: SqlCatalogStore, events: Catalog, values: tuple[str, ...], lookup_error: type
 ) -> None:
     with pytest.raises(InvalidInput):
         store.create_partition(events.id, "sales", "events", PartitionInput(values=values))
-    with pytest.raises(InvalidInput):
+    with pytest.raises(lookup_error):
         store.get_partition(events.id, "sales", "events", values)
     assert _all(store, events) == set()
 
@@ -125,16 +126,24 @@ def test_duplicate_partition_is_already_exists(store: SqlCatalogStore, events: C
         store.create_partition(
             events.id, "sales", "events", PartitionInput(("eu", "7", "2024-01-01"))
         )
-    # An integer written differently is the same value.
-    with pytest.raises(AlreadyExists):
-        store.create_partition(
-            events.id, "sales", "events", PartitionInput(("eu", "007", "2024-01-01"))
-        )
-    assert store.get_partition(events.id, "sales", "events", ("eu", "+7", "2024-01-01")).values == (
+    # As in Glue, an integer written differently is another partition, kept as written.
+    store.create_partition(
+        events.id, "sales", "events", PartitionInput(("eu", "007", "2024-01-01"))
+    )
+    assert store.get_partition(
+        events.id, "sales", "events", ("eu", "007", "2024-01-01")
+    ).values == (
         "eu",
-        "7",
+        "007",
         "2024-01-01",
     )
+    with pytest.raises(EntityNotFound):
+        store.get_partition(events.id, "sales", "events", ("eu", "+7", "2024-01-01"))
+    # Both compare as the number 7.
+    assert _all(store, events, "year = 7") == {
+        ("eu", "7", "2024-01-01"),
+        ("eu", "007", "2024-01-01"),
+    }
 
 
 def test_partition_calls_name_what_is_missing(store: SqlCatalogStore, catalog: Catalog) -> None:
@@ -281,7 +290,7 @@ def test_batch_delete_reports_each_failure(store: SqlCatalogStore, events: Catal
     )
     assert [(e.partition_values, e.error_detail.error_code) for e in errors] == [
         (("zz", "1", "2024-01-01"), "EntityNotFoundException"),
-        (("eu", "x", "2024-01-01"), "InvalidInputException"),
+        (("eu", "x", "2024-01-01"), "EntityNotFoundException"),
     ]
     assert _all(store, events) == {GRID[1], GRID[3]}
 
@@ -313,17 +322,21 @@ def test_batch_update_reports_each_failure_and_applies_the_rest(
     assert store.get_partition(events.id, "sales", "events", GRID[0]).parameters == {"a": "1"}
 
 
-@pytest.mark.parametrize("call", ["create", "get", "update", "delete"])
+# Glue's documented limits: BatchCreatePartition and BatchUpdatePartition take 100 partitions,
+# BatchDeletePartition 25, BatchGetPartition 1000.
+@pytest.mark.parametrize(
+    ("call", "limit"), [("create", 100), ("get", 1000), ("update", 100), ("delete", 25)]
+)
 def test_batch_limit_leaves_the_catalog_unchanged(
-    store: SqlCatalogStore, events: Catalog, call: str
+    store: SqlCatalogStore, events: Catalog, call: str, limit: int
 ) -> None:
-    values = [("eu", str(i), "2024-01-01") for i in range(1001)]
+    values = [("eu", str(i), "2024-01-01") for i in range(limit + 1)]
     _load(store, events, values[:10])
     before = _all(store, events)
-    with pytest.raises(InvalidInput, match="1000"):
+    with pytest.raises(InvalidInput, match=f"at most {limit} partitions, got {limit + 1}"):
         if call == "create":
             store.batch_create_partition(
-                events.id, "sales", "events", [PartitionInput(v) for v in values[10:]] * 2
+                events.id, "sales", "events", [PartitionInput(v) for v in values]
             )
         elif call == "get":
             store.batch_get_partition(events.id, "sales", "events", values)
@@ -335,14 +348,14 @@ def test_batch_limit_leaves_the_catalog_unchanged(
     assert _all(store, events) == before
 
 
-def test_ten_thousand_partitions_load_in_batches_of_a_thousand(
+def test_ten_thousand_partitions_load_in_batches_of_a_hundred(
     store: SqlCatalogStore, events: Catalog
 ) -> None:
     values = [
         ("eu", str(year), f"2024-01-{day:02d}") for year in range(400) for day in range(1, 26)
     ]
-    for i in range(0, len(values), 1000):
-        batch = [PartitionInput(v) for v in values[i : i + 1000]]
+    for i in range(0, len(values), 100):
+        batch = [PartitionInput(v) for v in values[i : i + 100]]
         assert store.batch_create_partition(events.id, "sales", "events", batch) == []
     assert _all(store, events) == set(values)
     assert _all(store, events, "year = 123 AND dt >= '2024-01-20'") == {
@@ -384,3 +397,140 @@ def test_selective_get_partitions_searches_an_index(
         ]
     assert any(f"SEARCH partitions USING INDEX {index}" in line for line in plan), plan
     assert not any(line.startswith("SCAN partitions") for line in plan), plan
+
+
+# --- Values as Glue stores them, compared by the key's type ---------------------------------
+
+TYPED_KEYS = (
+    ("price", "decimal(10,2)"),
+    ("ratio", "double"),
+    ("at", "timestamp"),
+    ("tiny", "tinyint"),
+    ("small", "smallint"),
+)
+
+
+@pytest.fixture
+def typed(catalog: Catalog) -> Catalog:
+    """A table partitioned by decimal, double, timestamp, tinyint and smallint keys."""
+    catalog.database()
+    catalog.table("sales", "typed", keys=TYPED_KEYS)
+    return catalog
+
+
+def _typed(store: SqlCatalogStore, catalog: Catalog, expression: str = "") -> set[tuple[str, ...]]:
+    found = catalog.all(
+        lambda p: store.get_partitions(catalog.id, "sales", "typed", expression, p), 1000
+    )
+    return _values(found)
+
+
+def _row(
+    price: str, ratio: str = "1.0", at: str = "2024-01-01 00:00:00", tiny: str = "1"
+) -> tuple[str, ...]:
+    return (price, ratio, at, tiny, "1")
+
+
+def test_decimal_double_and_timestamp_keys_compare_by_value(
+    store: SqlCatalogStore, typed: Catalog
+) -> None:
+    rows = [
+        _row("9.5", "2.5", "2024-01-01 09:00:00"),
+        _row("10.25", "10.0", "2024-01-01 10:00:00.5"),
+        _row("100", "1e2", "2024-01-02"),
+        _row("-3", "-Infinity", "2023-12-31 23:59:59"),
+    ]
+    assert (
+        store.batch_create_partition(typed.id, "sales", "typed", [PartitionInput(v) for v in rows])
+        == []
+    )
+    prices = {v[0] for v in _typed(store, typed, "price > 10")}
+    assert prices == {"10.25", "100"}  # as strings, '9.5' > '10' and '100' < '10.25'
+    assert {v[0] for v in _typed(store, typed, "price >= 9.50 AND price < 100")} == {
+        "9.5",
+        "10.25",
+    }
+    assert {v[0] for v in _typed(store, typed, "price = 100.00")} == {"100"}
+    assert {v[1] for v in _typed(store, typed, "ratio > 9")} == {"10.0", "1e2"}
+    assert {v[1] for v in _typed(store, typed, "ratio = 100")} == {"1e2"}
+    assert {v[1] for v in _typed(store, typed, "ratio < '-1e300'")} == {"-Infinity"}
+    assert {v[2] for v in _typed(store, typed, "at >= '2024-01-01 10:00'")} == {
+        "2024-01-01 10:00:00.5",
+        "2024-01-02",
+    }
+    assert {
+        v[2] for v in _typed(store, typed, "at BETWEEN '2024-01-01' AND '2024-01-01 10:00:00.5'")
+    } == {
+        "2024-01-01 09:00:00",
+        "2024-01-01 10:00:00.5",
+    }
+
+
+def test_values_are_kept_exactly_as_given(store: SqlCatalogStore, typed: Catalog) -> None:
+    given = ("010.50", "+1.0E2", "2024-01-01T10:00", "-007", "+42")
+    created = store.create_partition(typed.id, "sales", "typed", PartitionInput(given))
+    assert created.values == given
+    assert store.get_partition(typed.id, "sales", "typed", given).values == given
+    assert _typed(store, typed, "price = 10.5 AND ratio = 100 AND tiny = -7 AND small = 42") == {
+        given
+    }
+    # A number written another way names another partition, as in Glue.
+    other = ("10.5", "+1.0E2", "2024-01-01T10:00", "-007", "+42")
+    with pytest.raises(EntityNotFound):
+        store.get_partition(typed.id, "sales", "typed", other)
+    store.create_partition(typed.id, "sales", "typed", PartitionInput(other))
+    assert _typed(store, typed, "price = 10.50") == {given, other}
+
+
+def test_zero_one_and_one_are_two_partitions_of_an_int_key(
+    store: SqlCatalogStore, events: Catalog
+) -> None:
+    _load(store, events, [("eu", "01", "2024-01-01"), ("eu", "1", "2024-01-01")])
+    assert _all(store, events) == {("eu", "01", "2024-01-01"), ("eu", "1", "2024-01-01")}
+    assert _all(store, events, "year = 1") == _all(store, events)
+    store.delete_partition(events.id, "sales", "events", ("eu", "01", "2024-01-01"))
+    assert _all(store, events) == {("eu", "1", "2024-01-01")}
+    errors = store.batch_create_partition(
+        events.id, "sales", "events", [PartitionInput(("eu", "1", "2024-01-01"))]
+    )
+    assert [e.error_detail.error_code for e in errors] == ["AlreadyExistsException"]
+
+
+def test_the_default_partition_is_accepted_for_every_type(
+    store: SqlCatalogStore, typed: Catalog
+) -> None:
+    default = "__HIVE_DEFAULT_PARTITION__"
+    nulls = (default,) * 5
+    _load_typed = [_row("1"), nulls, (default, "2.0", "2024-01-01", "3", "4")]
+    assert (
+        store.batch_create_partition(
+            typed.id, "sales", "typed", [PartitionInput(v) for v in _load_typed]
+        )
+        == []
+    )
+    assert store.get_partition(typed.id, "sales", "typed", nulls).values == nulls
+    assert _typed(store, typed, "price IS NULL") == {nulls, _load_typed[2]}
+    assert _typed(store, typed, f"price = '{default}'") == {nulls, _load_typed[2]}
+    assert _typed(store, typed, f"tiny in (1, '{default}')") == {_row("1"), nulls}
+    assert _typed(store, typed, f"tiny not in (3, '{default}')") == {_row("1")}
+    assert _typed(store, typed, f"price <> '{default}'") == {_row("1")}
+    # A null compares with nothing: neither a comparison nor its negation selects it.
+    assert _typed(store, typed, "price > 0") == {_row("1")}
+    assert _typed(store, typed, "NOT price > 0") == set()
+    with pytest.raises(InvalidInput, match="compare it with = or <> only"):
+        _typed(store, typed, f"price > '{default}'")
+
+
+@pytest.mark.parametrize(
+    ("tiny", "small"), [("128", "1"), ("-129", "1"), ("1", "32768"), ("1", "-32769")]
+)
+def test_tinyint_and_smallint_are_range_checked(
+    store: SqlCatalogStore, typed: Catalog, tiny: str, small: str
+) -> None:
+    with pytest.raises(InvalidInput, match=r"out of the (tinyint|smallint) range"):
+        store.create_partition(
+            typed.id, "sales", "typed", PartitionInput(("1", "1", "2024-01-01", tiny, small))
+        )
+    store.create_partition(
+        typed.id, "sales", "typed", PartitionInput(("1", "1", "2024-01-01", "-128", "32767"))
+    )

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from decimal import Decimal
 
 import pytest
 from hypothesis import given
@@ -24,6 +25,11 @@ YEAR = PartitionKey("year", KeyType.INTEGER)
 DT = PartitionKey("dt", KeyType.DATE)
 REGION = PartitionKey("region", KeyType.STRING)
 SCORE = PartitionKey("score", KeyType.OTHER)
+PRICE = PartitionKey("price", KeyType.DECIMAL)
+RATIO = PartitionKey("ratio", KeyType.DOUBLE)
+AT = PartitionKey("at", KeyType.TIMESTAMP)
+TINY = PartitionKey("tiny", KeyType.TINYINT)
+SMALL = PartitionKey("small", KeyType.SMALLINT)
 
 
 @pytest.mark.parametrize(
@@ -36,17 +42,21 @@ SCORE = PartitionKey("score", KeyType.OTHER)
         ("varchar(10)", KeyType.STRING),
         (" VarChar ( 10 ) ", KeyType.STRING),
         ("char(3)", KeyType.STRING),
-        ("tinyint", KeyType.INTEGER),
-        ("smallint", KeyType.INTEGER),
+        ("tinyint", KeyType.TINYINT),
+        (" SmallInt", KeyType.SMALLINT),
         ("int", KeyType.INTEGER),
         ("Integer", KeyType.INTEGER),
         (" BIGINT ", KeyType.INTEGER),
         ("date", KeyType.DATE),
         ("DATE", KeyType.DATE),
-        ("double", KeyType.OTHER),
+        ("double", KeyType.DOUBLE),
+        ("float", KeyType.DOUBLE),
+        ("decimal(10,2)", KeyType.DECIMAL),
+        ("decimal", KeyType.DECIMAL),
+        ("DECIMAL( 38 , 0 )", KeyType.DECIMAL),
+        ("timestamp", KeyType.TIMESTAMP),
         ("boolean", KeyType.OTHER),
-        ("decimal(10,2)", KeyType.OTHER),
-        ("timestamp", KeyType.OTHER),
+        ("decimal(x)", KeyType.OTHER),
         ("varchar(x)", KeyType.OTHER),
         ("array<int>", KeyType.OTHER),
     ],
@@ -189,3 +199,99 @@ def test_encode_values_checks_the_count() -> None:
 def test_encode_values_validates_each_value() -> None:
     with pytest.raises(InvalidInput, match="value 'x' is not an integer for partition key 'year'"):
         encode_values((REGION, YEAR), ["eu", "x"])
+
+
+@pytest.mark.parametrize(
+    ("key", "low", "high"),
+    [(TINY, -128, 127), (SMALL, -32768, 32767)],
+)
+def test_small_integer_types_are_range_checked(key: PartitionKey, low: int, high: int) -> None:
+    assert int(encode_value(key, str(low)) or "") == low + 2**63
+    assert int(encode_value(key, str(high)) or "") == high + 2**63
+    for raw in (str(low - 1), str(high + 1)):
+        with pytest.raises(InvalidInput) as caught:
+            encode_value(key, raw)
+        assert caught.value.message == (
+            f"value {raw!r} is out of the {key.key_type} range ({low} to {high}) "
+            f"for partition key {key.name!r} ({key.key_type})"
+        )
+
+
+@pytest.mark.parametrize("key", [REGION, SCORE, YEAR, DT, PRICE, RATIO, AT, TINY, SMALL])
+def test_the_default_partition_is_accepted_for_every_type(key: PartitionKey) -> None:
+    assert encode_value(key, "__HIVE_DEFAULT_PARTITION__") is None
+
+
+def test_decimals_compare_by_value() -> None:
+    ordered = ["-100.5", "-1", "-0.51", "-0.5", "-1e-3", "0", "0.001", "9.5", "10", "10.25", "1e3"]
+    encoded = [encode_value(PRICE, raw) for raw in ordered]
+    assert encoded == sorted(encoded)  # type: ignore[type-var]
+    assert len(set(encoded)) == len(encoded)
+    # Equal numbers written differently encode alike, so '= 10' finds '10.0' too.
+    assert encode_value(PRICE, "10") == encode_value(PRICE, "10.00") == encode_value(PRICE, "1e1")
+    assert encode_value(PRICE, "0") == encode_value(PRICE, "-0.0")
+
+
+@given(
+    st.decimals(
+        allow_nan=False, allow_infinity=False, places=6, min_value=-(10**12), max_value=10**12
+    ),
+    st.decimals(
+        allow_nan=False, allow_infinity=False, places=6, min_value=-(10**12), max_value=10**12
+    ),
+)
+def test_decimal_encoding_preserves_order(a: Decimal, b: Decimal) -> None:
+    ea, eb = encode_value(PRICE, str(a)), encode_value(PRICE, str(b))
+    assert ea is not None and eb is not None
+    assert (ea < eb) == (a < b)
+    assert (ea == eb) == (a == b)
+
+
+@given(st.floats(allow_nan=False), st.floats(allow_nan=False))
+def test_double_encoding_preserves_order(a: float, b: float) -> None:
+    def written(x: float) -> str:
+        return {float("inf"): "Infinity", float("-inf"): "-Infinity"}.get(x, repr(x))
+
+    ea, eb = encode_value(RATIO, written(a)), encode_value(RATIO, written(b))
+    assert ea is not None and eb is not None
+    assert (ea < eb) == (a < b)
+    assert (ea == eb) == (a == b)
+
+
+def test_double_nan_sorts_last() -> None:
+    assert (encode_value(RATIO, "NaN") or "") > (encode_value(RATIO, "Infinity") or "")
+
+
+@pytest.mark.parametrize("raw", ["abc", "", " 1", "1_000", "1.2.3", "0x10", "١", "1e", "NaN"])
+def test_non_numbers_are_rejected_for_decimal_keys(raw: str) -> None:
+    with pytest.raises(InvalidInput, match="is not a number for partition key 'price'"):
+        encode_value(PRICE, raw)
+
+
+def test_huge_exponents_are_out_of_range() -> None:
+    with pytest.raises(InvalidInput, match="is out of range for partition key 'price'"):
+        encode_value(PRICE, "1e99999")
+
+
+def test_timestamps_compare_by_time() -> None:
+    ordered = [
+        "2023-12-31 23:59:59.999",
+        "2024-01-01",
+        "2024-01-01 00:00:00.000000001",
+        "2024-01-01T00:00:01",
+        "2024-01-01 09:00",
+        "2024-01-01 10:00:00",
+        "2024-01-01 10:00:00.5",
+    ]
+    encoded = [encode_value(AT, raw) for raw in ordered]
+    assert encoded == sorted(encoded)  # type: ignore[type-var]
+    assert encode_value(AT, "2024-01-01") == encode_value(AT, "2024-01-01 00:00:00.000")
+    assert encode_value(AT, "2024-01-01 10:00:00.5") == "2024-01-01 10:00:00.500000000"
+
+
+@pytest.mark.parametrize(
+    "raw", ["2024-02-30 00:00:00", "2024-01-01 24:00:00", "2024-01-01 10:60", "x", "2024-01-01Z"]
+)
+def test_invalid_timestamps_are_rejected(raw: str) -> None:
+    with pytest.raises(InvalidInput, match="for partition key 'at' \\(timestamp\\)"):
+        encode_value(AT, raw)
