@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from datetime import datetime
 
 from catalog.model import (
     BatchGetPartitionResult,
@@ -124,6 +125,18 @@ class CatalogStore(ABC):
         self, catalog_id: str, database_name: str, table_name: str, version_id: str
     ) -> None:
         """The current version cannot be deleted (InvalidInput)."""
+
+    @abstractmethod
+    def prune_table_versions(
+        self, keep: int, limit: int, created_before: datetime | None = None
+    ) -> int:
+        """Retention of table histories, across every catalog: deletes at most limit old
+        versions in one transaction and returns how many (call again while it returns limit).
+
+        A version goes when its table has `keep` or more versions numbered after it, or, with
+        created_before, when it was made before that time. The current version of a table is
+        never deleted, so keep must be at least 1.
+        """
 
     # Partitions
     @abstractmethod

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete, select
+from datetime import datetime
+
+from sqlalchemy import and_, delete, or_, select
 
 from catalog.model import TableVersion
 from catalog.names import resource_name
 from catalog.store import sql_checks as checks
-from catalog.store.sql_base import SqlStoreBase, segment_filter
+from catalog.store.sql_base import TABLES, SqlStoreBase, segment_filter
 from catalog.store.sql_table_values import table_from_snapshot
 from catalog.store.sql_tables import VERSIONS, version_number
 from common.errors import EntityNotFound, InvalidInput
@@ -86,3 +88,31 @@ class TableVersionOps(SqlStoreBase):
             ).rowcount
         if not deleted:
             raise EntityNotFound(f"Version {version} of table {db_name}.{name} not found")
+
+    def prune_table_versions(
+        self, keep: int, limit: int, created_before: datetime | None = None
+    ) -> int:
+        if keep < 1 or limit < 1:
+            raise ValueError("keep and limit must be positive")
+        # Numbers only grow, so the newest `keep` versions are the ones numbered above this.
+        old = VERSIONS.c.version <= TABLES.c.version - keep
+        if created_before is not None:
+            aged = and_(
+                VERSIONS.c.create_time < created_before, VERSIONS.c.version < TABLES.c.version
+            )
+            old = or_(old, aged)
+        with self._db.write() as conn:
+            ids = (
+                conn.execute(
+                    select(VERSIONS.c.id)
+                    .join(TABLES, TABLES.c.id == VERSIONS.c.table_id)
+                    .where(old)
+                    .order_by(VERSIONS.c.id)
+                    .limit(limit)
+                )
+                .scalars()
+                .all()
+            )
+            if not ids:
+                return 0
+            return conn.execute(delete(VERSIONS).where(VERSIONS.c.id.in_(ids))).rowcount
