@@ -27,6 +27,7 @@ class RayCluster:
         self._config = config
         self._lock = threading.Lock()
         self._address: str | None = None
+        self._closed = False
 
     @property
     def config(self) -> AgentsConfig:
@@ -51,6 +52,8 @@ class RayCluster:
         with self._lock:
             if self._address is not None and ray.is_initialized():
                 return self._address
+            if self._closed:
+                raise ClusterUnavailable("the agent is stopping: Ray is not started any more")
             if self.embedded:
                 address = head.start_or_attach(self._config).address
             else:
@@ -85,6 +88,11 @@ class RayCluster:
                     raise ClusterUnavailable(f"cannot connect to Ray at {address}: {exc}") from exc
             self._address = address
             return address
+
+    def close(self) -> None:
+        """Refuse to start or join a cluster from now on (the agent is stopping); a connection
+        already made stays usable."""
+        self._closed = True
 
     def client_environment(self) -> dict[str, str]:
         """Variables another process (e.g. the environment launcher) needs to connect."""

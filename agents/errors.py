@@ -23,3 +23,8 @@ class NoCapacity(ResourceNumberLimitExceeded):
 
 class ClusterUnavailable(FailedPrecondition):
     """Ray could not be started or reached."""
+
+
+class AgentUnavailable(NoCapacity):
+    """The agent is starting, stopping or unreachable: nothing was recorded of the request,
+    which may be made again once the agent is back."""

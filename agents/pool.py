@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from agents.api import PoolStatus
 from agents.cluster import RayCluster
 from agents.config import AgentsConfig, EnvironmentSpec
 from agents.environment import EnvironmentHandle
@@ -34,19 +35,6 @@ class SlotState(StrEnum):
     WARM = "WARM"
     BOUND_IDLE = "BOUND_IDLE"
     BUSY = "BUSY"
-
-
-@dataclass(frozen=True)
-class PoolStatus:
-    """Counts of the pool's environments, and whether Ray is up."""
-
-    target_size: int
-    warm: int
-    starting: int
-    bound_idle: int
-    busy: int
-    ray_started: bool
-    ray_address: str
 
 
 @dataclass(frozen=True)

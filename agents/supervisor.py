@@ -15,15 +15,21 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from agents import head, naming
+from agents.api import PoolStatus, RunLaunch
 from agents.cluster import RayCluster
 from agents.config import AgentsConfig, EnvironmentSpec
 from agents.environment import EnvironmentHandle, PendingProgress
-from agents.errors import EnvironmentLost, EnvironmentUnresponsive, NoCapacity
+from agents.errors import (
+    AgentUnavailable,
+    EnvironmentLost,
+    EnvironmentUnresponsive,
+    NoCapacity,
+)
 from agents.host_info import HostInfo
 from agents.isolation import IsolationTuple
 from agents.layout import DataLayout
 from agents.lifecycle import EnvironmentFactory
-from agents.pool import PoolStatus, WarmPool
+from agents.pool import WarmPool
 from agents.recovery import find_environments, take_over
 from agents.run_files import DEFAULT_MAX_BYTES, read_log, read_status, write_status
 from agents.runs import LogChunk, LogStream, RunProgress, RunRequest, RunState
@@ -32,15 +38,10 @@ from common.errors import AlreadyExists, SluiceError
 logger = logging.getLogger(__name__)
 
 _FINISHED_KEPT = 10_000
-
-
-@dataclass(frozen=True)
-class RunLaunch:
-    """A launched run: its progress, its environment, and whether that came warm."""
-
-    progress: RunProgress
-    environment_id: str
-    warm: bool
+LOST_RUN_MESSAGE = (
+    "the run's environment was lost while no agent followed it (the agent or its Ray cluster "
+    "stopped while the run executed)"
+)
 
 
 @dataclass(eq=False)
@@ -119,6 +120,7 @@ class RunSupervisor:
             )
             for run in taken:
                 reattached.append(self._follow(run.run_id, run.handle, run.info))
+        self._record_lost({progress.run_id for progress in reattached})
         self._pool.start()
         self._monitor = threading.Thread(target=self._watch, name="run-monitor", daemon=True)
         self._monitor.start()
@@ -151,11 +153,15 @@ class RunSupervisor:
             claim = self._pool.claim(isolation, spec)
         except NoCapacity:
             # Nothing ran: leave no trace, so that the run can be launched again later.
-            with self._lock:
-                if self._active.get(request.run_id) is active:
-                    del self._active[request.run_id]
+            self._drop(active)
             raise
         except SluiceError as exc:
+            if self._stopping.is_set():
+                # The agent stops: the run never started and is launched again at its next start.
+                self._drop(active)
+                raise AgentUnavailable(
+                    "the agent stopped before the run's environment was ready"
+                ) from exc
             self._finalize(active, f"no environment for the run: {exc.message}", RunState.FAILED)
             raise
         environment_id = claim.handle.environment_id
@@ -292,6 +298,55 @@ class RunSupervisor:
         self._pool.shutdown(destroy=destroy_environments)
         if stop_cluster:
             self._cluster.stop()
+
+    def executing(self) -> bool:
+        """Whether a run's script executes (or may) in an environment of this supervisor."""
+        with self._lock:
+            return any(run.handle is not None for run in self._active.values())
+
+    def begin_stop(self) -> None:
+        """From now on, a launch that fails leaves no trace (the run is launched again later),
+        and the monitor stops; shutdown() does the rest."""
+        self._stopping.set()
+
+    def fail_all(self, message: str) -> list[RunProgress]:
+        """The cluster died: every run executing on it ends FAILED with message, recorded in its
+        status file for whoever asks next (environments are not touched: they are gone).
+
+        Returns:
+            The final progress of each run failed.
+        """
+        self._stopping.set()
+        with self._lock:
+            runs = [run for run in self._active.values() if run.handle is not None]
+            for run in runs:
+                run.ending = True
+        return [self._finalize(run, message, RunState.FAILED) for run in runs]
+
+    def _drop(self, active: _ActiveRun) -> None:
+        with self._lock:
+            if self._active.get(active.run_id) is active:
+                del self._active[active.run_id]
+
+    def _record_lost(self, followed: set[str]) -> None:
+        """Runs that started executing and are neither followed again nor finished were lost
+        while no agent watched; say so in their status, so that their end is known at once."""
+        try:
+            run_dirs = list(self._layout.runs_dir.iterdir())
+        except OSError:
+            return
+        now = time.time()
+        for run_dir in run_dirs:
+            run_id = run_dir.name
+            try:
+                if run_id in followed or self._layout.run_status_file(run_id).exists():
+                    continue
+                lost = RunProgress(run_id, RunState.FAILED, error_message=LOST_RUN_MESSAGE)
+                write_status(self._layout, replace(lost, finished_at=now))
+            except (OSError, SluiceError) as exc:
+                logger.warning("run %s: lost status not recorded: %s", run_id, exc)
+                continue
+            logger.info("run %s was lost while no agent followed it", run_id)
 
     def _follow(self, run_id: str, handle: EnvironmentHandle, info: HostInfo) -> RunProgress:
         try:

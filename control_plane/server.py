@@ -32,8 +32,6 @@ def serve(config: ServerConfig) -> int:
         app = assemble(config)
         try:
             app.start()
-            for sig in STOP_SIGNALS:
-                signal.signal(sig, request_stop)
             log.info(
                 "server started",
                 extra=fields(
@@ -43,12 +41,10 @@ def serve(config: ServerConfig) -> int:
                     max_workers=config.max_workers,
                 ),
             )
-            # Ray's driver start-up replaces the SIGTERM handler (with sys.exit, or a native
-            # handler when it connects from another thread): take it back, now and after a
-            # lazy Ray start.
+            # Ray lives in the job agent's process, so these handlers stay ours; the timeout
+            # keeps the main thread where signal handlers run responsive.
             while not stop_requested.wait(1.0):
-                for sig in STOP_SIGNALS:
-                    signal.signal(sig, request_stop)
+                pass
             log.info("server stopping", extra=fields(grace_s=config.shutdown_grace_s))
         finally:
             app.stop()

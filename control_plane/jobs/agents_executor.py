@@ -1,4 +1,5 @@
-"""The RunExecutor that runs jobs on Ray: the control plane's view of agents.RunSupervisor.
+"""The RunExecutor that runs jobs on Ray: the control plane's view of the job agent (an
+agents.client.AgentClient talking to the agent process, which hosts agents.RunSupervisor).
 
 It translates the control plane's run model into the agents' (isolation tuple, worker shape,
 run request), the agents' run states back into execution states, and the agents' per-stream log
@@ -10,15 +11,16 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, datetime
+from typing import Protocol
 
+from agents.api import PoolStatus, RunLaunch
 from agents.config import EnvironmentSpec
 from agents.errors import NoCapacity
 from agents.isolation import IsolationTuple as AgentsIsolation
+from agents.runs import LogChunk, RunRequest
 from agents.runs import LogStream as AgentsStream
 from agents.runs import RunProgress as AgentsProgress
-from agents.runs import RunRequest
 from agents.runs import RunState as AgentsState
-from agents.supervisor import RunSupervisor
 from common.errors import AlreadyExists, SluiceError
 from control_plane.jobs.executor import (
     CapacityUnavailable,
@@ -71,10 +73,28 @@ def agents_isolation(isolation: IsolationTuple) -> AgentsIsolation:
     )
 
 
-class AgentsExecutor:
-    """Executes runs through a started RunSupervisor; implements RunExecutor."""
+class AgentRuns(Protocol):
+    """What the executor needs of the agent: RunSupervisor's methods (AgentClient has them)."""
 
-    def __init__(self, supervisor: RunSupervisor, default_spec: EnvironmentSpec) -> None:
+    def launch(
+        self, request: RunRequest, isolation: AgentsIsolation, spec: EnvironmentSpec | None = None
+    ) -> RunLaunch: ...
+
+    def progress(self, run_id: str) -> AgentsProgress: ...
+
+    def stop(self, run_id: str) -> AgentsProgress: ...
+
+    def forget(self, run_id: str) -> None: ...
+
+    def read_log(self, run_id: str, stream: AgentsStream, offset: int = 0) -> LogChunk: ...
+
+    def pool_status(self) -> PoolStatus: ...
+
+
+class AgentsExecutor:
+    """Executes runs through the job agent; implements RunExecutor."""
+
+    def __init__(self, supervisor: AgentRuns, default_spec: EnvironmentSpec) -> None:
         self._supervisor = supervisor
         self._default_spec = default_spec
         # Whether each run in flight got a warm environment, for a repeated launch call.

@@ -13,6 +13,7 @@ from pathlib import Path
 from opentelemetry.trace import Tracer
 from sqlalchemy.engine import make_url
 
+from agents.api import AgentSettings, socket_path
 from agents.config import (
     MAX_RAY_TEMP_DIR_CHARS,
     AgentsConfig,
@@ -20,18 +21,19 @@ from agents.config import (
     PoolConfig,
     RayConfig,
 )
-from agents.supervisor import RunSupervisor
 from common.db import Database
 from common.errors import SluiceError
 from common.paging import PageTokenCodec
 from control_plane.config import ServerConfig
 from control_plane.errors import StartupError
+from control_plane.jobs.agent_process import AgentProcess
 from control_plane.jobs.agents_executor import AgentsExecutor, environment_spec
 from control_plane.jobs.model import (
     DEFAULT_NUMBER_OF_WORKERS,
     DEFAULT_WORKER_TYPE,
     CommandName,
     JobRun,
+    RunState,
 )
 from control_plane.jobs.reconciler import Reconciler
 from control_plane.jobs.scheduler import Scheduler, SchedulerConfig
@@ -132,22 +134,24 @@ class JobsRuntime:
         self.scripts = script_sources(config)
         # One cap for uploads and local scripts alike.
         self.store = SqlJobStore(db, codec, max_script_bytes=self.scripts.max_bytes)
-        self._supervisor = RunSupervisor(settings, on_update=lambda _progress: self._wake())
-        self.executor = AgentsExecutor(self._supervisor, settings.pool.spec)
+        self._agent = AgentProcess(
+            AgentSettings(settings, socket_path(settings.data_dir)), on_restart=self._wake
+        )
+        self.executor = AgentsExecutor(self._agent.client, settings.pool.spec)
         self._scheduler: Scheduler | None = None
         self._reconciler: Reconciler | None = None
-        self._embedded = config.ray_address is None
 
     def start(self, api_address: str) -> None:
-        """Re-attach to runs still executing, fail those that are gone, then schedule.
+        """Start the job agent (in its own process it re-attaches to the runs still executing
+        and starts or joins Ray, without holding up the server), then schedule.
 
         Args:
             api_address: host:port that runs use to reach this server's API.
         """
         try:
-            reattached = self._supervisor.start()
-        except SluiceError as exc:
-            raise StartupError(f"cannot start the job agents: {exc.message}") from None
+            self._agent.start()
+        except OSError as exc:
+            raise StartupError(f"cannot start the job agent: {exc.strerror}") from None
         scheduler = Scheduler(
             self.store,
             self.executor,
@@ -165,7 +169,7 @@ class JobsRuntime:
             extra=fields(
                 pool_size=self._config.pool_size,
                 ray=self._config.ray_address or "embedded",
-                executing=len(reattached),
+                agent_pid=self._agent.pid,
                 reattached=len(report.reattached),
                 lost=len(report.lost),
             ),
@@ -176,22 +180,26 @@ class JobsRuntime:
         self._wake()
 
     def stop(self) -> None:
-        """Stop scheduling. Runs still executing keep running for the next start to re-attach;
-        with none, the environments (and an embedded Ray) are shut down."""
+        """Stop scheduling and the agent. Runs still executing keep running for the next start
+        to re-attach; with none, the environments (and an embedded Ray) are shut down, whatever
+        the agent was doing. A run whose environment was still starting is not failed: it stays
+        queued (STARTING or WAITING) and is launched at the next start, as nothing of it ran."""
         if self._scheduler is not None:
             self._scheduler.stop()
         if self._reconciler is not None:
             self._reconciler.stop()
         try:
-            executing = bool(self.store.list_active_runs())
+            # Only runs past their launch may execute; queued ones (STARTING, WAITING) do not.
+            executing = any(
+                run.state in (RunState.RUNNING, RunState.STOPPING)
+                for run in self.store.list_active_runs()
+            )
         except Exception:
             # The database is unreachable: keep everything for the next start to sort out.
             log.exception("cannot list active runs at shutdown; environments are kept")
             executing = True
-        self._supervisor.shutdown(
-            destroy_environments=not executing, stop_cluster=self._embedded and not executing
-        )
-        log.info("jobs stopped", extra=fields(environments_kept=executing))
+        code = self._agent.stop(keep_environments=executing)
+        log.info("jobs stopped", extra=fields(runs_executing=executing, agent_exit_code=code))
 
     def _wake(self) -> None:
         if self._scheduler is not None:

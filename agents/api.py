@@ -1,0 +1,172 @@
+"""The agent's internal API: what crosses between the control plane and an agent process.
+
+An agent process (`python -m agents.service`) is the Ray driver of one cluster; the control plane
+talks to it over gRPC on a Unix socket in a 0700 directory (the directory's mode is the
+authentication), with JSON bodies built from the agents' own dataclasses. This module holds the
+method names, the bodies' shapes and the agent's configuration on the wire; it never imports Ray,
+so the control plane can use it without becoming a Ray driver.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tempfile
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from agents.config import AgentsConfig, EnvironmentSpec, PoolConfig, RayConfig
+from agents.runs import RunProgress
+
+SERVICE = "sluice.agent.internal.Agent"
+SOCKET_NAME = "agent.sock"
+# A unix socket path holds at most 107 bytes.
+MAX_SOCKET_PATH_CHARS = 100
+# Exit code of an agent whose Ray cluster died: the control plane starts it again at once.
+EXIT_CLUSTER_LOST = 3
+
+
+class Method(StrEnum):
+    """The agent's RPCs (unary, JSON in and out)."""
+
+    LAUNCH = "Launch"
+    PROGRESS = "GetProgress"
+    STOP = "StopRun"
+    READ_LOG = "ReadLog"
+    FORGET = "ForgetRun"
+    POOL_STATUS = "GetPoolStatus"
+    SHUTDOWN = "Shutdown"
+
+    @property
+    def path(self) -> str:
+        """The gRPC method path."""
+        return f"/{SERVICE}/{self.value}"
+
+
+class Outcome(StrEnum):
+    """How a call ended, in every response's "outcome"."""
+
+    OK = "ok"
+    # The run id was launched before (Launch): the response holds its progress.
+    ALREADY_EXISTS = "already_exists"
+    # No environment can take the run now; nothing was recorded, launch it again later.
+    NO_CAPACITY = "no_capacity"
+    # The agent is starting or stopping; nothing was recorded, call again later.
+    NOT_READY = "not_ready"
+    # The request failed; "message" says why.
+    FAILED = "failed"
+    # The request was malformed.
+    INVALID = "invalid"
+
+
+@dataclass(frozen=True)
+class RunLaunch:
+    """A launched run: its progress, its environment, and whether that came warm."""
+
+    progress: RunProgress
+    environment_id: str
+    warm: bool
+
+
+@dataclass(frozen=True)
+class PoolStatus:
+    """Counts of the pool's environments, and whether Ray is up."""
+
+    target_size: int
+    warm: int
+    starting: int
+    bound_idle: int
+    busy: int
+    ray_started: bool
+    ray_address: str
+
+
+@dataclass(frozen=True)
+class AgentSettings:
+    """What the control plane tells an agent process at its start (one JSON line on stdin)."""
+
+    config: AgentsConfig
+    socket_path: Path
+
+    def to_json(self) -> str:
+        """One line of JSON."""
+        config = self.config
+        return json.dumps(
+            {
+                "socket_path": str(self.socket_path),
+                "data_dir": str(config.data_dir),
+                "poll_interval_s": config.poll_interval_s,
+                "rpc_timeout_s": config.rpc_timeout_s,
+                "teardown_timeout_s": config.teardown_timeout_s,
+                "ray": {
+                    "address": config.ray.address,
+                    "auth_token_path": _optional_path(config.ray.auth_token_path),
+                    "num_cpus": config.ray.num_cpus,
+                    "object_store_memory_mb": config.ray.object_store_memory_mb,
+                    "include_dashboard": config.ray.include_dashboard,
+                    "temp_dir": _optional_path(config.ray.temp_dir),
+                    "start_timeout_s": config.ray.start_timeout_s,
+                    "connect_timeout_s": config.ray.connect_timeout_s,
+                },
+                "pool": {
+                    "size": config.pool.size,
+                    "spec": config.pool.spec.to_dict(),
+                    "idle_ttl_s": config.pool.idle_ttl_s,
+                    "max_environments": config.pool.max_environments,
+                    "start_timeout_s": config.pool.start_timeout_s,
+                    "placement_timeout_s": config.pool.placement_timeout_s,
+                    "maintenance_interval_s": config.pool.maintenance_interval_s,
+                    "refill_backoff_s": config.pool.refill_backoff_s,
+                },
+            },
+            separators=(",", ":"),
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> AgentSettings:
+        """The inverse of to_json; InvalidInput (from the config classes) on bad values."""
+        values = json.loads(text)
+        ray = dict(values["ray"])
+        for key in ("auth_token_path", "temp_dir"):
+            ray[key] = Path(ray[key]) if ray[key] is not None else None
+        pool = dict(values["pool"])
+        pool["spec"] = EnvironmentSpec.from_dict(pool["spec"])
+        config = AgentsConfig(
+            data_dir=Path(values["data_dir"]),
+            ray=RayConfig(**ray),
+            pool=PoolConfig(**pool),
+            poll_interval_s=values["poll_interval_s"],
+            rpc_timeout_s=values["rpc_timeout_s"],
+            teardown_timeout_s=values["teardown_timeout_s"],
+        )
+        return cls(config=config, socket_path=Path(values["socket_path"]))
+
+
+def socket_path(data_dir: Path) -> Path:
+    """Where the agent of data_dir listens: in the data dir, or in a short directory named after
+    it when the data dir is too long for a unix socket path."""
+    path = Path(data_dir).absolute() / "agent" / SOCKET_NAME
+    if len(str(path)) <= MAX_SOCKET_PATH_CHARS:
+        return path
+    digest = hashlib.sha256(str(Path(data_dir).absolute()).encode()).hexdigest()[:12]
+    return Path(tempfile.gettempdir()) / f"sluice-agent-{digest}" / SOCKET_NAME
+
+
+def encode(body: dict[str, Any]) -> bytes:
+    """A request or response body on the wire."""
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
+def decode(data: bytes) -> dict[str, Any]:
+    """The inverse of encode; a body that is not a JSON object decodes as {}."""
+    try:
+        value = json.loads(data)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _optional_path(path: Path | None) -> str | None:
+    return None if path is None else str(path)

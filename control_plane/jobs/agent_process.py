@@ -1,0 +1,166 @@
+"""The agent process of a server: started with the server, started again whenever it exits, and
+stopped with the server.
+
+The agent (`python -m agents.service`) is the only Ray driver: the server process never imports
+Ray, so a dead Ray head or a crashed driver takes down the agent alone while the catalog keeps
+being served. The agent gets its settings as one JSON line on stdin, which stays open for as
+long as this process lives: a server killed outright leaves an agent that notices and exits.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+
+from agents.api import EXIT_CLUSTER_LOST, AgentSettings
+from agents.client import AgentClient
+from common.secrets import without_server_secrets
+from control_plane.logs import fields
+
+log = logging.getLogger("sluice.jobs")
+
+AGENT_COMMAND = (sys.executable, "-m", "agents.service")
+# The agent is the longest part of a graceful stop: it destroys environments and stops Ray.
+STOP_TIMEOUT_S = 90.0
+
+
+class AgentProcess:
+    """Starts and supervises the agent process; start() once, stop() once.
+
+    Args:
+        settings: what the agent is told at each start.
+        min_backoff_s: wait before restarting an agent that exited; doubles on each quick exit
+            up to max_backoff_s, and is reset by an agent that lived longer than stable_s.
+        on_restart: called after an agent was started again (from the supervising thread).
+    """
+
+    def __init__(
+        self,
+        settings: AgentSettings,
+        *,
+        min_backoff_s: float = 0.5,
+        max_backoff_s: float = 30.0,
+        stable_s: float = 60.0,
+        on_restart: Callable[[], None] | None = None,
+    ) -> None:
+        self._settings = settings
+        self._min_backoff_s = min_backoff_s
+        self._max_backoff_s = max_backoff_s
+        self._stable_s = stable_s
+        self._on_restart = on_restart
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._process: subprocess.Popen[bytes] | None = None
+        self._thread: threading.Thread | None = None
+        self.client = AgentClient(settings.socket_path, settings.config.pool.size)
+
+    @property
+    def pid(self) -> int | None:
+        """The current agent's process id, if one runs."""
+        process = self._process
+        return process.pid if process is not None and process.poll() is None else None
+
+    def start(self) -> None:
+        """Start the agent and the thread that restarts it; returns without waiting for Ray."""
+        with self._lock:
+            self._spawn()
+        self._thread = threading.Thread(target=self._supervise, name="sluice-agent", daemon=True)
+        self._thread.start()
+
+    def stop(self, keep_environments: bool, timeout_s: float = STOP_TIMEOUT_S) -> int | None:
+        """Stop the agent for good: it keeps its environments (and Ray) if keep_environments
+        or if a run executes in one, else destroys them and stops an embedded head.
+
+        Returns:
+            The agent's exit code, None if none ran.
+        """
+        self._stopping.set()
+        with self._lock:
+            process = self._process
+        if process is None:
+            return None
+        if process.poll() is None and not self.client.shutdown(keep_environments):
+            # The agent does not answer (still starting): a signal asks the same of it.
+            process.terminate()
+        try:
+            code = process.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            log.warning(
+                "the job agent did not stop in time; killing it", extra=fields(pid=process.pid)
+            )
+            process.kill()
+            code = process.wait()
+        self._close_stdin(process)
+        if self._thread is not None:
+            self._thread.join(timeout=5.0)
+        self.client.close()
+        return code
+
+    def _spawn(self) -> None:
+        """Under the lock: start an agent process."""
+        process = subprocess.Popen(
+            AGENT_COMMAND,
+            stdin=subprocess.PIPE,
+            stdout=sys.stderr.fileno(),
+            stderr=None,
+            env=without_server_secrets(os.environ),
+            # Its own session: a terminal's Ctrl-C reaches the server, which stops the agent.
+            start_new_session=True,
+        )
+        self._process = process
+        if process.stdin is not None:
+            # An agent that died at once is the supervising thread's business.
+            with contextlib.suppress(BrokenPipeError):
+                process.stdin.write(self._settings.to_json().encode() + b"\n")
+                process.stdin.flush()
+        log.info("job agent started", extra=fields(pid=process.pid))
+
+    def _supervise(self) -> None:
+        backoff = self._min_backoff_s
+        while True:
+            with self._lock:
+                process = self._process
+            if process is None:
+                return
+            started = time.monotonic()
+            code = process.wait()
+            self._close_stdin(process)
+            if self._stopping.is_set():
+                return
+            if code == EXIT_CLUSTER_LOST or time.monotonic() - started > self._stable_s:
+                backoff = self._min_backoff_s
+            log.warning(
+                "the job agent exited; starting it again",
+                extra=fields(
+                    exit_code=code,
+                    cluster_lost=code == EXIT_CLUSTER_LOST,
+                    restart_in_s=round(backoff, 1),
+                ),
+            )
+            if self._stopping.wait(backoff):
+                return
+            backoff = min(backoff * 2, self._max_backoff_s)
+            with self._lock:
+                if self._stopping.is_set():
+                    return
+                try:
+                    self._spawn()
+                except OSError:
+                    log.exception("cannot start the job agent; retrying")
+                    continue
+            if self._on_restart is not None:
+                self._on_restart()
+
+    @staticmethod
+    def _close_stdin(process: subprocess.Popen[bytes]) -> None:
+        if process.stdin is not None:
+            try:
+                process.stdin.close()
+            except OSError:
+                return

@@ -1,0 +1,192 @@
+"""The job agent as its own process, without Ray: the server never imports Ray, the control
+plane's client over the agent's socket, restarts, and what is said while no agent answers.
+
+An agent on an embedded cluster with no warm pool starts no Ray until a run needs it, so these
+tests take seconds.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TypeVar
+
+import pytest
+
+from agents.api import AgentSettings, socket_path
+from agents.client import AgentClient
+from agents.config import AgentsConfig, PoolConfig
+from agents.errors import AgentUnavailable
+from agents.isolation import IsolationTuple
+from agents.layout import DataLayout
+from agents.run_files import write_status
+from agents.runs import LogStream, RunProgress, RunRequest, RunState
+from agents.supervisor import LOST_RUN_MESSAGE
+from control_plane.jobs.agent_process import AgentProcess
+from control_plane.jobs.agents_executor import AgentsExecutor
+from control_plane.jobs.executor import CapacityUnavailable, ExecutionState, LaunchRequest
+from control_plane.jobs.model import CommandName
+from control_plane.jobs.model import IsolationTuple as RunIsolation
+from control_plane.jobs.workers import worker_spec
+from tests.integration.conftest import ServerProcess
+
+pytestmark = pytest.mark.integration
+
+T = TypeVar("T")
+AGENT_TIMEOUT_S = 60.0
+
+
+def wait_until(condition: Callable[[], T | None], timeout_s: float, what: str) -> T:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
+        time.sleep(0.05)
+
+
+@pytest.fixture
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    # Short: Ray's (unused) temp dir under it must fit a unix socket path.
+    return Path(os.path.realpath(tmp_path_factory.mktemp("ag")))
+
+
+@pytest.fixture
+def agent(data_dir: Path) -> Iterator[AgentProcess]:
+    """An agent without a warm pool, with a finished run and a lost one in its data dir."""
+    config = AgentsConfig(data_dir=data_dir, pool=PoolConfig(size=0))
+    layout = DataLayout(data_dir)
+    write_status(layout, RunProgress("jr_done", RunState.SUCCEEDED, environment_id="e1"))
+    layout.run_log("jr_done", LogStream.STDOUT).write_text("one\ntwo\n")
+    # Started executing (its working dir exists) and never finished: lost with its agent.
+    layout.run_dir("jr_lost").mkdir(parents=True)
+    process = AgentProcess(
+        AgentSettings(config, socket_path(data_dir)), min_backoff_s=0.1, max_backoff_s=0.5
+    )
+    process.start()
+    try:
+        yield process
+    finally:
+        process.stop(keep_environments=False, timeout_s=30)
+
+
+def answered(agent: AgentProcess) -> bool:
+    """Whether an agent answers (a run it knows is not reported RUNNING)."""
+    return agent.client.progress("jr_done").state is RunState.SUCCEEDED
+
+
+def test_the_server_process_never_loads_ray(server: ServerProcess) -> None:
+    maps = Path(f"/proc/{server.process.pid}/maps").read_text()
+    modules = {line.rsplit("/", 1)[-1] for line in maps.splitlines() if ".so" in line}
+    assert not [m for m in modules if "_raylet" in m], "the server process loaded Ray"
+    agents = [
+        child
+        for child in _children(server.process.pid)
+        if "agents.service" in " ".join(_cmdline(child))
+    ]
+    assert len(agents) == 1, "the server runs one job agent"
+
+
+def test_the_client_reads_runs_through_the_agent(agent: AgentProcess) -> None:
+    wait_until(lambda: answered(agent), AGENT_TIMEOUT_S, "the agent to answer")
+    client = agent.client
+
+    chunk = client.read_log("jr_done", LogStream.STDOUT)
+    lost = client.progress("jr_lost")
+
+    assert chunk.text == "one\ntwo\n"
+    assert (lost.state, lost.error_message) == (RunState.FAILED, LOST_RUN_MESSAGE)
+    assert client.progress("jr_never").state is RunState.LOST
+    status = client.pool_status()
+    assert (status.target_size, status.warm, status.ray_started) == (0, 0, False)
+
+
+def test_a_killed_agent_is_started_again(agent: AgentProcess) -> None:
+    wait_until(lambda: answered(agent), AGENT_TIMEOUT_S, "the agent to answer")
+    first = agent.pid
+    assert first is not None
+
+    os.kill(first, signal.SIGKILL)
+
+    wait_until(lambda: agent.pid not in (None, first), AGENT_TIMEOUT_S, "a new agent process")
+    wait_until(lambda: answered(agent), AGENT_TIMEOUT_S, "the new agent to answer")
+
+
+def test_without_an_agent_nothing_is_decided(agent: AgentProcess, data_dir: Path) -> None:
+    wait_until(lambda: answered(agent), AGENT_TIMEOUT_S, "the agent to answer")
+    assert agent.stop(keep_environments=False, timeout_s=30) == 0
+    client = AgentClient(socket_path(data_dir))
+    executor = AgentsExecutor(client, PoolConfig().spec)
+    request = LaunchRequest(
+        run_id="jr_new",
+        job_name="job",
+        attempt=0,
+        command=CommandName.GLUEETL,
+        isolation=RunIsolation(account="123456789012", role="r"),
+        worker=worker_spec(CommandName.GLUEETL, "G.1X", 2),
+        script_location="s3://b/job.py",
+        script_text="print(1)",
+        arguments={},
+        timeout_s=60,
+    )
+
+    progress = executor.poll("jr_done")
+    with pytest.raises(CapacityUnavailable):
+        executor.launch(request)
+    with pytest.raises(AgentUnavailable):
+        client.stop("jr_done")
+    with pytest.raises(AgentUnavailable):
+        client.launch(RunRequest("jr_new", "print(1)"), IsolationTuple("1", "r"))
+
+    # A run may well still execute while no agent answers: it is not reported over.
+    assert progress is not None and progress.state is ExecutionState.RUNNING
+    assert executor.read_logs("jr_done", "").lines == []
+    assert not socket_path(agent_data_dir(agent)).exists()
+
+
+def test_an_orphaned_agent_exits(data_dir: Path) -> None:
+    settings = AgentSettings(
+        AgentsConfig(data_dir=data_dir, pool=PoolConfig(size=0)), socket_path(data_dir)
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "agents.service"], stdin=subprocess.PIPE, start_new_session=True
+    )
+    try:
+        assert process.stdin is not None
+        process.stdin.write(settings.to_json().encode() + b"\n")
+        process.stdin.flush()
+        wait_until(socket_path(data_dir).exists, AGENT_TIMEOUT_S, "the agent's socket")
+
+        process.stdin.close()
+
+        assert process.wait(timeout=AGENT_TIMEOUT_S) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def agent_data_dir(agent: AgentProcess) -> Path:
+    return agent._settings.config.data_dir  # noqa: SLF001 - the test's own fixture
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except OSError:
+        return []
+    return [int(child) for child in text.split()]
+
+
+def _cmdline(pid: int) -> list[str]:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_text().split("\0")
+    except OSError:
+        return []
