@@ -61,6 +61,14 @@ EXIT_STARTUP = 2
     help="Token file of an existing Ray cluster with token authentication.",
 )
 @click.option(
+    "--lease-ttl",
+    "lease_ttl_s",
+    type=float,
+    default=None,
+    help="Seconds a server's scheduler lease lasts unrenewed: how soon another server on the "
+    "same database takes its runs over when it dies.  [default: 15]",
+)
+@click.option(
     "--advertise-address",
     default=None,
     help="HOST:PORT job runs use to reach this server.  [default: the listen address]",

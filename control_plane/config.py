@@ -59,6 +59,13 @@ class ServerConfig(BaseModel):
     ray_num_cpus: int = Field(
         default=12, ge=1, le=4096, description="logical CPUs of the embedded Ray head"
     )
+    lease_ttl_s: float = Field(
+        default=15.0,
+        ge=1.0,
+        le=300.0,
+        description="how long the scheduler lease lasts unrenewed (renewed every third of it): "
+        "servers on one database take over a dead one's runs within about this long",
+    )
     advertise_address: str | None = Field(
         default=None,
         description="host:port job runs use to reach the API; None: the listen address "

@@ -5,6 +5,11 @@ A RUNNING run the executor still knows is re-attached (the scheduler follows it 
 does not know has lost its environment and fails, retried if it has retries left. A STOPPING run
 the executor does not know is STOPPED. STARTING and WAITING runs are the scheduler's: it
 launches them (again). Finished runs of deleted jobs are purged.
+
+With several servers on one database only the holder of the scheduler lease reconciles, at once
+when it acquires the lease (taking over from a server that died) and then on the timer; its
+changes carry the lease's Fence. An executor sees only the environments of its own server, so a
+run taken over from another server is lost unless it executes where this one can find it.
 """
 
 from __future__ import annotations
@@ -15,12 +20,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from control_plane.jobs.executor import RunExecutor
+from control_plane.jobs.leases import Fence, LeaseLost
 from control_plane.jobs.model import RunState
 from control_plane.jobs.store import JobStore
 
 logger = logging.getLogger(__name__)
 
-LOST_MESSAGE = "environment lost after control-plane restart"
+LOST_MESSAGE = (
+    "environment lost: the control plane that ran it restarted, or another server took its "
+    "runs over, and the run is not executing where this server can see it"
+)
 
 
 @dataclass(frozen=True)
@@ -59,12 +68,17 @@ class Reconciler:
         *,
         config: ReconcilerConfig | None = None,
         on_change: Callable[[], None] = _nothing,
+        fence: Callable[[], Fence | None] | None = None,
     ) -> None:
+        """fence gives the scheduler lease's Fence while this server holds it, None while it
+        does not; without it the reconciler is alone and always reconciles."""
         self._store = store
         self._executor = executor
         self._config = config or ReconcilerConfig()
         self._on_change = on_change
+        self._fence = fence
         self._halt = threading.Event()
+        self._wake = threading.Event()
         self._thread: threading.Thread | None = None
 
     def start(self) -> ReconcileReport:
@@ -78,11 +92,27 @@ class Reconciler:
 
     def stop(self, timeout_s: float = 10.0) -> None:
         self._halt.set()
+        self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout_s)
             self._thread = None
 
+    def wake(self) -> None:
+        """Reconcile now (this server has just taken the scheduler lease over)."""
+        self._wake.set()
+
     def reconcile_once(self) -> ReconcileReport:
+        """One pass, if this server holds the scheduler lease (an empty report if not)."""
+        fence = self._fence() if self._fence is not None else None
+        if self._fence is not None and fence is None:
+            return ReconcileReport()
+        try:
+            return self._reconcile(fence)
+        except LeaseLost:
+            logger.warning("the scheduler lease was taken over; reconciling stops")
+            return ReconcileReport()
+
+    def _reconcile(self, fence: Fence | None) -> ReconcileReport:
         reattached: list[str] = []
         lost: list[str] = []
         stopped: list[str] = []
@@ -98,9 +128,10 @@ class Reconciler:
                     RunState.FAILED,
                     error_message=LOST_MESSAGE,
                     retry=True,
+                    fence=fence,
                 ):
                     lost.append(run.id)
-            elif self._store.transition(run.id, {RunState.STOPPING}, RunState.STOPPED):
+            elif self._store.transition(run.id, {RunState.STOPPING}, RunState.STOPPED, fence=fence):
                 stopped.append(run.id)
         report = ReconcileReport(
             reattached=tuple(reattached),
@@ -119,7 +150,11 @@ class Reconciler:
         return report
 
     def _loop(self) -> None:
-        while not self._halt.wait(self._config.interval_s):
+        while True:
+            self._wake.wait(self._config.interval_s)
+            self._wake.clear()
+            if self._halt.is_set():
+                return
             try:
                 self.reconcile_once()
             except Exception:

@@ -128,6 +128,24 @@ class SqlJobRun(SQLModel, table=True):
     trace_parent: str = Field(
         default="", sa_column=Column(String(64), nullable=False, server_default="")
     )
+    # The fencing token of the scheduler that began launching it; 0: no launch begun.
+    launch_token: int = Field(
+        default=0, sa_column=Column(BigInteger, nullable=False, server_default="0")
+    )
+
+
+class SqlLease(SQLModel, table=True):
+    """A named lease (control_plane.jobs.leases). Rows are never deleted, so that a name's
+    token only ever grows."""
+
+    __tablename__ = "leases"
+    __table_args__ = (PrimaryKeyConstraint("name", name="pk_leases"),)
+
+    name: str = Field(sa_column=Column(String(128), nullable=False))
+    holder: str = Field(sa_column=Column(String(255), nullable=False))
+    token: int = Field(sa_column=Column(BigInteger, nullable=False))
+    expires_at: datetime = Field(sa_column=Column(UtcDateTime, nullable=False))
+    acquired_on: datetime = Field(sa_column=Column(UtcDateTime, nullable=False))
 
 
 class SqlJobRunLog(SQLModel, table=True):
@@ -162,3 +180,4 @@ JOB_TAGS = SqlJobTag.__table__
 JOB_RUNS = SqlJobRun.__table__
 JOB_RUN_LOGS = SqlJobRunLog.__table__
 JOB_SCRIPTS = SqlJobScript.__table__
+LEASES = SqlLease.__table__

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import socket
 import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -13,6 +14,7 @@ from pathlib import Path
 from opentelemetry.trace import Tracer
 from sqlalchemy.engine import make_url
 
+from agents import naming
 from agents.api import AgentSettings, socket_path
 from agents.config import (
     MAX_RAY_TEMP_DIR_CHARS,
@@ -28,6 +30,7 @@ from control_plane.config import ServerConfig
 from control_plane.errors import StartupError
 from control_plane.jobs.agent_process import AgentProcess
 from control_plane.jobs.agents_executor import AgentsExecutor, environment_spec
+from control_plane.jobs.leases import Fence, LeaseKeeper
 from control_plane.jobs.model import (
     DEFAULT_NUMBER_OF_WORKERS,
     DEFAULT_WORKER_TYPE,
@@ -38,6 +41,7 @@ from control_plane.jobs.model import (
 from control_plane.jobs.reconciler import Reconciler
 from control_plane.jobs.scheduler import Scheduler, SchedulerConfig
 from control_plane.jobs.scripts import DEFAULT_MAX_SCRIPT_BYTES, ScriptSources
+from control_plane.jobs.sql_leases import SqlLeaseStore
 from control_plane.jobs.sql_store import SqlJobStore
 from control_plane.jobs.tracing import RunTracing
 from control_plane.jobs.workers import worker_spec
@@ -46,6 +50,8 @@ from control_plane.logs import fields
 log = logging.getLogger("sluice.jobs")
 
 AGENTS_DIR = "agents"
+# Servers on one database schedule runs only while they hold this lease.
+SCHEDULER_LEASE = "jobs.scheduler"
 
 
 def default_environment_spec() -> EnvironmentSpec:
@@ -110,6 +116,12 @@ def _sqlite_file(config: ServerConfig) -> Path | None:
     return Path(url.database).absolute()
 
 
+def lease_holder(config: ServerConfig) -> str:
+    """Who holds the scheduler lease for a server: its host and data dir, the same at every
+    start, so that a restarted server takes its own lease back at once."""
+    return f"{socket.gethostname()[:200]}:{naming.owner_tag(config.data_dir)}"
+
+
 class JobsRuntime:
     """Runs jobs for one server. start() before serving calls; stop() after."""
 
@@ -140,6 +152,13 @@ class JobsRuntime:
         self.executor = AgentsExecutor(self._agent.client, settings.pool.spec)
         self._scheduler: Scheduler | None = None
         self._reconciler: Reconciler | None = None
+        self.lease = LeaseKeeper(
+            SqlLeaseStore(db),
+            SCHEDULER_LEASE,
+            lease_holder(config),
+            ttl_s=config.lease_ttl_s,
+            on_acquired=self._took_over,
+        )
 
     def start(self, api_address: str) -> None:
         """Start the job agent (in its own process it re-attaches to the runs still executing
@@ -159,11 +178,16 @@ class JobsRuntime:
             tracing=self._tracing,
             run_credentials=self._run_credentials,
             scripts=self.scripts,
+            fence=self.lease.fence,
         )
-        reconciler = Reconciler(self.store, self.executor, on_change=scheduler.wake)
+        reconciler = Reconciler(
+            self.store, self.executor, on_change=scheduler.wake, fence=self.lease.fence
+        )
+        self._scheduler, self._reconciler = scheduler, reconciler
+        # Only the lease's holder schedules; the others serve calls and take over if it dies.
+        self.lease.start()
         report = reconciler.start()
         scheduler.start()
-        self._scheduler, self._reconciler = scheduler, reconciler
         log.info(
             "jobs started",
             extra=fields(
@@ -172,6 +196,7 @@ class JobsRuntime:
                 agent_pid=self._agent.pid,
                 reattached=len(report.reattached),
                 lost=len(report.lost),
+                scheduling=self.lease.fence() is not None,
             ),
         )
 
@@ -188,6 +213,7 @@ class JobsRuntime:
             self._scheduler.stop()
         if self._reconciler is not None:
             self._reconciler.stop()
+        fence = self.lease.fence()
         try:
             # Only runs past their launch may execute; queued ones (STARTING, WAITING) do not.
             executing = any(
@@ -199,8 +225,25 @@ class JobsRuntime:
             log.exception("cannot list active runs at shutdown; environments are kept")
             executing = True
         code = self._agent.stop(keep_environments=executing)
+        if fence is not None and not executing:
+            self._release_launches(fence)
+        # Released, so that another server on the database takes the runs over at once.
+        self.lease.stop()
         log.info("jobs stopped", extra=fields(runs_executing=executing, agent_exit_code=code))
 
     def _wake(self) -> None:
         if self._scheduler is not None:
             self._scheduler.wake()
+
+    def _release_launches(self, fence: Fence) -> None:
+        # Nothing executes any more: launches cut short may be begun again, here or elsewhere.
+        try:
+            self.store.release_launches(fence)
+        except Exception:
+            log.exception("cannot release the launches of queued runs; they will be failed")
+
+    def _took_over(self, _fence: Fence) -> None:
+        # A new tenure: re-attach or fail what the previous holder left, then schedule.
+        if self._reconciler is not None:
+            self._reconciler.wake()
+        self._wake()

@@ -5,6 +5,13 @@ One background thread reads the active runs from the store every poll interval (
 woken). Launches, which may take long, run on a small thread pool. Every state change goes
 through JobStore.transition, so a run changed meanwhile by a user (stop) or by the reconciler
 is left as it is. Runs the executor no longer knows are the reconciler's business.
+
+With several servers on one database, only the holder of the scheduler lease schedules (the
+fence callable says whether this server holds it now), and every change it makes carries the
+lease's Fence, so that a server replaced while it stalled changes nothing. Before launching a
+run it records the launch in the run (claim_launch): a successor finding a launch begun under
+an earlier token launches it only if its executor runs it already, and otherwise fails it
+(retried per max_retries), so that no run is executed twice.
 """
 
 from __future__ import annotations
@@ -27,14 +34,19 @@ from control_plane.jobs.executor import (
     RunExecutor,
     RunProgress,
 )
+from control_plane.jobs.leases import Fence, LeaseLost
 from control_plane.jobs.model import JobRun, RunState
 from control_plane.jobs.scripts import ScriptSources
-from control_plane.jobs.store import JobStore
+from control_plane.jobs.store import JobStore, LaunchClaim
 from control_plane.jobs.tracing import RunTracing
 
 logger = logging.getLogger(__name__)
 
 LAUNCH_INTERNAL_ERROR = "the environment could not be started: internal error (see the server log)"
+LAUNCH_INTERRUPTED = (
+    "the launch was interrupted: the server launching the run stopped or lost its scheduler "
+    "lease, and the run is not executing where this server can see it (it is not launched twice)"
+)
 
 
 def utc_now() -> datetime:
@@ -81,10 +93,13 @@ class Scheduler:
         tracing: RunTracing | None = None,
         run_credentials: Callable[[JobRun], Mapping[str, str]] | None = None,
         scripts: ScriptSources | None = None,
+        fence: Callable[[], Fence | None] | None = None,
     ) -> None:
         """tracing records each run's spans; run_credentials gives the environment variables
         holding a run's temporary credentials, valid while it is active; scripts says where
-        scripts may be loaded from (uploads only by default)."""
+        scripts may be loaded from (uploads only by default). fence gives the scheduler lease's
+        Fence while this server holds it, None while it does not; without it the scheduler is
+        alone and always schedules."""
         self._store = store
         self._scripts = scripts or ScriptSources()
         self._executor = executor
@@ -92,6 +107,9 @@ class Scheduler:
         self._clock = clock
         self._tracing = tracing or RunTracing()
         self._run_credentials = run_credentials
+        self._fence = fence
+        # The lease tenure of the last pass; guarded by _tick_lock.
+        self._tenure: Fence | None = None
         self._wake = threading.Event()
         self._halt = threading.Event()
         self._lock = threading.Lock()
@@ -129,8 +147,17 @@ class Scheduler:
         self._wake.set()
 
     def run_once(self) -> None:
-        """One pass over every active run."""
+        """One pass over every active run, if this server holds the scheduler lease."""
         with self._tick_lock:
+            fence = self._fence() if self._fence is not None else None
+            if self._fence is not None and fence is None:
+                return
+            if fence != self._tenure:
+                with self._lock:
+                    # Launches handed out in an earlier tenure are settled by their launch
+                    # claims; only those still in flight stay guarded.
+                    self._owned &= self._launching
+                self._tenure = fence
             runs = self._store.list_active_runs()
             active = {run.id for run in runs}
             with self._lock:
@@ -141,7 +168,10 @@ class Scheduler:
                 if self._halt.is_set():
                     return
                 try:
-                    self._step(run, now)
+                    self._step(run, now, fence)
+                except LeaseLost:
+                    logger.warning("the scheduler lease was taken over; this pass ends")
+                    return
                 except Exception:
                     # One run's trouble (executor or database) must not stall the others.
                     logger.exception("scheduling job run %s failed; retrying", run.id)
@@ -155,43 +185,47 @@ class Scheduler:
                 logger.exception("scheduler pass failed; retrying")
             self._wake.wait(self._config.poll_interval_s)
 
-    def _step(self, run: JobRun, now: datetime) -> None:
+    def _step(self, run: JobRun, now: datetime, fence: Fence | None) -> None:
         with self._lock:
             launching = run.id in self._launching
             owned = run.id in self._owned
         if run.state is not RunState.STOPPING and now >= run.deadline:
-            self._time_out(run, launching)
+            self._time_out(run, launching, fence)
         elif run.state is RunState.STARTING and not owned:
-            self._submit_launch(run)
+            self._submit_launch(run, fence)
         elif run.state is RunState.WAITING:
-            self._relaunch_waiting(run, now)
+            self._relaunch_waiting(run, now, fence)
         elif run.state is RunState.RUNNING:
-            self._follow(run)
+            self._follow(run, fence)
         elif run.state is RunState.STOPPING and not launching:
-            self._stop(run)
+            self._stop(run, fence)
 
     # Launching
 
-    def _submit_launch(self, run: JobRun) -> None:
+    def _submit_launch(self, run: JobRun, fence: Fence | None) -> None:
         pool = self._pool
         if pool is None or self._halt.is_set():
             return
         with self._lock:
             self._owned.add(run.id)
             self._launching.add(run.id)
-        pool.submit(self._launch, run)
+        pool.submit(self._launch, run, fence)
 
-    def _relaunch_waiting(self, run: JobRun, now: datetime) -> None:
+    def _relaunch_waiting(self, run: JobRun, now: datetime, fence: Fence | None) -> None:
         if (now - run.last_modified_on).total_seconds() < self._config.waiting_retry_s:
             return
-        if self._store.transition(run.id, {RunState.WAITING}, RunState.STARTING):
+        if self._store.transition(run.id, {RunState.WAITING}, RunState.STARTING, fence=fence):
             with self._lock:
                 self._owned.discard(run.id)
-            self._submit_launch(run)
+            self._submit_launch(run, fence)
 
-    def _launch(self, run: JobRun) -> None:
+    def _launch(self, run: JobRun, fence: Fence | None) -> None:
         try:
-            self._launch_and_record(run)
+            self._launch_and_record(run, fence)
+        except LeaseLost:
+            logger.warning("job run %s: the scheduler lease was taken over as it launched", run.id)
+            with self._lock:
+                self._owned.discard(run.id)
         except Exception:
             logger.exception("launching job run %s failed; it will be launched again", run.id)
             with self._lock:
@@ -201,8 +235,10 @@ class Scheduler:
                 self._launching.discard(run.id)
             self.wake()
 
-    def _launch_and_record(self, run: JobRun) -> None:
+    def _launch_and_record(self, run: JobRun, fence: Fence | None) -> None:
         starting = {RunState.STARTING}
+        if fence is not None and not self._claim_launch(run, fence):
+            return
         try:
             request = self._launch_request(run)
         except SluiceError as exc:
@@ -211,6 +247,7 @@ class Scheduler:
                 starting,
                 RunState.FAILED,
                 error_message=f"cannot load script {run.command.script_location}: {exc.message}",
+                fence=fence,
             )
             return
         try:
@@ -223,28 +260,56 @@ class Scheduler:
                 span.set_attribute("sluice.environment_id", info.environment_id)
                 span.set_attribute("sluice.warm_start", info.warm)
         except CapacityUnavailable:
-            self._store.transition(run.id, starting, RunState.WAITING)
+            self._store.transition(run.id, starting, RunState.WAITING, fence=fence)
             return
         except LaunchError as exc:
-            self._store.transition(run.id, starting, RunState.ERROR, error_message=exc.message)
+            self._store.transition(
+                run.id, starting, RunState.ERROR, error_message=exc.message, fence=fence
+            )
             return
         except Exception:
             logger.exception("the executor failed to launch job run %s", run.id)
             self._store.transition(
-                run.id, starting, RunState.ERROR, error_message=LAUNCH_INTERNAL_ERROR
+                run.id, starting, RunState.ERROR, error_message=LAUNCH_INTERNAL_ERROR, fence=fence
             )
             return
-        recorded = self._store.transition(
-            run.id,
-            starting,
-            RunState.RUNNING,
-            environment_id=info.environment_id,
-            warm_start=info.warm,
-        )
+        try:
+            recorded = self._store.transition(
+                run.id,
+                starting,
+                RunState.RUNNING,
+                environment_id=info.environment_id,
+                warm_start=info.warm,
+                fence=fence,
+            )
+        except LeaseLost:
+            # The lease's new holder owns the run now and cannot follow this server's environment.
+            self._executor.stop(run.id)
+            self._executor.forget(run.id)
+            raise
         if not recorded:
             # Stopped or timed out while it launched: nothing will follow this environment.
             self._executor.stop(run.id)
             self._executor.forget(run.id)
+
+    def _claim_launch(self, run: JobRun, fence: Fence) -> bool:
+        """Whether to launch the run: claimed for this tenure, or adopted from an earlier one
+        whose launch this executor runs already (launching again then only re-attaches)."""
+        claim = self._store.claim_launch(run.id, fence)
+        if claim is LaunchClaim.INTERRUPTED:
+            if self._executor.poll(run.id) is None:
+                logger.warning("job run %s: its launch was interrupted; failing it", run.id)
+                self._store.transition(
+                    run.id,
+                    {RunState.STARTING},
+                    RunState.FAILED,
+                    error_message=LAUNCH_INTERRUPTED,
+                    retry=True,
+                    fence=fence,
+                )
+                return False
+            claim = self._store.claim_launch(run.id, fence, adopt=True)
+        return claim is LaunchClaim.CLAIMED
 
     def _launch_request(self, run: JobRun) -> LaunchRequest:
         script = self._scripts.load(self._store, run.account, run.command.script_location)
@@ -271,7 +336,7 @@ class Scheduler:
 
     # Following
 
-    def _follow(self, run: JobRun) -> None:
+    def _follow(self, run: JobRun, fence: Fence | None) -> None:
         progress = self._executor.poll(run.id)
         if progress is None:
             return
@@ -288,6 +353,7 @@ class Scheduler:
                 {RunState.RUNNING},
                 RunState.SUCCEEDED,
                 execution_time=_execution_time(progress),
+                fence=fence,
             )
         else:
             state = RunState.FAILED
@@ -299,6 +365,7 @@ class Scheduler:
                 error_message=error,
                 execution_time=_execution_time(progress),
                 retry=True,
+                fence=fence,
             )
         if ended:
             self._tracing.executed(run, progress.started_at, progress.finished_at, error)
@@ -306,13 +373,14 @@ class Scheduler:
             self._executor.forget(run.id)
             self.wake()
 
-    def _time_out(self, run: JobRun, launching: bool) -> None:
+    def _time_out(self, run: JobRun, launching: bool, fence: Fence | None) -> None:
         timed_out = self._store.transition(
             run.id,
             {run.state},
             RunState.TIMEOUT,
             error_message=f"Job run timed out after {run.timeout} minutes",
             retry=True,
+            fence=fence,
         )
         if not timed_out:
             return
@@ -327,11 +395,11 @@ class Scheduler:
             cursor = self._drain_logs(run.id, cursor)
         self._executor.forget(run.id)
 
-    def _stop(self, run: JobRun) -> None:
+    def _stop(self, run: JobRun, fence: Fence | None) -> None:
         self._executor.stop(run.id)
         if self._drain_logs(run.id, run.log_cursor) is not None:
             return  # more lines than one pass copies: the run stops at a later pass
-        if self._store.transition(run.id, {RunState.STOPPING}, RunState.STOPPED):
+        if self._store.transition(run.id, {RunState.STOPPING}, RunState.STOPPED, fence=fence):
             self._tracing.ended(run, RunState.STOPPED, "stopped on request")
             self._executor.forget(run.id)
 

@@ -19,6 +19,7 @@ from common.errors import (
 )
 from common.paging import Page, PageRequest
 from control_plane.jobs import checks, workers
+from control_plane.jobs.leases import Fence
 from control_plane.jobs.model import (
     ACTIVE_STATES,
     RETRYABLE_STATES,
@@ -32,6 +33,8 @@ from control_plane.jobs.model import (
 )
 from control_plane.jobs.rows import JOB_RUNS, JOBS
 from control_plane.jobs.sql_base import SqlStoreBase, run_from_row, state_values
+from control_plane.jobs.sql_leases import check_fence
+from control_plane.jobs.store import LaunchClaim
 
 MAX_ERROR_MESSAGE = 4096
 _RUN_ID = re.compile(re.escape(RUN_ID_PREFIX) + r"[0-9a-f]{1,64}")
@@ -178,9 +181,12 @@ class RunOps(SqlStoreBase):
         warm_start: bool | None = None,
         execution_time: int | None = None,
         retry: bool = False,
+        fence: Fence | None = None,
     ) -> bool:
         check_transition(from_states, to_state, retry)
         values: dict[str, Any] = {"state": str(to_state), "last_modified_on": self._now()}
+        if to_state is RunState.WAITING:
+            values["launch_token"] = 0
         if error_message is not None:
             values["error_message"] = error_message[:MAX_ERROR_MESSAGE]
         if environment_id is not None:
@@ -190,6 +196,8 @@ class RunOps(SqlStoreBase):
         if execution_time is not None:
             values["execution_time"] = max(0, execution_time)
         with self._db.write() as conn:
+            if fence is not None:
+                check_fence(conn, fence)
             job_id = conn.execute(
                 select(JOB_RUNS.c.job_id).where(JOB_RUNS.c.run_id == run_id)
             ).scalar()
@@ -197,6 +205,39 @@ class RunOps(SqlStoreBase):
                 # Job row before run row, the order create_run and delete_job lock them in.
                 conn.execute(select(JOBS.c.id).where(JOBS.c.id == job_id).with_for_update())
             return self._transition(conn, run_id, from_states, to_state, values, retry)
+
+    def claim_launch(self, run_id: str, fence: Fence, *, adopt: bool = False) -> LaunchClaim:
+        claimable = JOB_RUNS.c.state == str(RunState.STARTING)
+        if not adopt:
+            claimable &= JOB_RUNS.c.launch_token.in_((0, fence.token))
+        with self._db.write() as conn:
+            check_fence(conn, fence)
+            claimed = conn.execute(
+                update(JOB_RUNS)
+                .where(JOB_RUNS.c.run_id == run_id, claimable)
+                .values(launch_token=fence.token)
+            ).rowcount
+            if claimed:
+                return LaunchClaim.CLAIMED
+            # Only telling the caller why: the update above decided.
+            state = conn.execute(
+                select(JOB_RUNS.c.state).where(JOB_RUNS.c.run_id == run_id)
+            ).scalar()
+        if state == str(RunState.STARTING):
+            return LaunchClaim.INTERRUPTED
+        return LaunchClaim.NOT_STARTING
+
+    def release_launches(self, fence: Fence) -> int:
+        with self._db.write() as conn:
+            check_fence(conn, fence)
+            return conn.execute(
+                update(JOB_RUNS)
+                .where(
+                    JOB_RUNS.c.state == str(RunState.STARTING),
+                    JOB_RUNS.c.launch_token == fence.token,
+                )
+                .values(launch_token=0)
+            ).rowcount
 
     def request_stop(self, account: str, job_name: str, run_id: str) -> JobRun:
         acc = checks.account(account)

@@ -3,15 +3,19 @@
 Job, run and script methods are scoped by account (the caller resolves it). Errors are the
 domain errors of common.errors. List methods take a PageRequest and return a Page whose
 next_token is opaque and tamper-checked. Every change of a run's state is a conditional update
-(`transition`): a run that is no longer in the expected state is left alone.
+(`transition`): a run that is no longer in the expected state is left alone. The scheduler's
+changes carry the Fence of its lease: once another server has taken the lease over, they raise
+LeaseLost and change nothing.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Collection, Mapping, Sequence
+from enum import StrEnum
 
 from common.paging import Page, PageRequest
+from control_plane.jobs.leases import Fence
 from control_plane.jobs.model import (
     Job,
     JobInput,
@@ -22,6 +26,18 @@ from control_plane.jobs.model import (
     RunInput,
     RunState,
 )
+
+
+class LaunchClaim(StrEnum):
+    """What claim_launch found."""
+
+    # The run is STARTING and this fence's holder may launch it.
+    CLAIMED = "CLAIMED"
+    # A scheduler under an earlier token began launching it and was replaced: whether the run
+    # executes is for the executor to say; launching it again might run it twice.
+    INTERRUPTED = "INTERRUPTED"
+    # The run is no longer STARTING (stopped, timed out, deleted): nothing to launch.
+    NOT_STARTING = "NOT_STARTING"
 
 
 class JobStore(ABC):
@@ -93,6 +109,7 @@ class JobStore(ABC):
         warm_start: bool | None = None,
         execution_time: int | None = None,
         retry: bool = False,
+        fence: Fence | None = None,
     ) -> bool:
         """Moves the run to to_state if it is in one of from_states; False (and no change) if not.
 
@@ -100,9 +117,27 @@ class JobStore(ABC):
         execution_time (measured from when it became RUNNING unless given) and frees the run's
         slot of its job's max_concurrent_runs, all in the same transaction. With retry, a run
         ending FAILED or TIMEOUT with retries left hands its slot to its next attempt, a new
-        STARTING run created in that transaction. ValueError if ALLOWED_TRANSITIONS does not
-        permit the change (a caller's bug).
+        STARTING run created in that transaction. Entering WAITING clears the run's launch
+        claim (nothing executes it). ValueError if ALLOWED_TRANSITIONS does not permit the
+        change (a caller's bug). With a fence, LeaseLost (and no change) if its token is no
+        longer its lease's.
         """
+
+    @abstractmethod
+    def claim_launch(self, run_id: str, fence: Fence, *, adopt: bool = False) -> LaunchClaim:
+        """Records that fence's holder launches the STARTING run, before it does.
+
+        CLAIMED if the run had no launch begun or one begun under this same token (a launch
+        retried by the same scheduler); INTERRUPTED, with nothing changed, if it was begun
+        under another token, unless adopt (the executor runs it already, so launching it is
+        idempotent), which claims it anyway. LeaseLost if fence is no longer its lease's.
+        """
+
+    @abstractmethod
+    def release_launches(self, fence: Fence) -> int:
+        """Clears the launch claims fence's holder made on runs still STARTING, so that any
+        scheduler may launch them; for when its executor has shut down with nothing of them
+        running. Returns how many; LeaseLost if fence is no longer its lease's."""
 
     @abstractmethod
     def request_stop(self, account: str, job_name: str, run_id: str) -> JobRun:
