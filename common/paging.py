@@ -37,11 +37,13 @@ class PageRequest:
     max_results: int = 0  # 0 means the default
     next_token: str = ""
     segment: Segment | None = None
+    # The call's own bound on max_results (Glue's, from common.limits).
+    max_allowed: int = MAX_MAX_RESULTS
 
     def limit(self) -> int:
-        if self.max_results < 0 or self.max_results > MAX_MAX_RESULTS:
-            raise InvalidInput(f"max_results must be between 1 and {MAX_MAX_RESULTS}")
-        return self.max_results or DEFAULT_MAX_RESULTS
+        if self.max_results < 0 or self.max_results > self.max_allowed:
+            raise InvalidInput(f"max_results must be between 1 and {self.max_allowed}")
+        return self.max_results or min(DEFAULT_MAX_RESULTS, self.max_allowed)
 
     def checked_segment(self) -> Segment | None:
         seg = self.segment

@@ -68,7 +68,8 @@ class CatalogStore(ABC):
     def get_tables(
         self, catalog_id: str, database_name: str, expression: str, page: PageRequest
     ) -> Page[Table]:
-        """expression: a name pattern, '*' for any characters and '|' between alternatives."""
+        """expression: a regular expression over names, read as Glue and Hive read it
+        (catalog.name_patterns: whole name, any case, a lone '*' for any characters)."""
 
     @abstractmethod
     def update_table(

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, exists, select
 
 from catalog.model import Comparator, PropertyPredicate, SortCriterion, Table
+from catalog.names import text_value
 from catalog.store import sql_checks as checks
 from catalog.store.rows import SqlTableParameter
 from catalog.store.sql_base import DATABASES, TABLES, SqlStoreBase, segment_filter
@@ -17,6 +18,10 @@ from common.errors import InvalidInput
 from common.paging import Page, PageRequest
 
 PARAMETERS = SqlTableParameter.__table__
+# Glue's ValueString bounds SearchText and a filter's key and value; Glue documents no bound
+# on the number of filters, each of which is one more condition to plan.
+MAX_SEARCH_TEXT = 1024
+MAX_FILTERS = 20
 
 _SORTABLE: dict[str, Any] = {
     "name": TABLES.c.name,
@@ -46,6 +51,8 @@ _COMPARE: dict[Comparator, Callable[[Any, Any], ColumnElement[bool]]] = {
 
 def _condition(predicate: PropertyPredicate) -> ColumnElement[bool]:
     """A filter on a table field, or else on the table parameter the key names."""
+    text_value("a filter key", predicate.key, MAX_SEARCH_TEXT)
+    text_value("a filter value", predicate.value, MAX_SEARCH_TEXT)
     try:
         compare = _COMPARE[Comparator(predicate.comparator)]
     except ValueError:
@@ -87,6 +94,9 @@ class SearchOps(SqlStoreBase):
         page: PageRequest,
     ) -> Page[Table]:
         cat = checks.catalog_id(catalog_id)
+        text_value("search_text", search_text, MAX_SEARCH_TEXT)
+        if len(filters) > MAX_FILTERS:
+            raise InvalidInput(f"SearchTables takes at most {MAX_FILTERS} filters")
         conditions = [_condition(predicate) for predicate in filters]
         order = _order(sort_criteria)
         query = self._tokens.page_query(

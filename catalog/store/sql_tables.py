@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, delete, exists, insert, select, update
+from sqlalchemy import Connection, Row, Select, bindparam, delete, exists, insert, select, update
 
 from catalog.model import ErrorDetail, Table, TableError, TableInput
+from catalog.name_patterns import table_name_matcher
 from catalog.names import resource_name
 from catalog.store import sql_checks as checks
 from catalog.store.rows import SqlPartition, SqlTableParameter, SqlTableVersion
-from catalog.store.sql_base import DATABASES, TABLES, SqlStoreBase, name_pattern, segment_filter
+from catalog.store.sql_base import DATABASES, TABLES, SqlStoreBase, segment_filter
 from catalog.store.sql_table_values import (
     TABLE_COLUMNS,
     snapshot,
@@ -32,8 +33,34 @@ VERSIONS = SqlTableVersion.__table__
 PARAMETERS = SqlTableParameter.__table__
 PARTITIONS = SqlPartition.__table__
 
+# Names read per query while GetTables tests them against its expression.
+_NAME_CHUNK = 1000
 # Bounds the retries of an update without version_id that keeps losing races.
 _MAX_UPDATE_ATTEMPTS = 100
+
+
+def _matching_names(
+    conn: Connection,
+    stmt: Select[Any],
+    matches: Callable[[str], bool],
+    after: str | None,
+    wanted: int,
+) -> list[str]:
+    """The first `wanted` names after `after` that `matches` accepts, reading names in chunks:
+    a regular expression cannot be run by both databases, so names are tested here."""
+    names_of = stmt.with_only_columns(TABLES.c.name).order_by(TABLES.c.name).limit(_NAME_CHUNK)
+    found: list[str] = []
+    while len(found) < wanted:
+        chunk = list(
+            conn.execute(
+                names_of if after is None else names_of.where(TABLES.c.name > after)
+            ).scalars()
+        )
+        found.extend(name for name in chunk if matches(name))
+        if len(chunk) < _NAME_CHUNK:
+            break
+        after = chunk[-1]
+    return found[:wanted]
 
 
 def version_number(version_id: str) -> int:
@@ -105,17 +132,17 @@ class TableOps(SqlStoreBase):
     ) -> Page[Table]:
         cat = checks.catalog_id(catalog_id)
         db_name = resource_name("database", database_name)
+        matches = table_name_matcher(expression)
         query = self._tokens.page_query(page, str, "GetTables", cat, db_name, expression)
         with self._db.read() as conn:
             database_id = self._database_id(conn, cat, db_name)
             stmt = select(*TABLE_COLUMNS).where(TABLES.c.database_id == database_id)
-            for clause in (
-                name_pattern(TABLES.c.name, expression),
-                segment_filter(TABLES.c.id, query.segment),
-            ):
-                if clause is not None:
-                    stmt = stmt.where(clause)
-            if query.after is not None:
+            if (seg := segment_filter(TABLES.c.id, query.segment)) is not None:
+                stmt = stmt.where(seg)
+            if matches is not None:
+                names = _matching_names(conn, stmt, matches, query.after, query.limit + 1)
+                stmt = stmt.where(TABLES.c.name.in_(names))
+            elif query.after is not None:
                 stmt = stmt.where(TABLES.c.name > query.after)
             rows = conn.execute(stmt.order_by(TABLES.c.name).limit(query.limit + 1)).all()
         kept, token = self._tokens.page_of(query, rows, lambda row: row.name)

@@ -10,6 +10,7 @@ from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from common.errors import InvalidInput
+from common.limits import max_results_of
 from common.paging import PageRequest, Segment
 
 
@@ -62,4 +63,10 @@ def page_request(request: Message) -> PageRequest:
         max_results=request.max_results,  # type: ignore[attr-defined]
         next_token=request.next_token,  # type: ignore[attr-defined]
         segment=segment,
+        max_allowed=max_results_of(call_name(request)),
     )
+
+
+def call_name(request: Message) -> str:
+    """The Glue operation a request message belongs to: GetTablesRequest -> GetTables."""
+    return request.DESCRIPTOR.name.removesuffix("Request")

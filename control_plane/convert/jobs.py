@@ -11,8 +11,9 @@ from types import MappingProxyType
 from typing import Protocol
 
 from common.errors import InvalidInput, SluiceError
+from common.limits import max_results_of
 from common.paging import PageRequest
-from control_plane.convert.common import map_field, params, required, timestamp
+from control_plane.convert.common import call_name, map_field, params, required, timestamp
 from control_plane.jobs import workers
 from control_plane.jobs.executor import PoolSnapshot
 from control_plane.jobs.model import (
@@ -119,7 +120,11 @@ class _Paged(Protocol):
 
 def page_request(request: _Paged) -> PageRequest:
     """The PageRequest of a jobs list call (they have no segment, unlike the catalog's)."""
-    return PageRequest(max_results=request.max_results, next_token=request.next_token)
+    return PageRequest(
+        max_results=request.max_results,
+        next_token=request.next_token,
+        max_allowed=max_results_of(call_name(request)),  # type: ignore[arg-type]
+    )
 
 
 # Jobs

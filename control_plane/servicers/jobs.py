@@ -17,6 +17,7 @@ import grpc
 
 from catalog.store.base import CatalogStore
 from common.errors import EntityNotFound, FailedPrecondition, InvalidInput
+from common.limits import max_items_of
 from common.paging import PageRequest
 from control_plane.audit.tracing import current_traceparent
 from control_plane.convert.common import required
@@ -45,8 +46,7 @@ from sluice.jobs.v1 import jobs_pb2_grpc
 
 Ctx: TypeAlias = grpc.ServicerContext
 
-# Glue's limit on the run ids of one BatchStopJobRun.
-MAX_STOP_BATCH = 25
+MAX_STOP_BATCH = max_items_of("BatchStopJobRun")
 # Entries read from the store per query while tailing.
 TAIL_PAGE_SIZE = 100
 # Message bytes per TailJobRunLogs response, well under the server's message limit (one log

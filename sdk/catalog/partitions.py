@@ -13,8 +13,12 @@ PartitionInputLike = types_pb2.PartitionInput | Mapping[str, Any]
 PartitionValuesLike = types_pb2.PartitionValueList | Mapping[str, Any] | Sequence[str]
 UpdateEntryLike = types_pb2.BatchUpdatePartitionRequestEntry | Mapping[str, Any]
 
-# The most partitions one batch call may carry (the server's limit); longer batches are split.
-MAX_PARTITION_BATCH = 1000
+# The most partitions one call of each batch kind may carry (Glue's limits, which the server
+# enforces); longer batches are split.
+MAX_CREATE_BATCH = 100
+MAX_GET_BATCH = 1000
+MAX_UPDATE_BATCH = 100
+MAX_DELETE_BATCH = 25
 
 
 class PartitionsMixin(CatalogBase):
@@ -58,7 +62,7 @@ class PartitionsMixin(CatalogBase):
         *,
         catalog_id: str | None = None,
     ) -> catalog_pb2.BatchCreatePartitionResponse:
-        """Creates any number of partitions, in calls of at most 1000.
+        """Creates any number of partitions, in calls of at most 100.
 
         Partitions that fail do not stop the others; each is reported with its error.
 
@@ -67,7 +71,7 @@ class PartitionsMixin(CatalogBase):
         """
         inputs = to_messages(partition_inputs, types_pb2.PartitionInput, what="partition_inputs")
         merged = catalog_pb2.BatchCreatePartitionResponse()
-        for batch in chunks(inputs, MAX_PARTITION_BATCH):
+        for batch in chunks(inputs, MAX_CREATE_BATCH):
             request = catalog_pb2.BatchCreatePartitionRequest(
                 catalog_id=self._catalog_id(catalog_id),
                 database_name=database,
@@ -161,7 +165,7 @@ class PartitionsMixin(CatalogBase):
         """
         keys = [to_value_list(p, what=f"partitions[{i}]") for i, p in enumerate(partitions)]
         merged = catalog_pb2.BatchGetPartitionResponse()
-        for batch in chunks(keys, MAX_PARTITION_BATCH):
+        for batch in chunks(keys, MAX_GET_BATCH):
             request = catalog_pb2.BatchGetPartitionRequest(
                 catalog_id=self._catalog_id(catalog_id),
                 database_name=database,
@@ -206,7 +210,7 @@ class PartitionsMixin(CatalogBase):
         *,
         catalog_id: str | None = None,
     ) -> catalog_pb2.BatchUpdatePartitionResponse:
-        """Updates many partitions, in calls of at most 1000.
+        """Updates many partitions, in calls of at most 100.
 
         Args:
             database: The database's name.
@@ -219,7 +223,7 @@ class PartitionsMixin(CatalogBase):
         """
         items = to_messages(entries, types_pb2.BatchUpdatePartitionRequestEntry, what="entries")
         merged = catalog_pb2.BatchUpdatePartitionResponse()
-        for batch in chunks(items, MAX_PARTITION_BATCH):
+        for batch in chunks(items, MAX_UPDATE_BATCH):
             request = catalog_pb2.BatchUpdatePartitionRequest(
                 catalog_id=self._catalog_id(catalog_id),
                 database_name=database,
@@ -261,14 +265,14 @@ class PartitionsMixin(CatalogBase):
         *,
         catalog_id: str | None = None,
     ) -> catalog_pb2.BatchDeletePartitionResponse:
-        """Deletes many partitions, in calls of at most 1000.
+        """Deletes many partitions, in calls of at most 25.
 
         Returns:
             The partitions that could not be deleted, each with its error, in `errors`.
         """
         keys = [to_value_list(p, what=f"partitions[{i}]") for i, p in enumerate(partitions)]
         merged = catalog_pb2.BatchDeletePartitionResponse()
-        for batch in chunks(keys, MAX_PARTITION_BATCH):
+        for batch in chunks(keys, MAX_DELETE_BATCH):
             request = catalog_pb2.BatchDeletePartitionRequest(
                 catalog_id=self._catalog_id(catalog_id),
                 database_name=database,

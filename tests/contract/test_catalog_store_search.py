@@ -188,3 +188,23 @@ def test_search_stays_in_its_catalog(store: SqlCatalogStore, tables: Catalog) ->
         store.search_tables(
             other.id, "", [], [], PageRequest(max_results=1, next_token=page.next_token)
         )
+
+
+@pytest.mark.parametrize(
+    ("search_text", "filters", "message"),
+    [
+        ("x" * 1025, (), "search_text is longer than 1024 characters"),
+        ("", (PropertyPredicate("owner", "x" * 1025),), "a filter value is longer than 1024"),
+        ("", (PropertyPredicate("k" * 1025, "x"),), "a filter key is longer than 1024"),
+        ("", tuple(PropertyPredicate("owner", str(i)) for i in range(21)), "at most 20 filters"),
+    ],
+)
+def test_search_text_and_filters_are_bounded(
+    store: SqlCatalogStore,
+    cat: str,
+    search_text: str,
+    filters: tuple[PropertyPredicate, ...],
+    message: str,
+) -> None:
+    with pytest.raises(InvalidInput, match=message):
+        store.search_tables(cat, search_text, filters, (), PageRequest())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -131,6 +132,14 @@ def test_get_missing_table_names_it(store: SqlCatalogStore, catalog: Catalog) ->
         ("ab_c", ["ab_c"]),
         ("ab%c", []),
         ("nothing*", []),
+        # A regular expression, as in Glue (Terraform's examples use 'test_.*').
+        ("order_.*", ["order_items"]),
+        ("ab.c", ["ab_c", "abxc"]),
+        ("ab[_]c", ["ab_c"]),
+        ("(orders|customers)", ["customers", "orders"]),
+        ("[a-c].*s", ["customers"]),
+        ("order.", ["orders"]),
+        ("orders?", ["orders"]),
     ],
 )
 def test_get_tables_pattern(
@@ -142,6 +151,35 @@ def test_get_tables_pattern(
     tables = catalog.all(lambda p: store.get_tables(catalog.id, "sales", pattern, p), 2)
     assert [t.name for t in tables] == expected
     assert all(t.database_name == "sales" and t.catalog_id == catalog.id for t in tables)
+
+
+@pytest.mark.parametrize(
+    ("expression", "message"),
+    [
+        ("(orders", "is not a valid regular expression: missing )"),
+        ("(?=a)", "is not a valid regular expression"),
+        ("(a)\\1", "is not a valid regular expression"),
+        ("((a{500}){500}){500}", "is not a valid regular expression"),
+        ("a" * 2049, "longer than 2048 characters"),
+    ],
+)
+def test_get_tables_refuses_bad_or_costly_expressions(
+    store: SqlCatalogStore, catalog: Catalog, expression: str, message: str
+) -> None:
+    catalog.database()
+    with pytest.raises(InvalidInput, match=re.escape(message)):
+        store.get_tables(catalog.id, "sales", expression, PageRequest())
+
+
+def test_get_tables_regex_pages_past_many_non_matching_names(
+    store: SqlCatalogStore, catalog: Catalog
+) -> None:
+    catalog.database()
+    for i in range(30):
+        catalog.table("sales", f"t{i:02d}")
+    # Backtracking would take ages on '(a+)+$'-style patterns; RE2 is linear.
+    tables = catalog.all(lambda p: store.get_tables(catalog.id, "sales", "(t+)+[0-9]*5", p), 1)
+    assert [t.name for t in tables] == ["t05", "t15", "t25"]
 
 
 def test_get_tables_of_missing_database(store: SqlCatalogStore, cat: str) -> None:

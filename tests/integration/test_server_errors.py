@@ -313,6 +313,51 @@ CASES: dict[str, tuple[Callable[[Stub, str], Any], grpc.StatusCode, str, str]] =
         "InvalidInputException",
         "",
     ),
+    # Glue's documented per-call limits (common/limits.py).
+    "GetTables max_results over 100": (
+        lambda s, c: s.GetTables(
+            api.GetTablesRequest(catalog_id=c, database_name="db", max_results=101)
+        ),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "InvalidInputException",
+        "between 1 and 100",
+    ),
+    "GetDatabases max_results over 100": (
+        lambda s, c: s.GetDatabases(api.GetDatabasesRequest(catalog_id=c, max_results=101)),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "InvalidInputException",
+        "between 1 and 100",
+    ),
+    "BatchCreatePartition over 100": (
+        lambda s, c: s.BatchCreatePartition(
+            api.BatchCreatePartitionRequest(
+                **_scope(c),
+                partition_input_list=[pb.PartitionInput(values=[str(y)]) for y in range(101)],
+            )
+        ),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "InvalidInputException",
+        "at most 100 partitions, got 101",
+    ),
+    "BatchDeletePartition over 25": (
+        lambda s, c: s.BatchDeletePartition(
+            api.BatchDeletePartitionRequest(
+                **_scope(c),
+                partitions_to_delete=[pb.PartitionValueList(values=[str(y)]) for y in range(26)],
+            )
+        ),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "InvalidInputException",
+        "at most 25 partitions, got 26",
+    ),
+    "GetTables expression not a regular expression": (
+        lambda s, c: s.GetTables(
+            api.GetTablesRequest(catalog_id=c, database_name="db", expression="t(0")
+        ),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "InvalidInputException",
+        "not a valid regular expression",
+    ),
 }
 
 

@@ -139,7 +139,7 @@ def test_unavailable_names_the_server() -> None:
         fake_catalog(FakeChannel({"GetDatabase": down})).get_database("x")
 
 
-def test_batch_create_partition_splits_into_calls_of_at_most_1000() -> None:
+def test_batch_create_partition_splits_into_calls_of_at_most_100() -> None:
     def batch_create(
         request: catalog_pb2.BatchCreatePartitionRequest,
     ) -> catalog_pb2.BatchCreatePartitionResponse:
@@ -156,15 +156,15 @@ def test_batch_create_partition_splits_into_calls_of_at_most_1000() -> None:
         )
 
     channel = FakeChannel({"BatchCreatePartition": batch_create})
-    inputs = ({"values": [str(i)]} for i in range(2501))
+    inputs = ({"values": [str(i)]} for i in range(251))
 
     response = fake_catalog(channel).batch_create_partition("sales", "orders", inputs)
 
     requests = channel.requests("BatchCreatePartition")
-    assert [len(r.partition_input_list) for r in requests] == [1000, 1000, 501]
+    assert [len(r.partition_input_list) for r in requests] == [100, 100, 51]
     sent = [p.values[0] for r in requests for p in r.partition_input_list]
-    assert sent == [str(i) for i in range(2501)]
-    assert len(response.errors) == 250
+    assert sent == [str(i) for i in range(251)]
+    assert len(response.errors) == 25
     assert all(e.partition_values[0].endswith("7") for e in response.errors)
 
 
@@ -195,6 +195,30 @@ def test_batch_get_partition_merges_found_and_unprocessed() -> None:
     assert [len(r.partitions_to_get) for r in channel.requests("BatchGetPartition")] == [1000, 500]
     assert len(response.partitions) == 1498
     assert [list(k.values) for k in response.unprocessed_keys] == [["999", "x"], ["1499", "x"]]
+
+
+def test_batch_update_and_delete_partition_split_at_glues_limits() -> None:
+    channel = FakeChannel(
+        {
+            "BatchUpdatePartition": lambda r: catalog_pb2.BatchUpdatePartitionResponse(),
+            "BatchDeletePartition": lambda r: catalog_pb2.BatchDeletePartitionResponse(),
+        }
+    )
+    client = fake_catalog(channel)
+
+    client.batch_update_partition(
+        "sales",
+        "orders",
+        (
+            {"partition_value_list": [str(i)], "partition_input": {"values": [str(i)]}}
+            for i in range(201)
+        ),
+    )
+    client.batch_delete_partition("sales", "orders", ([str(i)] for i in range(60)))
+
+    updates = [len(r.entries) for r in channel.requests("BatchUpdatePartition")]
+    deletes = [len(r.partitions_to_delete) for r in channel.requests("BatchDeletePartition")]
+    assert (updates, deletes) == ([100, 100, 1], [25, 25, 10])
 
 
 def test_batch_delete_table_splits_into_calls_of_at_most_100() -> None:
