@@ -14,6 +14,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from agents.layout import DataLayout
 from catalog.store.sql import SqlCatalogStore
 from common.db import Database
 from common.errors import SluiceError
@@ -26,9 +27,11 @@ from control_plane.datadir import load_or_create_page_token_key, prepare_data_di
 from control_plane.errors import StartupError
 from control_plane.interceptors import AccessLogInterceptor, ErrorInterceptor
 from control_plane.interceptors.auth import AuthInterceptor
+from control_plane.interceptors.streams import StreamLimitInterceptor, StreamLimits
 from control_plane.jobs.model import JobRun
-from control_plane.jobs.runtime import JobsRuntime
+from control_plane.jobs.runtime import JobsRuntime, agents_config, check_script_roots
 from control_plane.logs import fields
+from control_plane.retention import Pruner, RetentionPolicy, RunDirs
 from control_plane.security.authenticator import Authenticator
 from control_plane.security.bootstrap import bootstrap_operator
 from control_plane.security.identity_store import IdentityStore
@@ -63,6 +66,7 @@ class App:
     jobs: JobsRuntime
     trail: AuditTrail
     port: int
+    pruner: Pruner
 
     @property
     def address(self) -> str:
@@ -78,6 +82,7 @@ class App:
         """Take up the runs in flight, then accept calls and report SERVING."""
         self.trail.start()
         self.jobs.start(self.run_address)
+        self.pruner.start()
         self.grpc_server.start()
         for service in (health.OVERALL_HEALTH, *SERVED):
             self.health.set(service, health_pb2.HealthCheckResponse.SERVING)
@@ -87,6 +92,7 @@ class App:
         self.health.enter_graceful_shutdown()
         grace = self.config.shutdown_grace_s if grace_s is None else grace_s
         self.grpc_server.stop(grace).wait()
+        self.pruner.stop()
         self.jobs.stop()
         self.trail.stop()
         self.db.dispose()
@@ -97,6 +103,7 @@ def assemble(config: ServerConfig) -> App:
     check_transport(config)
     # A taken port is the likeliest mistake: report it before touching any files.
     _check_port_free(config)
+    check_script_roots(config)
     data_dir = prepare_data_dir(config.data_dir)
     key = load_or_create_page_token_key(data_dir)
     try:
@@ -138,6 +145,10 @@ def _assemble_server(
             AuthInterceptor(authenticator),
         ]
         roles = CallerPassesRole()
+    # Innermost, so it knows the caller; its refusals pass the error (and audit) interceptors.
+    interceptors.append(
+        StreamLimitInterceptor(StreamLimits(config.stream_limit, config.max_streams_per_principal))
+    )
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=config.max_workers, thread_name_prefix="sluice-rpc"),
         interceptors=interceptors,
@@ -173,6 +184,23 @@ def _assemble_server(
         (*SERVED, health.SERVICE_NAME, reflection.SERVICE_NAME), server
     )
     port = _bind(server, config)
+    pruner = Pruner(
+        RetentionPolicy(
+            run_days=config.run_retention_days,
+            audit_days=config.audit_retention_days,
+            table_version_days=config.table_version_retention_days,
+            table_versions_kept=config.table_versions_kept,
+            interval_s=config.prune_interval_s,
+        ),
+        runs=jobs.store,
+        audit=trail,
+        catalog=store,
+        run_dirs=RunDirs(
+            DataLayout(agents_config(config).data_dir).runs_dir, jobs.store.run_is_active
+        ),
+        # The scheduler's leaseholder prunes for every server on the database.
+        leader=lambda: jobs.lease.fence() is not None,
+    )
     return App(
         config=config,
         db=db,
@@ -181,6 +209,7 @@ def _assemble_server(
         jobs=jobs,
         trail=trail,
         port=port,
+        pruner=pruner,
     )
 
 

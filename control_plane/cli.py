@@ -102,6 +102,50 @@ EXIT_STARTUP = 2
     help="HOST:PORT of an OTLP gRPC collector (Jaeger, Tempo, ...) to send audit spans to.",
 )
 @click.option(
+    "--max-workers",
+    type=int,
+    default=None,
+    help="Worker threads serving calls.  [default: 32]",
+)
+@click.option(
+    "--max-streams",
+    type=int,
+    default=None,
+    help="Log and audit streams served at once; the other worker threads stay free for other "
+    "calls.  [default: half of --max-workers]",
+)
+@click.option(
+    "--max-streams-per-principal",
+    type=int,
+    default=None,
+    help="Log and audit streams one caller may hold open.  [default: 4]",
+)
+@click.option(
+    "--run-retention-days",
+    type=int,
+    default=None,
+    help="Days a job run, its logs and run directory are kept after it ends; 0: forever.  "
+    "[default: 90]",
+)
+@click.option(
+    "--audit-retention-days",
+    type=int,
+    default=None,
+    help="Days an audit record is kept; 0: forever.  [default: 90]",
+)
+@click.option(
+    "--table-version-retention-days",
+    type=int,
+    default=None,
+    help="Days an old table version is kept; 0: no age limit.  [default: 0]",
+)
+@click.option(
+    "--table-versions-kept",
+    type=int,
+    default=None,
+    help="Newest versions kept per table, the current one included.  [default: 100000]",
+)
+@click.option(
     "--script-root",
     "script_roots",
     multiple=True,

@@ -39,8 +39,48 @@ class ServerConfig(BaseModel):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "text"] = "json"
     max_message_bytes: int = Field(default=16 * MIB, ge=1024, le=2**31 - 1)
-    # Each TailJobRunLogs stream holds a worker thread while it follows a run.
+    # Each TailJobRunLogs or FollowAuditEvents stream holds a worker thread while it follows.
     max_workers: int = Field(default=32, ge=1, le=256)
+    max_streams: int | None = Field(
+        default=None,
+        ge=0,
+        le=255,
+        description="log and audit streams served at once, fewer than max_workers so that the "
+        "other worker threads stay free for unary calls; None: half of max_workers",
+    )
+    max_streams_per_principal: int = Field(
+        default=4, ge=1, le=256, description="log and audit streams one caller may hold open"
+    )
+    run_retention_days: int = Field(
+        default=90,
+        ge=0,
+        le=36500,
+        description="days a job run, its logs and run directory are kept after it ends "
+        "(Glue keeps 90); 0: forever",
+    )
+    audit_retention_days: int = Field(
+        default=90,
+        ge=0,
+        le=36500,
+        description="days an audit record is kept (CloudTrail's event history keeps 90); "
+        "0: forever",
+    )
+    table_version_retention_days: int = Field(
+        default=0,
+        ge=0,
+        le=36500,
+        description="days an old table version is kept; 0: no age limit (as Glue), only "
+        "table_versions_kept",
+    )
+    table_versions_kept: int = Field(
+        default=100_000,
+        ge=1,
+        le=1_000_000,
+        description="newest versions kept per table, the current one included (Glue's quota)",
+    )
+    prune_interval_s: float = Field(
+        default=3600.0, gt=0, le=7 * 86400, description="time between two pruning passes"
+    )
     default_catalog_id: str = DEFAULT_CATALOG_ID
     shutdown_grace_s: float = Field(default=5.0, ge=0, le=300)
     pool_size: int = Field(
@@ -103,6 +143,20 @@ class ServerConfig(BaseModel):
         if not host or not port.isdigit() or not 0 < int(port) < 65536:
             raise ValueError(f"{value!r} is not host:port")
         return value
+
+    @model_validator(mode="after")
+    def _check_streams(self) -> ServerConfig:
+        if self.max_streams is not None and self.max_streams >= self.max_workers:
+            raise ValueError(
+                f"max_streams {self.max_streams} must be below max_workers {self.max_workers}: "
+                "unary calls need worker threads of their own"
+            )
+        return self
+
+    @property
+    def stream_limit(self) -> int:
+        """Streams served at once: max_streams, or half of the worker threads."""
+        return self.max_workers // 2 if self.max_streams is None else self.max_streams
 
     @model_validator(mode="after")
     def _check_pool(self) -> ServerConfig:

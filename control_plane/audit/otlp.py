@@ -111,6 +111,11 @@ class OtlpOutboxExporter:
         """host:port of the collector."""
         return self._endpoint
 
+    @property
+    def cursor_name(self) -> str:
+        """The name of this exporter's cursor in the store."""
+        return self._cursor_name
+
     def _otlp_exporter(self) -> SpanExporter:
         return OTLPSpanExporter(endpoint=self._endpoint, insecure=True, timeout=self._timeout_s)
 

@@ -19,6 +19,7 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry.sdk.trace import ReadableSpan
@@ -206,6 +207,14 @@ class AuditTrail:
         if done and self._exporter is not None:
             self._exporter.wake()
         return done
+
+    def prune(self, before: datetime, limit: int) -> int:
+        """Deletes up to limit records of calls started before `before` (AuditStore.prune),
+        keeping those the OTLP exporter, when there is one, has not delivered yet."""
+        delivered = None
+        if self._exporter is not None:
+            delivered = self._store.get_cursor(self._exporter.cursor_name)
+        return self._store.prune(before, limit, max_seq=delivered)
 
     def stats(self) -> TrailStats:
         """The writer's counters and, when exporting, the exporter's."""
