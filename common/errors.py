@@ -55,8 +55,17 @@ class ConcurrentRunsExceeded(ResourceNumberLimitExceeded):
 
 
 class FailedPrecondition(SluiceError):
+    """The resource is not in a state that allows the call (Glue's InvalidStateException)."""
+
     code = grpc.StatusCode.FAILED_PRECONDITION
-    reason = "IllegalStateException"
+    reason = "InvalidStateException"
+
+
+class OperationTimeout(SluiceError):
+    """A store call did not finish within its deadline."""
+
+    code = grpc.StatusCode.DEADLINE_EXCEEDED
+    reason = "OperationTimeoutException"
 
 
 class AccessDenied(SluiceError):

@@ -98,11 +98,15 @@ class ConcurrentRunsExceeded(ResourceNumberLimitExceeded):
     default_reason = "ConcurrentRunsExceededException"
 
 
-class IllegalState(SluiceError):
+class InvalidState(SluiceError):
     """The resource is not in a state that allows the operation."""
 
     default_code = grpc.StatusCode.FAILED_PRECONDITION
-    default_reason = "IllegalStateException"
+    default_reason = "InvalidStateException"
+
+
+# The name of InvalidState before it took Glue's name; kept so existing code still catches it.
+IllegalState = InvalidState
 
 
 class AccessDenied(SluiceError):
@@ -176,7 +180,7 @@ _BY_REASON: Mapping[str, type[SluiceError]] = {
         ConcurrentModification,
         ResourceNumberLimitExceeded,
         ConcurrentRunsExceeded,
-        IllegalState,
+        InvalidState,
         AccessDenied,
         Unauthenticated,
         Unavailable,
@@ -184,6 +188,9 @@ _BY_REASON: Mapping[str, type[SluiceError]] = {
         InternalServiceError,
     )
 }
+
+# Reasons servers sent before they used Glue's names.
+_OLD_REASONS: Mapping[str, type[SluiceError]] = {"IllegalStateException": InvalidState}
 
 # A code alone names the general class, never a subclass such as ConcurrentRunsExceeded.
 _BY_CODE: Mapping[grpc.StatusCode, type[SluiceError]] = {
@@ -213,7 +220,7 @@ def from_rpc_error(err: grpc.RpcError, *, address: str | None = None) -> SluiceE
         or metadata.get("request_id", "")
         or trailing.get(REQUEST_ID_METADATA_KEY, "")
     )
-    cls = _BY_REASON.get(reason) or _BY_CODE.get(code, SluiceError)
+    cls = _BY_REASON.get(reason) or _OLD_REASONS.get(reason) or _BY_CODE.get(code, SluiceError)
     if cls is Unavailable and address:
         message = f"cannot reach the Sluice server at {address}: {message}"
     elif cls is DeadlineExceeded and address:

@@ -121,7 +121,7 @@ class PrincipalsMixin(IamBase):
 
         Raises:
             EntityNotFound: There is no such principal.
-            IllegalState: It is the last operator principal.
+            InvalidState: It is the last operator principal.
         """
         request = iam_pb2.DeletePrincipalRequest(account=self._account(account), name=name)
         self._call(self._stub.DeletePrincipal, request)

@@ -17,8 +17,8 @@ from sdk.errors import (
     AccessDenied,
     AlreadyExists,
     EntityNotFound,
-    IllegalState,
     InvalidInput,
+    InvalidState,
     SluiceError,
     Unauthenticated,
 )
@@ -207,7 +207,7 @@ def test_only_operators_manage_operator_principals(iam: IamServer, admin: Client
 
 
 def test_the_last_operator_cannot_delete_itself(iam: IamServer, admin: Client) -> None:
-    with pytest.raises(IllegalState) as caught:
+    with pytest.raises(InvalidState) as caught:
         admin.iam.delete_principal("admin")
     assert caught.value.code is grpc.StatusCode.FAILED_PRECONDITION
 

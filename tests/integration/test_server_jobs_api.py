@@ -516,7 +516,7 @@ def test_batch_stop_job_run_reports_per_run(harness: Harness, jobs: JobStub) -> 
         ("stoppable", second),
     ]
     errors = {e.job_run_id: e.error_detail for e in response.errors}
-    assert errors[done].error_code == "IllegalStateException"
+    assert errors[done].error_code == "InvalidStateException"
     assert "already finished" in errors[done].error_message
     assert errors[UNKNOWN_RUN_ID].error_code == "EntityNotFoundException"
     assert errors["nope"].error_code == "InvalidInputException"

@@ -340,7 +340,7 @@ def test_batch_stop_results() -> None:
     assert (ok.job_name, ok.job_run_id) == ("etl", "jr_1")
     error = stop_error_to_proto("etl", "jr_2", FailedPrecondition("Job run jr_2 has finished"))
     assert (error.job_name, error.job_run_id) == ("etl", "jr_2")
-    assert error.error_detail.error_code == "IllegalStateException"
+    assert error.error_detail.error_code == "InvalidStateException"
     assert error.error_detail.error_message == "Job run jr_2 has finished"
 
 
@@ -361,7 +361,10 @@ def test_page_requests() -> None:
     assert page_request(api.ListJobsRequest(max_results=5, next_token="t")) == PageRequest(
         max_results=5, next_token="t"
     )
-    assert page_request(api.GetJobRunsRequest(job_name="etl", max_results=2)) == PageRequest(2)
+    # GetJobRuns' MaxResults is Glue's OrchestrationPageSize200.
+    assert page_request(api.GetJobRunsRequest(job_name="etl", max_results=2)) == PageRequest(
+        2, max_allowed=200
+    )
     assert page_request(api.GetJobRunLogsRequest(next_token="x")) == PageRequest(next_token="x")
 
 

@@ -21,7 +21,7 @@ GLUE_REASONS = [
         grpc.StatusCode.RESOURCE_EXHAUSTED,
         sdk.ResourceNumberLimitExceeded,
     ),
-    ("IllegalStateException", grpc.StatusCode.FAILED_PRECONDITION, sdk.IllegalState),
+    ("InvalidStateException", grpc.StatusCode.FAILED_PRECONDITION, sdk.InvalidState),
     ("AccessDeniedException", grpc.StatusCode.PERMISSION_DENIED, sdk.AccessDenied),
     ("UnauthenticatedException", grpc.StatusCode.UNAUTHENTICATED, sdk.Unauthenticated),
     ("InternalServiceException", grpc.StatusCode.INTERNAL, sdk.InternalServiceError),
@@ -156,3 +156,13 @@ def test_every_typed_error_is_a_sluice_error() -> None:
         value = getattr(sdk, name)
         if isinstance(value, type) and issubclass(value, Exception):
             assert issubclass(value, sdk.SluiceError)
+
+
+def test_the_old_illegal_state_name_still_works() -> None:
+    # Servers before the rename sent IllegalStateException; code catching IllegalState goes on
+    # catching what is now InvalidState.
+    err = from_rpc_error(
+        rpc_error(grpc.StatusCode.FAILED_PRECONDITION, "busy", reason="IllegalStateException")
+    )
+    assert type(err) is sdk.InvalidState
+    assert sdk.IllegalState is sdk.InvalidState

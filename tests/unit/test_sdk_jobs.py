@@ -289,7 +289,7 @@ def test_stop_runs_reports_each_run(client: sdk.Client, served: Served) -> None:
     assert [(r.run_id, r.ok, r.error_code) for r in results] == [
         (active, True, ""),
         ("jr_9999", False, "EntityNotFoundException"),
-        (finished, False, "IllegalStateException"),
+        (finished, False, "InvalidStateException"),
     ]
     assert "not found" in results[1].error_message
     assert client.jobs.get_run("daily", active).job_run_state == types_pb2.JOB_RUN_STATE_STOPPING

@@ -277,7 +277,7 @@ class FakeJobService(jobs_pb2_grpc.JobServiceServicer):
                 if run is None or run.job_name != request.job_name:
                     code, message = "EntityNotFoundException", f"Job run {run_id} not found"
                 elif run.job_run_state in TERMINAL:
-                    code, message = "IllegalStateException", f"Job run {run_id} has finished"
+                    code, message = "InvalidStateException", f"Job run {run_id} has finished"
                 else:
                     run.job_run_state = STOPPING
                     response.successful_submissions.add(
