@@ -89,18 +89,23 @@ def agents_config(config: ServerConfig) -> AgentsConfig:
     )
 
 
-def script_sources(config: ServerConfig) -> ScriptSources:
-    """Where a server's jobs may load scripts from: its script roots, never its own files.
-
-    Raises:
-        StartupError: A script root is not a directory, or is inside the data dir.
-    """
+def check_script_roots(config: ServerConfig) -> None:
+    """StartupError unless every script root is a directory outside the data dir."""
     data_dir = Path(os.path.realpath(config.data_dir))
     for root in config.script_roots:
         if not root.is_dir():
             raise StartupError(f"script root {root} is not a directory")
         if Path(os.path.realpath(root)).is_relative_to(data_dir):
             raise StartupError(f"script root {root} is inside the data dir {config.data_dir}")
+
+
+def script_sources(config: ServerConfig) -> ScriptSources:
+    """Where a server's jobs may load scripts from: its script roots, never its own files.
+
+    Raises:
+        StartupError: A script root is not a directory, or is inside the data dir.
+    """
+    check_script_roots(config)
     own = [config.data_dir, config.tls_key, config.ray_auth_token_path, _sqlite_file(config)]
     return ScriptSources(
         roots=config.script_roots,

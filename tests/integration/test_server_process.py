@@ -86,6 +86,17 @@ def test_database_password_is_not_printed(tmp_path: Path) -> None:
     assert "***" in message
 
 
+def test_script_root_in_the_data_dir_is_refused(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    (data / "scripts").mkdir(parents=True)
+    args = ("--port", str(free_port()), "--data-dir", str(data))
+
+    message = _refused(*args, "--script-root", str(data / "scripts"))
+    assert message == f"error: script root {data / 'scripts'} is inside the data dir {data}"
+    message = _refused(*args, "--script-root", str(tmp_path / "absent"))
+    assert message == f"error: script root {tmp_path / 'absent'} is not a directory"
+
+
 def test_bad_port_option(tmp_path: Path) -> None:
     message = _refused("--port", "70000", "--data-dir", str(tmp_path))
     assert message.startswith("error: invalid settings: port:")
