@@ -5,7 +5,9 @@ names are ARN-like, `sluice:<service>:<account>:<relative>` (e.g.
 `sluice:catalog:123456789012:table/sales/orders`). A resource pattern starting `sluice:` matches
 the whole name; any other pattern (`table/sales/*`, `*`) matches the relative part after the
 account. In both, `*` matches any run of characters, `/` included. Actions compare
-case-insensitively, resources exactly.
+case-insensitively, resources exactly. Matching never backtracks (one forward search of the name
+per literal part of the pattern) and a policy's size is bounded, so no pattern can make an
+evaluation slow.
 
 The decision: an explicit Deny wins; otherwise any Allow allows; otherwise it is denied. The
 built-in role `admin` is allowed everything in its own account without any policy. A resource in
@@ -29,6 +31,9 @@ SERVICES = ("catalog", "jobs", "iam", "audit")
 MAX_STATEMENTS = 100
 MAX_ENTRIES = 100
 MAX_PATTERN = 1024
+# Characters of all the action and resource patterns of a policy together: IAM's limit on an
+# inline role policy, so an evaluation reads a bounded amount of patterns.
+MAX_POLICY_SIZE = 10_240
 # service:Action, where either part may use `*`; or `*` alone.
 _ACTION = re.compile(r"\*|[A-Za-z0-9*\-]+:[A-Za-z0-9*]+")
 _CONTROL = re.compile(r"[\x00-\x20\x7f]")
@@ -145,14 +150,21 @@ def checked_statements(statements: Sequence[Statement]) -> tuple[Statement, ...]
     """Statements as a policy keeps them; InvalidInput naming the first bad one.
 
     Raises:
-        InvalidInput: No statements, too many, an empty list of actions or resources, or a
-            malformed action or resource pattern.
+        InvalidInput: No statements, too many, an empty list of actions or resources, a
+            malformed action or resource pattern, or patterns longer than MAX_POLICY_SIZE in all.
     """
     if not statements:
         raise InvalidInput("a policy needs at least one statement")
     if len(statements) > MAX_STATEMENTS:
         raise InvalidInput(f"a policy has at most {MAX_STATEMENTS} statements")
-    return tuple(_checked(i, s) for i, s in enumerate(statements))
+    checked = tuple(_checked(i, s) for i, s in enumerate(statements))
+    size = sum(len(p) for s in checked for p in (*s.actions, *s.resources))
+    if size > MAX_POLICY_SIZE:
+        raise InvalidInput(
+            f"a policy's action and resource patterns have at most {MAX_POLICY_SIZE} "
+            f"characters in all; these have {size}"
+        )
+    return checked
 
 
 def _checked(index: int, statement: Statement) -> Statement:
@@ -167,7 +179,7 @@ def _checked(index: int, statement: Statement) -> Statement:
         if len(values) > MAX_ENTRIES:
             raise InvalidInput(f"{where}.{field} has more than {MAX_ENTRIES} entries")
     for action in statement.actions:
-        if not _ACTION.fullmatch(action):
+        if len(action) > MAX_PATTERN or not _ACTION.fullmatch(action):
             raise InvalidInput(
                 f"{where}.actions: {action!r} is not an action pattern such as "
                 "'glue:GetTable', 'glue:Get*' or '*'"
@@ -199,16 +211,41 @@ def _check_resource_pattern(where: str, pattern: str) -> None:
 
 def _action_matches(patterns: Iterable[str], action: str) -> bool:
     lowered = action.lower()
-    return any(_compiled(pattern.lower()).fullmatch(lowered) for pattern in patterns)
+    return any(glob_matches(pattern.lower(), lowered) for pattern in patterns)
 
 
 def _resource_matches(patterns: Iterable[str], full: str, relative: str) -> bool:
     return any(
-        _compiled(pattern).fullmatch(full if pattern.startswith(RESOURCE_PREFIX) else relative)
+        glob_matches(pattern, full if pattern.startswith(RESOURCE_PREFIX) else relative)
         for pattern in patterns
     )
 
 
+def glob_matches(pattern: str, text: str) -> bool:
+    """Whether text matches pattern whole, where `*` in pattern matches any run of characters
+    and every other character only itself.
+
+    Greedy and without backtracking: the literal parts between stars are found left to right,
+    each at its first place after the previous one (the first one found is never worse for the
+    rest), so each part costs one forward search of text, whatever the number of stars.
+    """
+    if "*" not in pattern:
+        return text == pattern
+    first, *middle, last = _parts(pattern)
+    end = len(text) - len(last)
+    if end < len(first) or not text.startswith(first) or not text.endswith(last):
+        return False
+    position = len(first)
+    for part in middle:
+        found = text.find(part, position, end)
+        if found < 0:
+            return False
+        position = found + len(part)
+    return True
+
+
 @functools.lru_cache(maxsize=4096)
-def _compiled(pattern: str) -> re.Pattern[str]:
-    return re.compile(".*".join(re.escape(part) for part in pattern.split("*")), re.DOTALL)
+def _parts(pattern: str) -> tuple[str, ...]:
+    # The literal parts between stars; empty ones (from "**") constrain nothing.
+    first, *middle, last = pattern.split("*")
+    return (first, *(part for part in middle if part), last)

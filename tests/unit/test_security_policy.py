@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import fnmatch
+import time
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from common.errors import InvalidInput
 from control_plane.security.policy import (
+    MAX_PATTERN,
+    MAX_POLICY_SIZE,
     Decision,
     Effect,
     Statement,
     checked_statements,
     evaluate,
+    glob_matches,
     is_allowed,
     resource_name,
     split_resource,
@@ -182,3 +188,47 @@ def test_a_name_matches_itself_and_any_segment_may_become_a_star(
     # A deny of the same pattern always wins over the allow.
     both = [allow("glue:GetTable", starred), deny("glue:GetTable", relative)]
     assert not decide(both, "glue:GetTable", resource)
+
+
+# Matching in linear time
+
+_GLOB_TEXT = st.text(alphabet="ab/", max_size=12)
+_GLOB_PATTERN = st.text(alphabet="ab/*", max_size=10)
+
+
+@given(_GLOB_PATTERN, _GLOB_TEXT)
+def test_glob_matching_agrees_with_fnmatch(pattern: str, text: str) -> None:
+    # Without `?` or `[`, fnmatch's glob is exactly ours: `*` is any run, anything else itself.
+    assert glob_matches(pattern, text) is fnmatch.fnmatchcase(text, pattern)
+
+
+@given(st.lists(st.text(alphabet="ab/", max_size=4), min_size=1, max_size=5), st.data())
+def test_a_text_matches_any_pattern_made_by_starring_parts_of_it(
+    pieces: list[str], data: st.DataObject
+) -> None:
+    starred = [data.draw(st.booleans()) for _ in pieces]
+    pattern = "".join("*" if star else piece for piece, star in zip(pieces, starred, strict=True))
+    assert glob_matches(pattern, "".join(pieces))
+
+
+def test_a_pathological_pattern_is_matched_at_once() -> None:
+    # Ten stars against a 60-character name took a backtracking regex about three minutes.
+    pattern = "database/" + "a*" * 10 + "b"
+    name = "database/" + "a" * 60
+    resource = resource_name("catalog", ACCOUNT, name)
+    started = time.perf_counter()
+    assert not glob_matches(pattern, name)
+    assert not decide([allow("glue:GetDatabase", pattern)], "glue:GetDatabase", resource)
+    longest = "a*" * (MAX_PATTERN // 2)
+    assert not glob_matches(longest + "b", "a" * 2000)
+    assert glob_matches(longest, "a" * 2000)
+    assert time.perf_counter() - started < 0.5
+
+
+def test_a_policy_is_bounded_in_size() -> None:
+    many = [allow("*", "table/" + "x" * 1000) for _ in range(11)]
+    with pytest.raises(InvalidInput, match=f"at most {MAX_POLICY_SIZE} characters"):
+        checked_statements(many)
+    assert len(checked_statements(many[:10])) == 10
+    with pytest.raises(InvalidInput, match="not an action pattern"):
+        checked_statements([allow("glue:" + "a" * MAX_PATTERN, "*")])
