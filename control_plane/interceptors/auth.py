@@ -2,6 +2,10 @@
 and whether policies let them do what the RPC does. It runs inside the audit and error
 interceptors, so refusals are both audited and turned into statuses.
 
+A call is authorised on the normalised resource it acts on (see actions.py). Past that, a batch
+call goes ahead with only the items the caller may act on (each denied item becomes a per-item
+AccessDeniedException in the response), and a listing keeps only the items the caller may see.
+
 Account isolation: a caller acts in its own account. Naming another account (catalog_id or
 account in the request) is NOT_FOUND, exactly as for a resource that does not exist, so nothing
 of another account can be inferred; only the operator may name any account.
@@ -9,11 +13,14 @@ of another account can be inferred; only the operator may name any account.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
+from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
 import grpc
+from google.protobuf import descriptor_pool
 from google.protobuf.message import Message
+from google.protobuf.message_factory import GetMessageClass
 
 from common.errors import AccessDenied, EntityNotFound, Unauthenticated
 from control_plane.interceptors.handlers import Behaviour, StreamBehaviour, wrap_handler
@@ -58,10 +65,36 @@ class AuthInterceptor(grpc.ServerInterceptor):
 
     def _checked(self, method: str, behaviour: Behaviour) -> Behaviour:
         def call(request: Any, context: grpc.ServicerContext) -> Any:
-            self._admit(method, request, context)
-            return behaviour(request, context)
+            op, info = self._admit(method, request, context)
+            if op.batch is not None:
+                return self._batch(method, op, info, request, context, behaviour)
+            response = behaviour(request, context)
+            if op.listing is not None:
+                op.keep_visible(info.account, request, response, _item_check(op, info))
+            return response
 
         return call
+
+    def _batch(
+        self,
+        method: str,
+        op: Operation,
+        info: CallInfo,
+        request: Any,
+        context: grpc.ServicerContext,
+        behaviour: Behaviour,
+    ) -> Any:
+        """A batch call with only the items the caller may act on; each denied item is a
+        per-item error of the response, as Glue reports any item it could not process."""
+        denied = op.take_denied(info.account, request, _item_check(op, info))
+        if denied and not op.batch_size(request):
+            # Nothing left to do: the response is only the errors.
+            response = _response_class(method)()
+        else:
+            response = behaviour(request, context)
+        principal = info.principal.name if info.principal is not None else ""
+        op.report_denied(request, response, denied, principal)
+        return response
 
     def _checked_stream(self, method: str, behaviour: StreamBehaviour) -> StreamBehaviour:
         def call(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
@@ -70,7 +103,9 @@ class AuthInterceptor(grpc.ServerInterceptor):
 
         return call
 
-    def _admit(self, method: str, request: Message, context: grpc.ServicerContext) -> None:
+    def _admit(
+        self, method: str, request: Message, context: grpc.ServicerContext
+    ) -> tuple[Operation, CallInfo]:
         info = current_call()
         if info is None:
             # Only in tests that leave the audit interceptor out: keep a record for this call.
@@ -91,6 +126,7 @@ class AuthInterceptor(grpc.ServerInterceptor):
             principal, action, resource
         )
         self._authorize(principal, op, info)
+        return op, info
 
     def _principal(self, context: grpc.ServicerContext, info: CallInfo) -> Principal:
         token = ""
@@ -142,6 +178,22 @@ class AuthInterceptor(grpc.ServerInterceptor):
         raise AccessDenied(
             f"{principal.name} is not authorized to perform {op.action} on {info.resource}"
         )
+
+
+def _item_check(op: Operation, info: CallInfo) -> Callable[[str], bool]:
+    """Whether the caller may do the call's action on one item's resource."""
+    authorizer = info.authorizer
+    if authorizer is None:
+        return lambda resource: False
+    return lambda resource: authorizer(op.action, resource)
+
+
+@functools.lru_cache(maxsize=256)
+def _response_class(method: str) -> type[Message]:
+    """The response message class of a gRPC method (`/sluice.jobs.v1.JobService/GetJob`)."""
+    service, _, name = method.lstrip("/").rpartition("/")
+    descriptor = descriptor_pool.Default().FindServiceByName(service).FindMethodByName(name)
+    return GetMessageClass(descriptor.output_type)
 
 
 def _certificate_subject(context: grpc.ServicerContext) -> str:
