@@ -23,6 +23,7 @@ from google.protobuf.message import Message
 from google.protobuf.message_factory import GetMessageClass
 
 from common.errors import AccessDenied, EntityNotFound, Unauthenticated
+from common.limits import check_batch
 from control_plane.interceptors.handlers import Behaviour, StreamBehaviour, wrap_handler
 from control_plane.security.actions import Operation, operation
 from control_plane.security.calls import CallInfo, Principal, current_call
@@ -86,6 +87,9 @@ class AuthInterceptor(grpc.ServerInterceptor):
     ) -> Any:
         """A batch call with only the items the caller may act on; each denied item is a
         per-item error of the response, as Glue reports any item it could not process."""
+        # An over-long batch is refused whole, as the servicer would, not shortened below the
+        # limit by its denied items.
+        check_batch(op.action.partition(":")[2], op.batch_size(request))
         denied = op.take_denied(info.account, request, _item_check(op, info))
         if denied and not op.batch_size(request):
             # Nothing left to do: the response is only the errors.

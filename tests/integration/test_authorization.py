@@ -181,6 +181,13 @@ def test_a_batch_goes_ahead_with_the_allowed_items_and_reports_the_denied(
     assert [(e.table_name, e.error_detail.error_code) for e in alone.errors] == [
         ("orders", "AccessDeniedException")
     ]
+    # A batch over Glue's limit is refused whole, not cut down to it by its denied items.
+    too_many = catalog_pb2.BatchDeleteTableRequest(
+        database_name="sales", tables_to_delete=["orders"] + [f"t{i}" for i in range(100)]
+    )
+    assert _refused(lambda: carol.BatchDeleteTable(too_many)).code() is (
+        grpc.StatusCode.INVALID_ARGUMENT
+    )
     # The call on the container itself stays refused when denied.
     whole = catalog_pb2.BatchDeleteTableRequest(database_name="secret", tables_to_delete=["s"])
     assert _refused(lambda: carol.BatchDeleteTable(whole)).code() is (
