@@ -90,7 +90,8 @@ _job_flags = bundle(
     ),
     click.option(
         "--script-location",
-        help="An uploaded script (sluice://scripts/NAME) or a file:///absolute/path.",
+        help="An uploaded script (sluice://scripts/NAME), or a file:///absolute/path under "
+        "one of the server's --script-root directories.",
     ),
     click.option("--role", help="The role the job runs as."),
     click.option(
