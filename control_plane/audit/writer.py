@@ -146,6 +146,8 @@ class BatchWriter:
         self._wake.set()
 
     def _wait_for_room(self) -> None:
+        if threading.current_thread() is self._thread:
+            return  # the writer itself (a span ended while converting) would wait for itself
         deadline = time.monotonic() + self._enqueue_timeout_s
         self._wake.set()  # write what is queued now rather than at the next interval
         with self._room:
