@@ -17,9 +17,20 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from common.errors import AlreadyExists, InternalError
+from common.errors import (
+    AlreadyExists,
+    ConcurrentModification,
+    InternalError,
+    OperationTimeout,
+    SluiceError,
+)
 
 _WRITE = "sluice_write"
+# How long one statement may run before the call fails with OperationTimeoutException.
+DEFAULT_STATEMENT_TIMEOUT = 30.0
+# PostgreSQL SQLSTATEs: a statement or lock wait past its deadline, and two writers colliding.
+_TIMED_OUT = frozenset({"57014", "55P03"})  # query_canceled, lock_not_available
+_COLLIDED = frozenset({"40001", "40P01"})  # serialization_failure, deadlock_detected
 
 # Work to do inside every write transaction of the current call, just before it commits: the
 # audit trail writes the record of a mutating call there, so no change exists without its
@@ -54,17 +65,36 @@ def sqlite_url(data_dir: Path) -> str:
 class Database:
     """Owns an engine; hands out read and write units of work."""
 
-    def __init__(self, url: str, *, pool_size: int = 8, echo: bool = False) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        pool_size: int = 8,
+        echo: bool = False,
+        statement_timeout: float = DEFAULT_STATEMENT_TIMEOUT,
+    ) -> None:
+        """Opens (lazily) the database at `url`.
+
+        Args:
+            url: A SQLAlchemy URL (sqlite:///..., postgresql://...).
+            pool_size: Connections kept open on PostgreSQL.
+            echo: Log every statement.
+            statement_timeout: Seconds one statement (on SQLite: one wait for the write lock)
+                may take; past it the call fails with OperationTimeout.
+        """
         self.url = normalize_url(url)
         self.dialect = make_url(self.url).get_backend_name()
+        self.statement_timeout = statement_timeout
         kwargs: dict[str, Any] = {"echo": echo}
         if self.dialect == "sqlite":
-            kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+            kwargs["connect_args"] = {"check_same_thread": False, "timeout": statement_timeout}
         else:
             kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
         self.engine: Engine = create_engine(self.url, **kwargs)
         if self.dialect == "sqlite":
-            _configure_sqlite(self.engine)
+            _configure_sqlite(self.engine, statement_timeout)
+        else:
+            _configure_postgresql(self.engine, statement_timeout)
 
     @property
     def is_sqlite(self) -> bool:
@@ -89,7 +119,7 @@ class Database:
                     raise AlreadyExists("the resource already exists") from None
                 raise InternalError("the database refused the change") from exc
             except OperationalError as exc:
-                raise InternalError("the database is unavailable or busy") from exc
+                raise self._operational_error(exc) from exc
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -98,7 +128,20 @@ class Database:
                 with conn.begin():
                     yield conn
             except OperationalError as exc:
-                raise InternalError("the database is unavailable or busy") from exc
+                raise self._operational_error(exc) from exc
+
+    def _operational_error(self, exc: OperationalError) -> SluiceError:
+        """The domain error a failed statement stands for."""
+        state = getattr(exc.orig, "sqlstate", None)
+        if state in _TIMED_OUT or "database is locked" in str(exc.orig):
+            return OperationTimeout(
+                f"the catalog database did not answer within {self.statement_timeout:g} s"
+            )
+        if state in _COLLIDED:
+            return ConcurrentModification(
+                "another call changed the same resources at the same time; retry"
+            )
+        return InternalError("the database is unavailable or busy")
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -111,7 +154,18 @@ def _is_unique_violation(exc: IntegrityError) -> bool:
     return "UNIQUE constraint failed" in str(orig)
 
 
-def _configure_sqlite(engine: Engine) -> None:
+def _configure_postgresql(engine: Engine, statement_timeout: float) -> None:
+    milliseconds = max(1, round(statement_timeout * 1000))
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Session-wide, so every statement of every call has the deadline; migrations lift it.
+        with dbapi_conn.cursor() as cur:
+            cur.execute(f"SET statement_timeout = {milliseconds}")
+        dbapi_conn.commit()
+
+
+def _configure_sqlite(engine: Engine, statement_timeout: float) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         # Let SQLAlchemy's begin event issue BEGIN itself, so writers can take the lock early.
@@ -120,7 +174,7 @@ def _configure_sqlite(engine: Engine) -> None:
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute(f"PRAGMA busy_timeout={max(1, round(statement_timeout * 1000))}")
         # LIKE is case-sensitive on PostgreSQL and in Glue; make SQLite agree.
         cur.execute("PRAGMA case_sensitive_like=ON")
         cur.close()

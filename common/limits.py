@@ -86,6 +86,4 @@ def check_batch(call: str, count: int) -> None:
     """
     limits = limits_of(call)
     if limits.max_items is not None and count > limits.max_items:
-        raise InvalidInput(
-            f"{call} takes at most {limits.max_items} {limits.items}, got {count}"
-        )
+        raise InvalidInput(f"{call} takes at most {limits.max_items} {limits.items}, got {count}")

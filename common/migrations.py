@@ -17,6 +17,9 @@ def upgrade(db: Database, script_location: Path, version_table: str) -> None:
     cfg = Config()
     cfg.set_main_option("script_location", str(script_location))
     with db.engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            # A data migration may rightly take longer than any one API statement.
+            conn.exec_driver_sql("SET LOCAL statement_timeout = 0")
         cfg.attributes["connection"] = conn
         cfg.attributes["version_table"] = version_table
         command.upgrade(cfg, "head")

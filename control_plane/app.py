@@ -110,7 +110,7 @@ def assemble(config: ServerConfig) -> App:
         secrets = load_secret_box(data_dir)
     except SecretKeyError as exc:
         raise StartupError(exc.message) from None
-    db = open_database(config.database_url)
+    db = open_database(config.database_url, statement_timeout=config.statement_timeout)
     try:
         return _assemble_server(config, db, PageTokenCodec(key), secrets)
     except StartupError:

@@ -36,6 +36,13 @@ class ServerConfig(BaseModel):
     db_url: str | None = Field(
         default=None, description="None: the SQLite file sluice.db in data_dir"
     )
+    statement_timeout: float = Field(
+        default=30.0,
+        gt=0,
+        le=3600,
+        description="seconds one database statement may take before the call fails with "
+        "OperationTimeoutException",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "text"] = "json"
     max_message_bytes: int = Field(default=16 * MIB, ge=1024, le=2**31 - 1)

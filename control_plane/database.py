@@ -6,7 +6,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
 from catalog.schema import upgrade_schema as upgrade_catalog_schema
-from common.db import Database
+from common.db import DEFAULT_STATEMENT_TIMEOUT, Database
 from common.errors import InternalError
 from control_plane.audit.schema import upgrade_schema as upgrade_audit_schema
 from control_plane.errors import StartupError
@@ -14,12 +14,12 @@ from control_plane.jobs.schema import upgrade_schema as upgrade_jobs_schema
 from control_plane.security.schema import upgrade_schema as upgrade_security_schema
 
 
-def open_database(url: str) -> Database:
+def open_database(url: str, *, statement_timeout: float = DEFAULT_STATEMENT_TIMEOUT) -> Database:
     """A Database with every schema (catalog, jobs, security, audit) up to date; StartupError
     if that cannot be had."""
     shown = _safe_url(url)
     try:
-        db = Database(url)
+        db = Database(url, statement_timeout=statement_timeout)
     except (ArgumentError, NoSuchModuleError, ValueError) as exc:
         raise StartupError(f"database URL {shown} is not usable: {exc}") from None
     try:

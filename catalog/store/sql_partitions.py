@@ -26,6 +26,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql
+from sqlalchemy.exc import IntegrityError
 
 from catalog.expression import parse, to_sql
 from catalog.model import (
@@ -58,7 +59,13 @@ from catalog.store.sql_codec import (
     storage_descriptor_from_json,
     storage_descriptor_to_json,
 )
-from common.errors import AlreadyExists, EntityNotFound, InvalidInput, SluiceError
+from common.errors import (
+    AlreadyExists,
+    ConcurrentModification,
+    EntityNotFound,
+    InvalidInput,
+    SluiceError,
+)
 from common.limits import check_batch
 from common.paging import Page, PageRequest
 
@@ -161,6 +168,13 @@ def _content(value: PartitionInput, encoded: Sequence[str | None]) -> dict[str, 
     return row
 
 
+def _collided(target: _Target) -> ConcurrentModification:
+    return ConcurrentModification(
+        f"partitions of table {target.database_name}.{target.table_name} were changed by "
+        "another call at the same time; retry"
+    )
+
+
 def _partition_errors(failures: _Failures) -> list[PartitionError]:
     return [
         PartitionError(values, ErrorDetail(exc.reason, exc.message))
@@ -227,7 +241,13 @@ def _create_partitions(
         i, _row = pending.pop(key)
         failures.append((i, inputs[i].values, target.exists(inputs[i].values)))
     if pending:
-        conn.execute(insert(PARTITIONS), [row for _, row in pending.values()])
+        try:
+            conn.execute(insert(PARTITIONS), [row for _, row in pending.values()])
+        except IntegrityError:
+            # A concurrent call created one of them after the check above.
+            if len(inputs) == 1:
+                raise target.exists(inputs[0].values) from None
+            raise _collided(target) from None
     return failures
 
 
@@ -270,7 +290,12 @@ def _update_partitions(
         else:
             params.append({"partition_id": existing[old_key], **content})
     if params:
-        conn.execute(update(PARTITIONS).where(PARTITIONS.c.id == bindparam("partition_id")), params)
+        result = conn.execute(
+            update(PARTITIONS).where(PARTITIONS.c.id == bindparam("partition_id")), params
+        )
+        # A partition read above was deleted by a concurrent call before this update.
+        if conn.dialect.supports_sane_multi_rowcount and result.rowcount != len(params):
+            raise _collided(target)
     return failures
 
 
@@ -422,7 +447,9 @@ class PartitionOps(SqlStoreBase):
                     PARTITIONS.c.table_id == target.id,
                     PARTITIONS.c.values_key == _joined(value.values),
                 )
-            ).one()
+            ).first()
+        if row is None:
+            raise _collided(target)
         return target.partition(row)
 
     def batch_update_partition(

@@ -16,7 +16,7 @@ from catalog.model import (
     StorageDescriptor,
 )
 from catalog.store.sql import SqlCatalogStore
-from common.errors import AlreadyExists, EntityNotFound, InvalidInput
+from common.errors import AlreadyExists, ConcurrentModification, EntityNotFound, InvalidInput
 from common.paging import PageRequest
 from tests.contract.conftest import Backend, Catalog
 
@@ -534,3 +534,69 @@ def test_tinyint_and_smallint_are_range_checked(
     store.create_partition(
         typed.id, "sales", "typed", PartitionInput(("1", "1", "2024-01-01", "-128", "32767"))
     )
+
+
+# --- Concurrent writers -----------------------------------------------------------------------
+
+
+def _before_partition_writes(backend: Backend, verb: str, action: Any) -> Any:
+    """Runs action(dbapi_cursor) once, just before the first `verb` statement on partitions:
+    what a concurrent call would do between the store's check and its write."""
+    fired: list[bool] = []
+
+    def hook(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if not fired and statement.startswith(f"{verb} ") and "partitions" in statement:
+            fired.append(True)
+            action(cursor.connection.cursor())
+
+    event.listen(backend.db.engine, "before_cursor_execute", hook)
+    return lambda: event.remove(backend.db.engine, "before_cursor_execute", hook)
+
+
+def test_updating_a_partition_deleted_meanwhile_is_a_concurrent_modification(
+    store: SqlCatalogStore, events: Catalog, backend: Backend
+) -> None:
+    _load(store, events, GRID[:2])
+    values = "\x1f".join(GRID[0])
+    stop = _before_partition_writes(
+        backend,
+        "UPDATE",
+        lambda cur: cur.execute(f"DELETE FROM partitions WHERE values_key = '{values}'"),
+    )
+    try:
+        with pytest.raises(ConcurrentModification, match="changed by another call"):
+            store.update_partition(
+                events.id,
+                "sales",
+                "events",
+                GRID[0],
+                PartitionInput(GRID[0], parameters={"a": "1"}),
+            )
+    finally:
+        stop()
+    # The failed call changed nothing: the concurrent delete was rolled back with it here.
+    assert _all(store, events) == {GRID[0], GRID[1]}
+
+
+def test_a_batch_racing_a_concurrent_create_is_a_concurrent_modification(
+    store: SqlCatalogStore, events: Catalog, backend: Backend
+) -> None:
+    _load(store, events, GRID[:1])
+    twin = "\x1f".join(GRID[1])
+    stop = _before_partition_writes(
+        backend,
+        "INSERT",
+        lambda cur: cur.execute(
+            "INSERT INTO partitions (table_id, values_json, values_key, parameters, "
+            f"creation_time) SELECT table_id, '[]', '{twin}', '{{}}', creation_time "
+            "FROM partitions WHERE values_key = '" + "\x1f".join(GRID[0]) + "'"
+        ),
+    )
+    try:
+        with pytest.raises(ConcurrentModification):
+            store.batch_create_partition(
+                events.id, "sales", "events", [PartitionInput(GRID[1]), PartitionInput(GRID[2])]
+            )
+    finally:
+        stop()
+    assert _all(store, events) == {GRID[0]}
