@@ -15,7 +15,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from agents.layout import DataLayout
-from catalog.store.sql import SqlCatalogStore
+from catalog.store.sql import CatalogQuotas, SqlCatalogStore
 from common.db import Database
 from common.errors import SluiceError
 from common.paging import PageTokenCodec
@@ -121,7 +121,11 @@ def assemble(config: ServerConfig) -> App:
 def _assemble_server(
     config: ServerConfig, db: Database, codec: PageTokenCodec, secrets: SecretBox
 ) -> App:
-    store = SqlCatalogStore(db, codec, secrets=secrets)
+    quotas = CatalogQuotas(
+        databases_per_account=config.max_databases_per_account,
+        tables_per_database=config.max_tables_per_database,
+    )
+    store = SqlCatalogStore(db, codec, secrets=secrets, quotas=quotas)
     identity = SqlIdentityStore(db, codec)
     _bootstrap(config, identity)
     trail = AuditTrail(db, codec, AuditConfig(otlp_endpoint=config.otlp_endpoint or ""))

@@ -85,6 +85,12 @@ class ServerConfig(BaseModel):
         le=1_000_000,
         description="newest versions kept per table, the current one included (Glue's quota)",
     )
+    max_databases_per_account: int = Field(
+        default=10_000, ge=1, description="Glue's quota: a CreateDatabase beyond it fails"
+    )
+    max_tables_per_database: int = Field(
+        default=200_000, ge=1, description="Glue's quota: a CreateTable beyond it fails"
+    )
     prune_interval_s: float = Field(
         default=3600.0, gt=0, le=7 * 86400, description="time between two pruning passes"
     )

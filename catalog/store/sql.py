@@ -6,7 +6,7 @@ Each resource's operations live in their own sql_* module; this class puts them 
 from __future__ import annotations
 
 from catalog.store.base import CatalogStore
-from catalog.store.sql_base import utc_now
+from catalog.store.sql_base import CatalogQuotas, utc_now
 from catalog.store.sql_connections import ConnectionOps
 from catalog.store.sql_databases import DatabaseOps
 from catalog.store.sql_functions import FunctionOps
@@ -15,7 +15,7 @@ from catalog.store.sql_search import SearchOps
 from catalog.store.sql_tables import TableOps
 from catalog.store.sql_versions import TableVersionOps
 
-__all__ = ["SqlCatalogStore", "utc_now"]
+__all__ = ["CatalogQuotas", "SqlCatalogStore", "utc_now"]
 
 
 class SqlCatalogStore(
@@ -37,4 +37,6 @@ class SqlCatalogStore(
         secrets: Encrypts secret connection properties (common.redaction.is_secret_key) at rest
             and decrypts them on reading. Without it they are stored as given; values already
             encrypted then come back in their encrypted form.
+        quotas: How many databases and tables an account may hold; a create beyond them fails
+            with ResourceNumberLimitExceeded.
     """

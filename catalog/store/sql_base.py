@@ -7,12 +7,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Connection, or_, select
+from sqlalchemy import ColumnElement, Connection, Select, func, or_, select
 
 from catalog.store.rows import SqlDatabase, SqlTable
 from catalog.store.secret_codec import SecretCodec
 from common.db import Database
-from common.errors import EntityNotFound
+from common.errors import EntityNotFound, ResourceNumberLimitExceeded
 from common.paging import PageTokenCodec, Segment
 
 DATABASES = SqlDatabase.__table__
@@ -23,6 +23,19 @@ R = TypeVar("R")
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class CatalogQuotas:
+    """How many resources an account may hold (Glue's default service quotas).
+
+    Attributes:
+        databases_per_account: Databases of one catalog_id.
+        tables_per_database: Tables of one database.
+    """
+
+    databases_per_account: int = 10_000
+    tables_per_database: int = 200_000
 
 
 @dataclass(frozen=True)
@@ -44,11 +57,13 @@ class SqlStoreBase:
         clock: Callable[[], datetime] = utc_now,
         *,
         secrets: SecretCodec | None = None,
+        quotas: CatalogQuotas = CatalogQuotas(),
     ) -> None:
         self._db = db
         self._tokens = page_tokens
         self._clock = clock
         self._secrets = secrets
+        self._quotas = quotas
 
     def _now(self) -> datetime:
         return self._clock().astimezone(UTC)
@@ -84,6 +99,15 @@ class SqlStoreBase:
         if row[1] is None:
             raise EntityNotFound(f"Table {database_name}.{table_name} not found")
         return TableRef(id=row[1], version=row[2], partition_keys=row[3])
+
+
+def enforce_quota(conn: Connection, rows: Select[Any], quota: int, message: str) -> None:
+    """After an insert in the same transaction: ResourceNumberLimitExceeded, which rolls the
+    insert back, when `rows` (the resources the quota counts) now number more than `quota`."""
+    # Counting stops just past the quota, so the check reads at most quota + 1 index entries.
+    counted = select(func.count()).select_from(rows.limit(quota + 1).subquery())
+    if (conn.execute(counted).scalar() or 0) > quota:
+        raise ResourceNumberLimitExceeded(message)
 
 
 def plan_for_current_sizes(conn: Connection) -> None:

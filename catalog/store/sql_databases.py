@@ -9,7 +9,7 @@ from sqlalchemy import Connection, Row, delete, insert, select, update
 from catalog import names
 from catalog.model import Database, DatabaseInput
 from catalog.store import sql_checks as checks
-from catalog.store.sql_base import DATABASES, SqlStoreBase, segment_filter
+from catalog.store.sql_base import DATABASES, SqlStoreBase, enforce_quota, segment_filter
 from common.errors import AlreadyExists, EntityNotFound
 from common.paging import Page, PageRequest
 
@@ -59,6 +59,13 @@ class DatabaseOps(SqlStoreBase):
                     parameters=dict(value.parameters),
                     create_time=now,
                 )
+            )
+            quota = self._quotas.databases_per_account
+            enforce_quota(
+                conn,
+                select(DATABASES.c.id).where(DATABASES.c.catalog_id == cat),
+                quota,
+                f"account {cat} already has its quota of {quota} databases",
             )
         return Database(
             name=value.name,

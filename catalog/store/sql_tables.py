@@ -12,7 +12,13 @@ from catalog.name_patterns import table_name_matcher
 from catalog.names import resource_name
 from catalog.store import sql_checks as checks
 from catalog.store.rows import SqlPartition, SqlTableParameter, SqlTableVersion
-from catalog.store.sql_base import DATABASES, TABLES, SqlStoreBase, segment_filter
+from catalog.store.sql_base import (
+    DATABASES,
+    TABLES,
+    SqlStoreBase,
+    enforce_quota,
+    segment_filter,
+)
 from catalog.store.sql_table_values import (
     TABLE_COLUMNS,
     snapshot,
@@ -110,6 +116,13 @@ class TableOps(SqlStoreBase):
             table_id = conn.execute(
                 insert(TABLES).values(database_id=database_id, version=1, **values)
             ).inserted_primary_key[0]
+            quota = self._quotas.tables_per_database
+            enforce_quota(
+                conn,
+                select(TABLES.c.id).where(TABLES.c.database_id == database_id),
+                quota,
+                f"database {db_name} already has its quota of {quota} tables",
+            )
             _write_version(conn, table_id, 1, values)
             _write_parameters(conn, table_id, value.parameters)
         return table_from_values(values, db_name, cat, 1)

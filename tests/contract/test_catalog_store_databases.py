@@ -13,10 +13,10 @@ from catalog.model import (
     TableInput,
     UserDefinedFunctionInput,
 )
-from catalog.store.sql import SqlCatalogStore
-from common.errors import AlreadyExists, EntityNotFound, InvalidInput
-from common.paging import PageRequest
-from tests.contract.conftest import Backend, Catalog, new_catalog_id
+from catalog.store.sql import CatalogQuotas, SqlCatalogStore
+from common.errors import AlreadyExists, EntityNotFound, InvalidInput, ResourceNumberLimitExceeded
+from common.paging import PageRequest, PageTokenCodec
+from tests.contract.conftest import TOKEN_KEY, Backend, Catalog, new_catalog_id
 
 pytestmark = pytest.mark.contract
 
@@ -195,3 +195,20 @@ def _table_id(backend: Backend, catalog_id: str, database: str, table: str) -> i
 def _count(backend: Backend, sql: str, **params: object) -> int:
     with backend.db.engine.connect() as conn:
         return int(conn.execute(text(sql), params).scalar_one())
+
+
+def test_databases_beyond_the_quota_are_refused(backend: Backend, cat: str) -> None:
+    store = SqlCatalogStore(backend.db, PageTokenCodec(TOKEN_KEY), quotas=CatalogQuotas(2, 1))
+    store.create_database(cat, DatabaseInput(name="a"))
+    store.create_database(cat, DatabaseInput(name="b"))
+    with pytest.raises(ResourceNumberLimitExceeded, match="quota of 2 databases"):
+        store.create_database(cat, DatabaseInput(name="c"))
+    names = [d.name for d in store.get_databases(cat, PageRequest()).items]
+    assert names == ["a", "b"]  # the refused create left nothing behind
+    store.create_table(cat, "a", TableInput(name="t1"))
+    with pytest.raises(
+        ResourceNumberLimitExceeded, match="database a already has its quota of 1 tables"
+    ):
+        store.create_table(cat, "a", TableInput(name="t2"))
+    assert [t.name for t in store.get_tables(cat, "a", "", PageRequest()).items] == ["t1"]
+    store.create_table(cat, "b", TableInput(name="t2"))  # the quota is per database
