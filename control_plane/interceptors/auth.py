@@ -87,10 +87,12 @@ class AuthInterceptor(grpc.ServerInterceptor):
     ) -> Any:
         """A batch call with only the items the caller may act on; each denied item is a
         per-item error of the response, as Glue reports any item it could not process."""
-        # An over-long batch is refused whole, as the servicer would, not shortened below the
-        # limit by its denied items.
-        check_batch(op.action.partition(":")[2], op.batch_size(request))
+        size = op.batch_size(request)
         denied = op.take_denied(info.account, request, _item_check(op, info))
+        if denied:
+            # Denied items must not bring an over-long batch under the limit: it is refused
+            # whole, as the servicer refuses it when nothing is denied.
+            check_batch(op.action.partition(":")[2], size)
         if denied and not op.batch_size(request):
             # Nothing left to do: the response is only the errors.
             response = _response_class(method)()
