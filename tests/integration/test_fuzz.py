@@ -68,10 +68,10 @@ class TableModel:
     partitions: set[tuple[Any, ...]] = field(default_factory=set)
 
     def canonical(self, values: Sequence[str]) -> tuple[Any, ...]:
-        """A partition's identity: integer keys compare as numbers, '007' is '7'."""
-        return tuple(
-            int(v) if kind == "int" else v for v, kind in zip(values, self.key_types, strict=True)
-        )
+        """A partition's identity: its values as given, so '007' and '7' are two, as in Glue."""
+        if len(values) != len(self.key_types):
+            raise ValueError(f"{len(values)} values for {len(self.key_types)} keys")
+        return tuple(values)
 
 
 @dataclass
