@@ -18,7 +18,7 @@ from control_plane.jobs.model import (
     RunInput,
     RunState,
 )
-from control_plane.jobs.rows import JOB_RUN_LOGS, JOB_RUNS, JOB_SCRIPTS, JOB_TAGS, JOBS
+from control_plane.jobs.rows import JOB_RUN_LOGS, JOB_RUNS, JOB_SCRIPTS, JOB_TAGS, JOBS, LEASES
 from control_plane.jobs.schema import VERSION_TABLE
 from control_plane.jobs.sql_store import SqlJobStore
 from tests.contract.test_job_store_support import (
@@ -61,7 +61,7 @@ def account() -> str:
 
 def test_migrations_create_exactly_the_tables_the_store_uses(database: Database) -> None:
     metadata = MetaData()
-    for table in (JOBS, JOB_TAGS, JOB_RUNS, JOB_RUN_LOGS, JOB_SCRIPTS):
+    for table in (JOBS, JOB_TAGS, JOB_RUNS, JOB_RUN_LOGS, JOB_SCRIPTS, LEASES):
         table.to_metadata(metadata)
     with database.engine.connect() as conn:
         context = MigrationContext.configure(
