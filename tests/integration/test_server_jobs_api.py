@@ -687,6 +687,11 @@ BAD_INPUT: dict[str, tuple[Callable[[JobStub], Any], str]] = {
         lambda jobs: jobs.GetJobs(api.GetJobsRequest(max_results=5000)),
         "max_results must be between 1 and 1000",
     ),
+    # Glue's GetJobRuns takes at most 200 (OrchestrationPageSize200).
+    "GetJobRuns max_results": (
+        lambda jobs: jobs.GetJobRuns(api.GetJobRunsRequest(job_name="daily", max_results=201)),
+        "max_results must be between 1 and 200",
+    ),
     "forged token": (
         lambda jobs: jobs.ListJobs(api.ListJobsRequest(next_token="garbage")),
         "next_token is malformed",
