@@ -85,7 +85,8 @@ class LeaseKeeper:
     fence() says whether this process may act for the lease now: the Fence of the lease while
     it is held and its last renewal is younger than the TTL (by this process's monotonic
     clock), None otherwise. on_acquired is called (on the keeper's thread) with each new
-    tenure's Fence, e.g. to take over the work at once.
+    tenure's Fence, e.g. to take over the work at once; on_lost with a tenure's Fence when a
+    renewal finds the lease taken over, e.g. to stop work that a successor redoes.
     """
 
     def __init__(
@@ -96,6 +97,7 @@ class LeaseKeeper:
         *,
         ttl_s: float = 15.0,
         on_acquired: Callable[[Fence], None] | None = None,
+        on_lost: Callable[[Fence], None] | None = None,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         if ttl_s <= 0:
@@ -105,6 +107,7 @@ class LeaseKeeper:
         self._holder = holder
         self._ttl_s = ttl_s
         self._on_acquired = on_acquired
+        self._on_lost = on_lost
         self._monotonic = monotonic
         self._lock = threading.Lock()
         # The lease held, and until when (monotonic) it is safe to act on it; guarded by _lock.
@@ -169,13 +172,18 @@ class LeaseKeeper:
             self._valid_until = asked_at + self._ttl_s if lease is not None else 0.0
         if held is not None and lease is None:
             logger.warning("lease %s was lost to another holder", self._name)
+            self._notify(self._on_lost, held.fence, "giving up the work")
         if lease is not None and (held is None or held.token != lease.token):
             logger.info("lease %s acquired (token %d)", self._name, lease.token)
-            if self._on_acquired is not None:
-                try:
-                    self._on_acquired(lease.fence)
-                except Exception:
-                    logger.exception("taking over the work of lease %s failed", self._name)
+            self._notify(self._on_acquired, lease.fence, "taking over the work")
+
+    def _notify(self, callback: Callable[[Fence], None] | None, fence: Fence, doing: str) -> None:
+        if callback is None:
+            return
+        try:
+            callback(fence)
+        except Exception:
+            logger.exception("%s of lease %s failed", doing, self._name)
 
     def _loop(self) -> None:
         while not self._halt.wait(self._ttl_s / 3):

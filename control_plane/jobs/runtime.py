@@ -163,6 +163,7 @@ class JobsRuntime:
             lease_holder(config),
             ttl_s=config.lease_ttl_s,
             on_acquired=self._took_over,
+            on_lost=self._lost_lease,
         )
 
     def start(self, api_address: str) -> None:
@@ -246,6 +247,11 @@ class JobsRuntime:
             self.store.release_launches(fence)
         except Exception:
             log.exception("cannot release the launches of queued runs; they will be failed")
+
+    def _lost_lease(self, _fence: Fence) -> None:
+        # Another server has the runs now, and cannot follow this one's environments.
+        if self._scheduler is not None:
+            self._scheduler.abandon()
 
     def _took_over(self, _fence: Fence) -> None:
         # A new tenure: re-attach or fail what the previous holder left, then schedule.

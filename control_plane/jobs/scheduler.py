@@ -118,6 +118,8 @@ class Scheduler:
         self._owned: set[str] = set()
         # Of those, the ones whose launch has not returned yet; guarded by _lock.
         self._launching: set[str] = set()
+        # Runs the executor runs for this scheduler, until it forgets them; guarded by _lock.
+        self._executing: set[str] = set()
         self._thread: threading.Thread | None = None
         self._pool: ThreadPoolExecutor | None = None
 
@@ -145,6 +147,18 @@ class Scheduler:
     def wake(self) -> None:
         """Look at the runs now (a run was started or stopped)."""
         self._wake.set()
+
+    def abandon(self) -> None:
+        """The scheduler lease has passed to another server, which cannot follow this server's
+        environments and fails their runs: stop executing them here too."""
+        with self._lock:
+            runs, self._executing = self._executing, set()
+        for run_id in sorted(runs):
+            try:
+                self._executor.stop(run_id)
+                self._executor.forget(run_id)
+            except Exception:
+                logger.exception("stopping job run %s of a lost lease failed", run_id)
 
     def run_once(self) -> None:
         """One pass over every active run, if this server holds the scheduler lease."""
@@ -285,12 +299,15 @@ class Scheduler:
         except LeaseLost:
             # The lease's new holder owns the run now and cannot follow this server's environment.
             self._executor.stop(run.id)
-            self._executor.forget(run.id)
+            self._forget(run.id)
             raise
-        if not recorded:
+        if recorded:
+            with self._lock:
+                self._executing.add(run.id)
+        else:
             # Stopped or timed out while it launched: nothing will follow this environment.
             self._executor.stop(run.id)
-            self._executor.forget(run.id)
+            self._forget(run.id)
 
     def _claim_launch(self, run: JobRun, fence: Fence) -> bool:
         """Whether to launch the run: claimed for this tenure, or adopted from an earlier one
@@ -340,6 +357,9 @@ class Scheduler:
         progress = self._executor.poll(run.id)
         if progress is None:
             return
+        with self._lock:
+            # Re-attached runs too (after a restart or a takeover).
+            self._executing.add(run.id)
         if progress.state is ExecutionState.RUNNING:
             self._copy_logs(run.id, run.log_cursor)
             return
@@ -370,7 +390,7 @@ class Scheduler:
         if ended:
             self._tracing.executed(run, progress.started_at, progress.finished_at, error)
             self._tracing.ended(run, state, error)
-            self._executor.forget(run.id)
+            self._forget(run.id)
             self.wake()
 
     def _time_out(self, run: JobRun, launching: bool, fence: Fence | None) -> None:
@@ -393,7 +413,7 @@ class Scheduler:
         cursor: str | None = run.log_cursor
         while cursor is not None and not self._halt.is_set():
             cursor = self._drain_logs(run.id, cursor)
-        self._executor.forget(run.id)
+        self._forget(run.id)
 
     def _stop(self, run: JobRun, fence: Fence | None) -> None:
         self._executor.stop(run.id)
@@ -401,7 +421,12 @@ class Scheduler:
             return  # more lines than one pass copies: the run stops at a later pass
         if self._store.transition(run.id, {RunState.STOPPING}, RunState.STOPPED, fence=fence):
             self._tracing.ended(run, RunState.STOPPED, "stopped on request")
-            self._executor.forget(run.id)
+            self._forget(run.id)
+
+    def _forget(self, run_id: str) -> None:
+        with self._lock:
+            self._executing.discard(run_id)
+        self._executor.forget(run_id)
 
     # Logs
 

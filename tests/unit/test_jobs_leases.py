@@ -94,7 +94,10 @@ def test_keeper_notices_a_takeover_and_takes_the_lease_back_later(
     leases: SqlLeaseStore, clock: FakeClock
 ) -> None:
     tenures: list[Fence] = []
-    keeper = LeaseKeeper(leases, LEASE, "a", ttl_s=TTL_S, on_acquired=tenures.append)
+    lost: list[Fence] = []
+    keeper = LeaseKeeper(
+        leases, LEASE, "a", ttl_s=TTL_S, on_acquired=tenures.append, on_lost=lost.append
+    )
     other = LeaseKeeper(leases, LEASE, "b", ttl_s=TTL_S)
     keeper.keep_once()
     clock.advance(TTL_S)
@@ -103,6 +106,7 @@ def test_keeper_notices_a_takeover_and_takes_the_lease_back_later(
     keeper.keep_once()
     assert keeper.fence() is None
     assert other.fence() == Fence(LEASE, 2)
+    assert lost == [Fence(LEASE, 1)]
 
     other.stop()
     keeper.keep_once()
@@ -161,7 +165,12 @@ def servers(store: SqlJobStore, leases: SqlLeaseStore, clock: FakeClock) -> Iter
     for index, holder in enumerate(("a", "b")):
         executor = FakeExecutor(clock)
         keeper = LeaseKeeper(
-            leases, LEASE, holder, ttl_s=TTL_S, on_acquired=lambda _f, i=index: on_acquired(i)
+            leases,
+            LEASE,
+            holder,
+            ttl_s=TTL_S,
+            on_acquired=lambda _f, i=index: on_acquired(i),
+            on_lost=lambda _f, i=index: made[i].scheduler.abandon(),
         )
         scheduler = Scheduler(
             store,
@@ -289,3 +298,27 @@ def test_a_successor_adopts_a_launch_its_executor_runs(
     b.executor.finish(run_id, ok=True)
     wait_state(store, run_id, RunState.SUCCEEDED)
     a.executor.gate.set()
+
+
+def test_a_server_that_finds_its_lease_taken_over_stops_its_runs(
+    store: SqlJobStore, servers: list[Server], clock: FakeClock
+) -> None:
+    # It stalled (a pause, a partition) past its TTL: its successor fails and retries the runs
+    # it cannot see, so they must not go on executing here as well.
+    a, b = servers
+    store.create_job(ACCOUNT, job_input(max_retries=1))
+    a.keeper.keep_once()
+    a.start()
+    b.start()
+    first = store.create_run(ACCOUNT, "etl", RunInput()).id
+    a.scheduler.wake()
+    wait_state(store, first, RunState.RUNNING)
+    clock.advance(TTL_S)
+    b.keeper.keep_once()
+    wait_state(store, first, RunState.FAILED)
+
+    a.keeper.keep_once()
+
+    assert a.keeper.fence() is None
+    assert (a.executor.stopped, a.executor.knows(first)) == ([first], False)
+    assert first in a.executor.forgotten
