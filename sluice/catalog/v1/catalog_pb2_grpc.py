@@ -29,7 +29,9 @@ class CatalogServiceStub:
     """The Sluice Data Catalog: databases, tables and their versions, partitions, connections and
     user-defined functions. Every resource is scoped by catalog_id (the account); an empty
     catalog_id means the caller's default account. Names are case-insensitive and stored lower-case.
-    List calls page with next_token (opaque, tamper-checked) and max_results (default 100, at most 1000).
+    List calls page with next_token (opaque, tamper-checked) and max_results (default 100, at most
+    Glue's limit for the call: 100 for GetDatabases, GetTables, GetTableVersions and
+    GetUserDefinedFunctions, 1000 for the others).
     """
 
     def __init__(self, channel):
@@ -214,7 +216,9 @@ class CatalogServiceServicer:
     """The Sluice Data Catalog: databases, tables and their versions, partitions, connections and
     user-defined functions. Every resource is scoped by catalog_id (the account); an empty
     catalog_id means the caller's default account. Names are case-insensitive and stored lower-case.
-    List calls page with next_token (opaque, tamper-checked) and max_results (default 100, at most 1000).
+    List calls page with next_token (opaque, tamper-checked) and max_results (default 100, at most
+    Glue's limit for the call: 100 for GetDatabases, GetTables, GetTableVersions and
+    GetUserDefinedFunctions, 1000 for the others).
     """
 
     def CreateDatabase(self, request, context):
@@ -606,7 +610,9 @@ class CatalogService:
     """The Sluice Data Catalog: databases, tables and their versions, partitions, connections and
     user-defined functions. Every resource is scoped by catalog_id (the account); an empty
     catalog_id means the caller's default account. Names are case-insensitive and stored lower-case.
-    List calls page with next_token (opaque, tamper-checked) and max_results (default 100, at most 1000).
+    List calls page with next_token (opaque, tamper-checked) and max_results (default 100, at most
+    Glue's limit for the call: 100 for GetDatabases, GetTables, GetTableVersions and
+    GetUserDefinedFunctions, 1000 for the others).
     """
 
     @staticmethod
