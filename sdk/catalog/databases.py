@@ -54,7 +54,7 @@ class DatabasesMixin(CatalogBase):
         """Every database of the account, fetching pages as the iteration needs them.
 
         Args:
-            page_size: Databases per call (at most 1000); the server's default when None.
+            page_size: Databases per call (at most 100); the server's default when None.
             segment: Only this slice of the list, for parallel scans.
             catalog_id: The account; the client's default when None.
         """

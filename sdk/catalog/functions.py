@@ -69,7 +69,7 @@ class FunctionsMixin(CatalogBase):
             database: The database's name; every database of the account when empty.
             pattern: Only functions whose name matches ('*' any characters, '|' between
                 alternatives); every function when empty.
-            page_size: Functions per call (at most 1000); the server's default when None.
+            page_size: Functions per call (at most 100); the server's default when None.
             segment: Only this slice of the list, for parallel scans.
             catalog_id: The account; the client's default when None.
         """

@@ -69,9 +69,9 @@ class TablesMixin(CatalogBase):
 
         Args:
             database: The database's name.
-            expression: Only tables whose name matches this pattern ('*' any characters,
-                '|' between alternatives); every table when empty.
-            page_size: Tables per call (at most 1000); the server's default when None.
+            expression: Only tables whose whole name matches this regular expression
+                ('test_.*'; case ignored, a lone '*' any characters); every table when empty.
+            page_size: Tables per call (at most 100); the server's default when None.
             segment: Only this slice of the list, for parallel scans.
             catalog_id: The account; the client's default when None.
         """

@@ -147,7 +147,12 @@ def get(cli: CliContext, database: str, name: str) -> None:
 
 @tables.command("list")
 @click.argument("database")
-@click.option("-e", "--expression", default="", help="Only names matching: '*' any, '|' or.")
+@click.option(
+    "-e",
+    "--expression",
+    default="",
+    help="Only names matching this regular expression ('test_.*'; a lone '*' is any).",
+)
 @pass_cli
 def list_(cli: CliContext, database: str, expression: str) -> None:
     """List the tables of DATABASE."""

@@ -101,7 +101,7 @@ class RunsMixin(JobsBase):
 
         Args:
             job_name: The job.
-            page_size: Runs per call (at most 1000); the server's default when None.
+            page_size: Runs per call (at most 200); the server's default when None.
 
         Raises:
             EntityNotFound: There is no such job (raised when iteration starts).
