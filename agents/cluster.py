@@ -60,6 +60,9 @@ class RayCluster:
                 address = self._config.ray.address or ""
                 if not head.reachable(address):
                     raise ClusterUnavailable(f"nothing answers at the Ray address {address}")
+            if self._closed:
+                # Closed while the head started: the agent stops it, so do not join it.
+                raise ClusterUnavailable("the agent is stopping: Ray is not joined any more")
             if head.is_loopback(address):
                 # Ray turns 127.0.0.1 into the routable address unless told, through a flag it
                 # reads from the environment at import time; it may be imported already.
@@ -89,9 +92,16 @@ class RayCluster:
             self._address = address
             return address
 
+    def answers(self, timeout_s: float = 1.0) -> bool:
+        """Whether the connected cluster's GCS takes connections (True if not connected): a cheap
+        probe, since a dead head leaves this process's Ray connection looking alive."""
+        address = self._address
+        return address is None or head.reachable(address, timeout_s)
+
     def close(self) -> None:
         """Refuse to start or join a cluster from now on (the agent is stopping); a connection
         already made stays usable."""
+        # Not under the lock: a connect in progress holds it for as long as `ray start` runs.
         self._closed = True
 
     def client_environment(self) -> dict[str, str]:

@@ -44,7 +44,7 @@ from agents.config import EnvironmentSpec
 from agents.errors import AgentUnavailable, NoCapacity
 from agents.isolation import IsolationTuple
 from agents.runs import LogStream, RunRequest
-from agents.supervisor import RunSupervisor
+from agents.supervisor import RunSupervisor, cluster_lost_message
 from common.errors import AlreadyExists, InvalidInput, SluiceError
 
 logger = logging.getLogger("sluice.agent")
@@ -57,6 +57,7 @@ HEALTH_FAILURES = 3
 STOP_DEADLINE_S = 30.0
 _STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 _RPC_WORKERS = 16
+_READS = frozenset({Method.PROGRESS, Method.READ_LOG, Method.FORGET, Method.POOL_STATUS})
 
 
 class StopReason(StrEnum):
@@ -159,14 +160,29 @@ class Agent:
             logger.error("%s; %d runs failed with it", message, len(failed))
             _kill_children()
             if cluster.embedded:
-                # Whatever is left of the dead head (raylet, workers, JVMs) goes too.
-                head.stop(self._config)
+                # Whatever is left of the dead head (raylet, workers, JVMs) goes too, at once.
+                head.stop(self._config, timeout_s=2.0)
             return _exit_code(reason)
         keep = keep or supervisor.executing()
         # `ray start` and environment launchers in flight must not outlive the agent.
         _kill_children()
+        if self._ready.is_set():
+            self._shut_down_supervisor(keep)
+        if cluster.embedded and not keep:
+            # Also what a cut-short `ray start` or a late worker left behind.
+            head.stop(self._config)
+        logger.info(
+            "agent stopped (%s)%s",
+            reason.value if reason else "graceful",
+            "; environments kept for the next start" if keep else "",
+        )
+        return _exit_code(reason)
+
+    def _shut_down_supervisor(self, keep: bool) -> None:
+        """The graceful part of a stop, within STOP_DEADLINE_S (a dying cluster may hang it)."""
+        cluster = self._supervisor.cluster
         shutdown = threading.Thread(
-            target=supervisor.shutdown,
+            target=self._supervisor.shutdown,
             kwargs={
                 "destroy_environments": not keep,
                 "stop_cluster": cluster.embedded and not keep,
@@ -178,15 +194,6 @@ class Agent:
         shutdown.join(STOP_DEADLINE_S)
         if shutdown.is_alive():
             logger.warning("the agent's shutdown did not finish in %.0f s", STOP_DEADLINE_S)
-        if cluster.embedded and not keep:
-            # Also what a cut-short `ray start` or a late worker left behind.
-            head.stop(self._config)
-        logger.info(
-            "agent stopped (%s)%s",
-            reason.value if reason else "graceful",
-            "; environments kept for the next start" if keep else "",
-        )
-        return _exit_code(reason)
 
     def close(self) -> None:
         if self._server is not None:
@@ -212,17 +219,12 @@ class Agent:
         failures = 0
         cluster = self._supervisor.cluster
         while not self._stop_requested.wait(HEALTH_INTERVAL_S):
-            address = cluster.address
-            if address is None or head.reachable(address, HEALTH_PROBE_TIMEOUT_S):
+            if cluster.answers(HEALTH_PROBE_TIMEOUT_S):
                 failures = 0
                 continue
             failures += 1
             if failures >= HEALTH_FAILURES:
-                self.request_stop(
-                    StopReason.CLUSTER_LOST,
-                    f"the Ray cluster at {address} stopped answering (its head died); "
-                    "the run was lost with it",
-                )
+                self.request_stop(StopReason.CLUSTER_LOST, cluster_lost_message(cluster.address))
                 return
 
     def _watch_parent(self) -> None:
@@ -253,9 +255,12 @@ class Agent:
         return call
 
     def _await_ready(self, method: Method) -> bool:
+        if method in _READS and (self._ready.is_set() or method is Method.POOL_STATUS):
+            # Reads go on while the agent stops: a run failed with its cluster is known at once.
+            return True
         if self._stop_requested.is_set():
             return False
-        if method is Method.POOL_STATUS or self._ready.is_set():
+        if self._ready.is_set():
             return True
         if method is Method.LAUNCH:
             # A launch would wait for Ray anyway; reads must not wait.

@@ -56,6 +56,14 @@ class _ActiveRun:
     ending: bool = False
 
 
+def cluster_lost_message(address: str | None) -> str:
+    """The error of a run whose Ray cluster stopped answering."""
+    return (
+        f"the Ray cluster at {address or '(unknown)'} stopped answering (its head died); "
+        "the run was lost with it"
+    )
+
+
 class RunSupervisor:
     """Executes runs in isolated Spark environments on Ray, and follows them.
 
@@ -290,6 +298,10 @@ class RunSupervisor:
             self._monitor.join()
         if destroy_environments:
             with self._lock:
+                # A run still waiting for its environment never started: it leaves no trace,
+                # and its launch fails with AgentUnavailable (launch it again later).
+                for run in [r for r in self._active.values() if r.handle is None]:
+                    del self._active[run.run_id]
                 active = [run for run in self._active.values() if not run.ending]
                 for run in active:
                     run.ending = True
@@ -387,11 +399,14 @@ class RunSupervisor:
             current = call.result()
         except EnvironmentUnresponsive:
             current = run.progress
-        except EnvironmentLost as exc:
-            self._end(run, f"the run's environment died: {exc.message}", RunState.FAILED, True)
-            return
         except SluiceError as exc:
-            self._end(run, f"the run's environment failed: {exc.message}", RunState.FAILED, True)
+            if not self._cluster.answers():
+                # The head died, and the environment with it: say so, and leave the rest (the
+                # environment is gone) to the agent, which restarts the cluster.
+                self._end(run, cluster_lost_message(self._cluster.address), RunState.FAILED, False)
+                return
+            what = "died" if isinstance(exc, EnvironmentLost) else "failed"
+            self._end(run, f"the run's environment {what}: {exc.message}", RunState.FAILED, True)
             return
         if current is None:
             self._end(run, "the run's environment does not know the run", RunState.FAILED, True)

@@ -148,7 +148,7 @@ def test_without_an_agent_nothing_is_decided(agent: AgentProcess, data_dir: Path
     # A run may well still execute while no agent answers: it is not reported over.
     assert progress is not None and progress.state is ExecutionState.RUNNING
     assert executor.read_logs("jr_done", "").lines == []
-    assert not socket_path(agent_data_dir(agent)).exists()
+    assert not socket_path(data_dir).exists()
 
 
 def test_an_orphaned_agent_exits(data_dir: Path) -> None:
@@ -171,10 +171,6 @@ def test_an_orphaned_agent_exits(data_dir: Path) -> None:
         if process.poll() is None:
             process.kill()
             process.wait()
-
-
-def agent_data_dir(agent: AgentProcess) -> Path:
-    return agent._settings.config.data_dir  # noqa: SLF001 - the test's own fixture
 
 
 def _children(pid: int) -> list[int]:
