@@ -35,6 +35,15 @@ def _upgrade_to(db: Database, revision: str) -> None:
         command.upgrade(cfg, revision)
 
 
+def _downgrade_to(db: Database, revision: str) -> None:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with db.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        cfg.attributes["version_table"] = VERSION_TABLE
+        command.downgrade(cfg, revision)
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def fresh(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
     """An empty database of each kind, migrated by the test itself."""
@@ -118,3 +127,9 @@ def test_partitions_of_revision_0001_are_re_keyed_by_their_values(fresh: Databas
     assert store.get_partition("acct", "sales", "events", ["07", "9.5"]).values == ("07", "9.5")
     with pytest.raises(EntityNotFound):
         store.get_partition("acct", "sales", "events", ["7", "9.5"])
+
+    # Downgrading restores revision 0001's keys and slots.
+    _downgrade_to(fresh, "0001")
+    with fresh.read() as conn:
+        rows = conn.execute(text("SELECT values_key, k0, k1 FROM partitions ORDER BY id")).all()
+    assert [tuple(row) for row in rows] == [("\x1f".join(slots), *slots) for _, slots in old]

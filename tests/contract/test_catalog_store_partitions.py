@@ -378,6 +378,18 @@ def test_selective_get_partitions_searches_an_index(
     store: SqlCatalogStore, events: Catalog, backend: Backend, expression: str, index: str
 ) -> None:
     _load(store, events, GRID)
+    _assert_searches_index(store, backend, events.id, "events", expression, index)
+
+
+def _assert_searches_index(
+    store: SqlCatalogStore,
+    backend: Backend,
+    catalog_id: str,
+    table: str,
+    expression: str,
+    index: str,
+) -> None:
+    """GetPartitions finds something with one query that SQLite runs as a search of `index`."""
     statements: list[tuple[str, Any]] = []
 
     def capture(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
@@ -386,7 +398,7 @@ def test_selective_get_partitions_searches_an_index(
 
     event.listen(backend.db.engine, "before_cursor_execute", capture)
     try:
-        found = store.get_partitions(events.id, "sales", "events", expression, PageRequest())
+        found = store.get_partitions(catalog_id, "sales", table, expression, PageRequest())
     finally:
         event.remove(backend.db.engine, "before_cursor_execute", capture)
     assert found.items
@@ -464,6 +476,27 @@ def test_decimal_double_and_timestamp_keys_compare_by_value(
         "2024-01-01 09:00:00",
         "2024-01-01 10:00:00.5",
     }
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+@pytest.mark.parametrize(
+    ("expression", "index"),
+    [
+        ("price > 10", "ix_partitions_slots"),
+        ("ratio BETWEEN 2 AND 9.5", "ix_partitions_k1"),
+        ("at >= '2024-01-01 10:00'", "ix_partitions_k2"),
+        ("tiny = 3", "ix_partitions_k3"),
+    ],
+)
+def test_typed_comparisons_search_an_index(
+    store: SqlCatalogStore, typed: Catalog, backend: Backend, expression: str, index: str
+) -> None:
+    inputs = [
+        PartitionInput((str(p), str(p / 2), f"2024-01-{p % 28 + 1:02d} 10:00", str(p % 7), "1"))
+        for p in range(1, 51)
+    ]
+    assert store.batch_create_partition(typed.id, "sales", "typed", inputs) == []
+    _assert_searches_index(store, backend, typed.id, "typed", expression, index)
 
 
 def test_values_are_kept_exactly_as_given(store: SqlCatalogStore, typed: Catalog) -> None:
