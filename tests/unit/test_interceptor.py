@@ -13,7 +13,14 @@ from google.protobuf import wrappers_pb2
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
-from common.errors import ConcurrentModification, EntityNotFound, InternalError, InvalidInput
+from common.errors import (
+    ConcurrentModification,
+    EntityNotFound,
+    FailedPrecondition,
+    InternalError,
+    InvalidInput,
+    OperationTimeout,
+)
 from control_plane.interceptors import AccessLogInterceptor, ErrorInterceptor
 from control_plane.interceptors.errors import status_for
 from control_plane.interceptors.request_id import REQUEST_ID_KEY
@@ -53,12 +60,22 @@ def _stale(request: wrappers_pb2.StringValue, context: grpc.ServicerContext) -> 
     raise ConcurrentModification("version 3 is not current")
 
 
+def _slow_store(request: wrappers_pb2.StringValue, context: grpc.ServicerContext) -> Any:
+    raise OperationTimeout("the catalog database did not answer within 30 s")
+
+
+def _busy(request: wrappers_pb2.StringValue, context: grpc.ServicerContext) -> Any:
+    raise FailedPrecondition("job run jr_1 has finished")
+
+
 BEHAVIOURS: dict[str, Behaviour] = {
     "Echo": _echo,
     "NotFound": _not_found,
     "Bug": _bug,
     "DbDown": _db_down,
     "Stale": _stale,
+    "SlowStore": _slow_store,
+    "Busy": _busy,
 }
 
 
@@ -169,6 +186,21 @@ def test_aborted_maps_from_concurrent_modification(harness: Harness) -> None:
     error = harness.fail("Stale")
     assert error.code() == grpc.StatusCode.ABORTED
     assert _error_info(error).reason == "ConcurrentModificationException"
+
+
+@pytest.mark.parametrize(
+    ("method", "code", "reason"),
+    [
+        ("SlowStore", grpc.StatusCode.DEADLINE_EXCEEDED, "OperationTimeoutException"),
+        ("Busy", grpc.StatusCode.FAILED_PRECONDITION, "InvalidStateException"),
+    ],
+)
+def test_glue_error_names(
+    harness: Harness, method: str, code: grpc.StatusCode, reason: str
+) -> None:
+    error = harness.fail(method)
+    assert error.code() == code
+    assert _error_info(error).reason == reason
 
 
 def test_unexpected_error_is_internal_without_traceback(harness: Harness) -> None:
