@@ -16,6 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import op
 
+# The store's own encoding: a later change to it must come with a migration of its own.
 from catalog.model import Column
 from catalog.partition_keys import (
     SLOT_COUNT,
