@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -20,7 +21,7 @@ import pytest
 
 from agents.api import AgentSettings, socket_path
 from agents.client import AgentClient
-from agents.config import AgentsConfig, PoolConfig
+from agents.config import AgentsConfig, PoolConfig, RayConfig
 from agents.errors import AgentUnavailable
 from agents.isolation import IsolationTuple
 from agents.layout import DataLayout
@@ -149,6 +150,31 @@ def test_without_an_agent_nothing_is_decided(agent: AgentProcess, data_dir: Path
     assert progress is not None and progress.state is ExecutionState.RUNNING
     assert executor.read_logs("jr_done", "").lines == []
     assert not socket_path(data_dir).exists()
+
+
+def test_an_agent_that_cannot_reach_its_cluster_is_started_again_with_backoff(
+    data_dir: Path,
+) -> None:
+    # Nothing listens on a port just freed: the external cluster is down.
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        address = f"127.0.0.1:{probe.getsockname()[1]}"
+    config = AgentsConfig(data_dir=data_dir, ray=RayConfig(address=address), pool=PoolConfig())
+    restarts: list[float] = []
+    process = AgentProcess(
+        AgentSettings(config, socket_path(data_dir)),
+        min_backoff_s=0.1,
+        max_backoff_s=0.4,
+        on_restart=lambda: restarts.append(time.monotonic()),
+    )
+    process.start()
+    try:
+        wait_until(lambda: len(restarts) >= 3, AGENT_TIMEOUT_S, "three restarts")
+        status = process.client.pool_status()
+    finally:
+        process.stop(keep_environments=False, timeout_s=30)
+
+    assert (status.ray_started, status.warm) == (False, 0)
 
 
 def test_an_orphaned_agent_exits(data_dir: Path) -> None:
