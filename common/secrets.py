@@ -19,6 +19,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from common.errors import InternalError
 
@@ -73,6 +75,7 @@ class SecretBox:
                 ) from None
         self._fernet = MultiFernet(fernets)
         self._key_count = len(fernets)
+        self._primary = keys[0].encode("ascii") if isinstance(keys[0], str) else keys[0]
 
     def __repr__(self) -> str:
         return f"SecretBox(keys={self._key_count})"
@@ -107,6 +110,22 @@ class SecretBox:
     def rotate(self, stored: str) -> str:
         """stored encrypted anew with the first key (plaintext is encrypted)."""
         return self.encrypt(self.decrypt(stored))
+
+    def derive_key(self, purpose: str, length: int = 32) -> bytes:
+        """A key for another use (HKDF-SHA256 of the first key), the same on every server that
+        holds the same first key: replicas on one database share it without another file.
+
+        Args:
+            purpose: what the key is for; different purposes give unrelated keys.
+            length: the key's length in bytes.
+        """
+        kdf = HKDF(
+            algorithm=hashes.SHA256(),
+            length=length,
+            salt=None,
+            info=f"sluice:{purpose}".encode(),
+        )
+        return kdf.derive(self._primary)
 
 
 def _undecryptable() -> SecretDecryptError:

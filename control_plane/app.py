@@ -23,7 +23,7 @@ from common.secrets import SecretBox, SecretKeyError, load_secret_box
 from control_plane.audit.trail import AuditConfig, AuditTrail
 from control_plane.config import ServerConfig
 from control_plane.database import open_database
-from control_plane.datadir import load_or_create_page_token_key, prepare_data_dir
+from control_plane.datadir import prepare_data_dir
 from control_plane.errors import StartupError
 from control_plane.interceptors import AccessLogInterceptor, ErrorInterceptor
 from control_plane.interceptors.auth import AuthInterceptor
@@ -98,6 +98,9 @@ class App:
         self.db.dispose()
 
 
+PAGE_TOKEN_KEY_PURPOSE = "page-tokens"
+
+
 def assemble(config: ServerConfig) -> App:
     """Everything a server needs, bound to its port; StartupError when something is unusable."""
     check_transport(config)
@@ -105,11 +108,13 @@ def assemble(config: ServerConfig) -> App:
     _check_port_free(config)
     check_script_roots(config)
     data_dir = prepare_data_dir(config.data_dir)
-    key = load_or_create_page_token_key(data_dir)
     try:
         secrets = load_secret_box(data_dir)
     except SecretKeyError as exc:
         raise StartupError(exc.message) from None
+    # Derived from the secret key, which replicas on one database share: any of them continues
+    # a listing another one began.
+    key = secrets.derive_key(PAGE_TOKEN_KEY_PURPOSE)
     db = open_database(config.database_url, statement_timeout=config.statement_timeout)
     try:
         return _assemble_server(config, db, PageTokenCodec(key), secrets)

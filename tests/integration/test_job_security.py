@@ -271,7 +271,7 @@ def test_a_job_names_files_under_a_script_root_only(site: Site, account: Account
         message = invalid(lambda path=path: create(op, "o", "etl", f"file://{path}"))
         assert "is not under a script root" in message
     # The data dir is under the root, and refused all the same.
-    for name in ("admin-token", "sluice.db", "page_token.key"):
+    for name in ("admin-token", "sluice.db", "secret.key"):
         message = invalid(lambda name=name: create(op, "d", "etl", f"file://{data / name}"))
         assert "names a file of the server itself" in message
         message = invalid(lambda name=name: update(op, "local", "etl", f"file://{data / name}"))

@@ -126,7 +126,8 @@ def test_start_line_names_address_data_dir_and_database(server: ServerProcess) -
     assert started[0]["database"] == "sqlite"
 
 
-def test_page_token_key_is_private(server: ServerProcess) -> None:
-    key = server.data_dir / "page_token.key"
+def test_secret_key_is_private_and_no_other_key_file_is_kept(server: ServerProcess) -> None:
+    key = server.data_dir / "secret.key"
     assert key.stat().st_mode & 0o777 == 0o600
-    assert len(key.read_bytes()) == 32
+    # Page tokens are signed with a key derived from it, not with a key of their own.
+    assert not (server.data_dir / "page_token.key").exists()

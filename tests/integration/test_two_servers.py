@@ -19,6 +19,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from cryptography.fernet import Fernet
 
 from agents import naming
 from common.db import Database
@@ -37,6 +38,7 @@ from control_plane.jobs.runtime import SCHEDULER_LEASE
 from control_plane.jobs.scheduler import LAUNCH_INTERRUPTED
 from control_plane.jobs.sql_store import SqlJobStore
 from control_plane.jobs.store import LaunchClaim
+from sluice.catalog.v1 import catalog_pb2, catalog_pb2_grpc, types_pb2
 from sluice.jobs.v1 import jobs_pb2, jobs_pb2_grpc
 from tests.integration.conftest import (
     PG_ADMIN_URL,
@@ -65,7 +67,9 @@ class Site:
 
 
 @pytest.fixture
-def site(tmp_path: Path) -> Iterator[Site]:
+def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Site]:
+    # Replicas share the secret key (README): it opens connection secrets and signs page tokens.
+    monkeypatch.setenv("SLUICE_SECRET_KEY", Fernet.generate_key().decode())
     schema = f"sluice_two_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=5) as admin:
         admin.execute(f'CREATE SCHEMA "{schema}"')
@@ -130,6 +134,47 @@ def run(site: Site, run_id: str) -> JobRun:
 def ended(site: Site, run_id: str) -> JobRun:
     eventually(lambda: run(site, run_id).state.is_terminal(), f"run {run_id} to end")
     return run(site, run_id)
+
+
+def test_any_server_continues_a_listing_and_reads_a_secret_another_wrote(site: Site) -> None:
+    first, second = site.servers
+    with authed_channel(first.address) as a, authed_channel(second.address) as b:
+        on_a, on_b = catalog_pb2_grpc.CatalogServiceStub(a), catalog_pb2_grpc.CatalogServiceStub(b)
+        for name in ("one", "two", "three"):
+            on_a.CreateDatabase(
+                catalog_pb2.CreateDatabaseRequest(
+                    database_input=types_pb2.DatabaseInput(name=name)
+                ),
+                timeout=WAIT_S,
+            )
+        page = on_a.GetDatabases(catalog_pb2.GetDatabasesRequest(max_results=2), timeout=WAIT_S)
+        assert page.next_token
+        rest = on_b.GetDatabases(
+            catalog_pb2.GetDatabasesRequest(max_results=2, next_token=page.next_token),
+            timeout=WAIT_S,
+        )
+        names = [d.name for d in [*page.database_list, *rest.database_list]]
+        assert sorted(names) == ["one", "three", "two"]
+        assert not rest.next_token
+
+        on_a.CreateConnection(
+            catalog_pb2.CreateConnectionRequest(
+                connection_input=types_pb2.ConnectionInput(
+                    name="warehouse",
+                    connection_type="JDBC",
+                    connection_properties={
+                        "JDBC_CONNECTION_URL": "jdbc:postgresql://db:5432/w",
+                        "USERNAME": "etl",
+                        "PASSWORD": "s3cret-on-a",
+                    },
+                )
+            ),
+            timeout=WAIT_S,
+        )
+        read = on_b.GetConnection(
+            catalog_pb2.GetConnectionRequest(name="warehouse"), timeout=WAIT_S
+        ).connection
+        assert read.connection_properties["PASSWORD"] == "s3cret-on-a"
 
 
 def test_one_server_schedules_and_another_takes_over_when_it_is_killed(site: Site) -> None:

@@ -1,18 +1,12 @@
-"""The data directory and the page-token key kept in it."""
+"""The data directory."""
 
 from __future__ import annotations
 
-import stat
 from pathlib import Path
 
 import pytest
 
-from control_plane.datadir import (
-    PAGE_TOKEN_KEY_BYTES,
-    PAGE_TOKEN_KEY_FILE,
-    load_or_create_page_token_key,
-    prepare_data_dir,
-)
+from control_plane.datadir import prepare_data_dir
 from control_plane.errors import StartupError
 
 pytestmark = pytest.mark.unit
@@ -35,21 +29,6 @@ def test_cannot_create_below_a_file(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("x")
     with pytest.raises(StartupError, match="cannot be created"):
         prepare_data_dir(tmp_path / "file" / "sub")
-
-
-def test_key_is_created_once_with_mode_0600(tmp_path: Path) -> None:
-    key = load_or_create_page_token_key(tmp_path)
-    assert len(key) == PAGE_TOKEN_KEY_BYTES
-    mode = stat.S_IMODE((tmp_path / PAGE_TOKEN_KEY_FILE).stat().st_mode)
-    assert mode == 0o600
-    assert load_or_create_page_token_key(tmp_path) == key
-    assert [p.name for p in tmp_path.iterdir()] == [PAGE_TOKEN_KEY_FILE]
-
-
-def test_damaged_key_is_reported(tmp_path: Path) -> None:
-    (tmp_path / PAGE_TOKEN_KEY_FILE).write_bytes(b"short")
-    with pytest.raises(StartupError, match="damaged"):
-        load_or_create_page_token_key(tmp_path)
 
 
 @pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux /proc")

@@ -233,3 +233,15 @@ def test_environment_for_job_code_leaves_out_the_server_secrets() -> None:
         "PATH": "/usr/bin",
     }
     assert SECRET_KEY_ENV in environ
+
+
+def test_derived_keys_follow_the_first_key_and_the_purpose() -> None:
+    first, second = Fernet.generate_key(), Fernet.generate_key()
+    box = SecretBox([first, second])
+    key = box.derive_key("page-tokens")
+    assert len(key) == 32
+    # Another server holding the same first key (as str or bytes) derives the same key.
+    assert SecretBox([first.decode()]).derive_key("page-tokens") == key
+    assert box.derive_key("something-else") != key
+    assert SecretBox([second, first]).derive_key("page-tokens") != key
+    assert first not in key and key not in first
