@@ -9,7 +9,12 @@ case-insensitively, resources exactly. Matching never backtracks (one forward se
 per literal part of the pattern) and a policy's size is bounded, so no pattern can make an
 evaluation slow.
 
-The decision: an explicit Deny wins; otherwise any Allow allows; otherwise it is denied. The
+The decision: an explicit Deny wins; otherwise any Allow allows; otherwise it is denied. A Deny
+on a container holds for what it contains, as Glue checks a table call against the database's
+ARN too: denying `glue:GetTable` on `database/secret` denies it on `table/secret/*`, and a Deny
+on `job/x` holds for `jobrun/x/*` (see CONTAINERS). An Allow is decided on the resource itself,
+where Glue would also need the Allow on the database: Sluice differs there on purpose, so that
+`table/sales/*` alone grants the tables of sales. The
 built-in role `admin` is allowed everything in its own account without any policy. A resource in
 another account than the one the statements belong to is never allowed: account isolation does
 not depend on how a pattern is written.
@@ -34,6 +39,9 @@ MAX_PATTERN = 1024
 # Characters of all the action and resource patterns of a policy together: IAM's limit on an
 # inline role policy, so an evaluation reads a bounded amount of patterns.
 MAX_POLICY_SIZE = 10_240
+# The kinds of resource that sit in a container (`table/<database>/<name>` in
+# `database/<database>`), by kind: the container's kind. A Deny on the container holds for them.
+CONTAINERS = {"table": "database", "function": "database", "jobrun": "job"}
 # service:Action, where either part may use `*`; or `*` alone.
 _ACTION = re.compile(r"\*|[A-Za-z0-9*\-]+:[A-Za-z0-9*]+")
 _CONTROL = re.compile(r"[\x00-\x20\x7f]")
@@ -122,16 +130,34 @@ def evaluate(
     if ADMIN_ROLE in roles:
         return Decision.ADMIN
     relative = parts[2] if parts is not None else resource
+    container = _container(relative)
+    container_full = resource[: len(resource) - len(relative)] + container if container else ""
     allowed = False
     for statement in statements:
         if not _action_matches(statement.actions, action):
             continue
-        if not _resource_matches(statement.resources, resource, relative):
-            continue
-        if statement.effect is Effect.DENY:
+        if _resource_matches(statement.resources, resource, relative):
+            if statement.effect is Effect.DENY:
+                return Decision.EXPLICIT_DENY
+            allowed = True
+        elif (
+            container
+            and statement.effect is Effect.DENY
+            and _resource_matches(statement.resources, container_full, container)
+        ):
             return Decision.EXPLICIT_DENY
-        allowed = True
     return Decision.ALLOWED if allowed else Decision.IMPLICIT_DENY
+
+
+def _container(relative: str) -> str:
+    """The relative name of what contains a resource (`database/sales` for
+    `table/sales/orders`), or "" when it sits in no container."""
+    kind, _, rest = relative.partition("/")
+    outer = CONTAINERS.get(kind)
+    name, separator, _ = rest.partition("/")
+    if outer is None or not separator or not name:
+        return ""
+    return f"{outer}/{name}"
 
 
 def is_allowed(

@@ -2,8 +2,9 @@
 calls are authorised item by item, and listings show only what the caller may see.
 
 In a fresh account, the admin `owner` makes the resources and `carol` (role analyst) may do
-everything except what her policy denies: the table sales.orders, the database secret, the job
-hidden and one run id.
+everything except what her policy denies: the table sales.orders, the database secret (and its
+tables), the database private (whose tables that Deny alone covers, as the database's ARN does
+in Glue), the job hidden and one run id.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ DENIED = [
     "table/sales/orders",
     "database/secret",
     "table/secret/*",
+    "database/private",
     "job/hidden",
     f"jobrun/visible/{DENIED_RUN}",
 ]
@@ -85,7 +87,11 @@ def account(server: ServerProcess) -> Iterator[Account]:
 
 def _populate(account: Account) -> None:
     catalog = account.catalog(account.owner)
-    for database, tables in (("sales", ["orders", "customers", "items"]), ("secret", ["s"])):
+    for database, tables in (
+        ("sales", ["orders", "customers", "items"]),
+        ("secret", ["s"]),
+        ("private", ["p"]),
+    ):
         catalog.CreateDatabase(catalog_pb2.CreateDatabaseRequest(database_input={"name": database}))
         for table in tables:
             catalog.CreateTable(
@@ -233,4 +239,21 @@ def test_listings_show_only_what_the_caller_may_see(account: Account) -> None:
     assert sorted(jobs.ListJobs(jobs_pb2.ListJobsRequest()).job_names) == ["other", "visible"]
     # The admin sees everything.
     owner = account.catalog(account.owner)
-    assert len(owner.GetDatabases(catalog_pb2.GetDatabasesRequest()).database_list) == 3
+    assert len(owner.GetDatabases(catalog_pb2.GetDatabasesRequest()).database_list) == 4
+
+
+def test_a_deny_on_a_database_holds_for_its_tables(account: Account) -> None:
+    carol = account.catalog(account.carol)
+    owner = account.catalog(account.owner)
+    refused = _refused(
+        lambda: carol.GetTable(catalog_pb2.GetTableRequest(database_name="private", name="p"))
+    )
+    assert refused.code() is grpc.StatusCode.PERMISSION_DENIED
+    refused = _refused(
+        lambda: carol.DeleteTable(catalog_pb2.DeleteTableRequest(database_name="PRIVATE", name="P"))
+    )
+    assert refused.code() is grpc.StatusCode.PERMISSION_DENIED
+    assert owner.GetTable(catalog_pb2.GetTableRequest(database_name="private", name="p"))
+    found = carol.SearchTables(catalog_pb2.SearchTablesRequest()).table_list
+    assert "private" not in {t.database_name for t in found}
+    assert {t.database_name for t in found} >= {"sales"}

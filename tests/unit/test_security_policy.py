@@ -106,6 +106,33 @@ def test_explicit_deny_wins_whatever_the_order() -> None:
     )
 
 
+def test_a_deny_on_a_container_holds_for_what_it_contains() -> None:
+    everything = allow("*", "*")
+    secret_table = resource_name("catalog", ACCOUNT, "table/secret/t")
+    assert not decide(
+        [everything, deny("glue:*", "database/secret")], "glue:GetTable", secret_table
+    )
+    full = f"sluice:catalog:{ACCOUNT}:database/secret"
+    assert not decide([everything, deny("glue:GetTable", full)], "glue:GetTable", secret_table)
+    # The container's Deny names the action asked for, or it does not apply.
+    assert decide(
+        [everything, deny("glue:DeleteDatabase", "database/secret")], "glue:GetTable", secret_table
+    )
+    # Listings and batches are checked on `table/secret/*`: denied by the database too.
+    listing = resource_name("catalog", ACCOUNT, "table/secret/*")
+    assert not decide([everything, deny("glue:*", "database/secret")], "glue:GetTables", listing)
+    assert decide([everything, deny("glue:*", "database/secret")], "glue:GetTable", ORDERS)
+    run = resource_name("jobs", ACCOUNT, "jobrun/hidden/jr_1")
+    assert not decide([everything, deny("glue:*", "job/hidden")], "glue:GetJobRun", run)
+    assert decide([everything, deny("glue:*", "job/hidde")], "glue:GetJobRun", run)
+    function = resource_name("catalog", ACCOUNT, "function/secret/f")
+    assert not decide(
+        [everything, deny("*", "database/sec*")], "glue:GetUserDefinedFunction", function
+    )
+    # An Allow on the container alone does not allow what it contains.
+    assert not decide([allow("glue:GetTable", "database/secret")], "glue:GetTable", secret_table)
+
+
 def test_nothing_allowed_is_denied() -> None:
     assert evaluate([], "glue:GetTable", ORDERS, roles=("r",), account=ACCOUNT) is (
         Decision.IMPLICIT_DENY
