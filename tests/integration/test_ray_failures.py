@@ -244,3 +244,39 @@ def _is_agent_of(process: psutil.Process, data_dir: Path) -> bool:
         return any(str(data_dir) in file.path for file in process.open_files())
     except psutil.Error:
         return False
+
+
+def test_a_graceful_stop_keeps_an_executing_run_for_the_next_start(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    server = start_server(tmp_path_factory.mktemp("ray-keep"))
+    script = (
+        'import time\nprint("before", flush=True)\ntime.sleep(30)\nprint("after", flush=True)\n'
+    )
+    try:
+        with authed_channel(server.address) as channel:
+            jobs = jobs_pb2_grpc.JobServiceStub(channel)
+            job = create_job(jobs, script)
+            run_id = jobs.StartJobRun(jobs_pb2.StartJobRunRequest(job_name=job)).job_run_id
+            wait_until(lambda: "before" in logs(jobs, job, run_id), RUN_TIMEOUT_S, "the run")
+            environment = runs_of(jobs, job)[0].environment_id
+
+        assert stop_server(server.process) == 0
+        assert server_head(server), "the head of an executing run was stopped"
+
+        restart_server(server, kill=False)
+        with authed_channel(server.address) as channel:
+            jobs = jobs_pb2_grpc.JobServiceStub(channel)
+            run = wait_until(
+                lambda: (r := runs_of(jobs, job)[0]).job_run_state in TERMINAL and r,
+                RUN_TIMEOUT_S,
+                "the run to end after the restart",
+            )
+            assert State.Name(run.job_run_state) == "JOB_RUN_STATE_SUCCEEDED", run.error_message
+            assert run.environment_id == environment
+            assert logs(jobs, job, run_id) == ["before", "after"]
+        assert stop_server(server.process) == 0
+        assert server_head(server) == [], "the embedded head outlived the server"
+    finally:
+        if server.process.poll() is None:
+            stop_server(server.process)
