@@ -21,6 +21,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable
 from concurrent import futures
 from enum import StrEnum
@@ -157,7 +158,7 @@ class Agent:
         cluster.close()
         if reason is StopReason.CLUSTER_LOST:
             failed = supervisor.fail_all(message)
-            logger.error("%s; %d runs failed with it", message, len(failed))
+            logger.error("%s; runs failed with it: %d", message, len(failed))
             _kill_children()
             if cluster.embedded:
                 # Whatever is left of the dead head (raylet, workers, JVMs) goes too, at once.
@@ -264,9 +265,14 @@ class Agent:
             return True
         if method is Method.LAUNCH:
             # A launch would wait for Ray anyway; reads must not wait.
-            deadline = self._config.ray.start_timeout_s + self._config.ray.connect_timeout_s
-            while not self._ready.wait(0.2) and deadline > 0 and not self._stop_requested.is_set():
-                deadline -= 0.2
+            deadline = (
+                time.monotonic()
+                + self._config.ray.start_timeout_s
+                + self._config.ray.connect_timeout_s
+            )
+            while not self._stop_requested.is_set() and time.monotonic() < deadline:
+                if self._ready.wait(0.2):
+                    break
         return self._ready.is_set() and not self._stop_requested.is_set()
 
     def _not_ready_message(self) -> str:

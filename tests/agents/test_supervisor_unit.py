@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 
 from agents.config import AgentsConfig, PoolConfig
-from agents.errors import NoCapacity
+from agents.errors import AgentUnavailable, EnvironmentStartFailed, NoCapacity
 from agents.isolation import IsolationTuple
 from agents.layout import DataLayout
 from agents.run_files import write_status
 from agents.runs import LogStream, RunProgress, RunRequest, RunState
-from agents.supervisor import RunSupervisor
+from agents.supervisor import LOST_RUN_MESSAGE, RunSupervisor
 
 pytestmark = pytest.mark.unit
 
@@ -82,3 +82,41 @@ def test_a_run_refused_for_capacity_leaves_no_trace(lazy_supervisor, monkeypatch
             supervisor.launch(request, isolation)
     assert supervisor.progress("jr_full").state is RunState.LOST
     assert not layout.run_status_file("jr_full").exists()
+
+
+def test_a_launch_cut_short_by_a_stop_leaves_no_trace(lazy_supervisor, monkeypatch) -> None:
+    supervisor, layout = lazy_supervisor
+    claiming = threading.Event()
+
+    def starting_until_stopped(*_args: object, **_kwargs: object) -> None:
+        # An environment (or Ray) starting while the agent stops: it fails, cut short.
+        claiming.set()
+        supervisor.shutdown(destroy_environments=True, stop_cluster=False)
+        raise EnvironmentStartFailed("the pool dropped the environment while it started")
+
+    monkeypatch.setattr(supervisor.pool, "claim", starting_until_stopped)
+    supervisor.begin_stop()
+    with pytest.raises(AgentUnavailable):
+        supervisor.launch(RunRequest("jr_cut", "print(1)"), IsolationTuple("acct", "role"))
+
+    assert claiming.is_set()
+    assert supervisor.progress("jr_cut").state is RunState.LOST
+    assert not layout.run_status_file("jr_cut").exists()
+
+
+def test_lost_runs_are_failed_at_start(lazy_supervisor) -> None:
+    # Started executing (a working dir), never finished, and no agent follows it now.
+    data_dir = lazy_supervisor[1].data_dir
+    layout = DataLayout(data_dir)
+    write_status(layout, RunProgress("jr_ended", RunState.SUCCEEDED))
+    layout.run_dir("jr_lost").mkdir(parents=True)
+    supervisor = RunSupervisor(AgentsConfig(data_dir=data_dir, pool=PoolConfig(size=0)))
+
+    supervisor.start()
+    try:
+        lost, ended = supervisor.progress("jr_lost"), supervisor.progress("jr_ended")
+    finally:
+        supervisor.shutdown()
+
+    assert (lost.state, lost.error_message) == (RunState.FAILED, LOST_RUN_MESSAGE)
+    assert ended.state is RunState.SUCCEEDED
