@@ -83,7 +83,8 @@ class Agent:
         self._supervisor = RunSupervisor(self._config)
         self._ready = threading.Event()
         self._stop_requested = threading.Event()
-        self._lock = threading.Lock()
+        # Reentrant: a signal handler may ask for a stop while the main thread holds it.
+        self._lock = threading.RLock()
         self._reason: StopReason | None = None
         self._message = ""
         self._keep_requested = False
