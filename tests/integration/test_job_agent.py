@@ -177,7 +177,8 @@ def test_an_agent_that_cannot_reach_its_cluster_is_started_again_with_backoff(
     assert (status.ray_started, status.warm) == (False, 0)
 
 
-def test_an_orphaned_agent_exits(data_dir: Path) -> None:
+@pytest.mark.parametrize("how", ["stdin closed", "SIGTERM"])
+def test_an_agent_exits_when_its_server_is_gone_or_on_sigterm(data_dir: Path, how: str) -> None:
     settings = AgentSettings(
         AgentsConfig(data_dir=data_dir, pool=PoolConfig(size=0)), socket_path(data_dir)
     )
@@ -188,11 +189,20 @@ def test_an_orphaned_agent_exits(data_dir: Path) -> None:
         assert process.stdin is not None
         process.stdin.write(settings.to_json().encode() + b"\n")
         process.stdin.flush()
-        wait_until(socket_path(data_dir).exists, AGENT_TIMEOUT_S, "the agent's socket")
+        client = AgentClient(socket_path(data_dir))
+        wait_until(
+            lambda: client.progress("jr_never").state is RunState.LOST,
+            AGENT_TIMEOUT_S,
+            "the agent to answer",
+        )
 
-        process.stdin.close()
+        if how == "SIGTERM":
+            process.send_signal(signal.SIGTERM)
+        else:
+            process.stdin.close()
 
         assert process.wait(timeout=AGENT_TIMEOUT_S) == 0
+        assert not socket_path(data_dir).exists()
     finally:
         if process.poll() is None:
             process.kill()
