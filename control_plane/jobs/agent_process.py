@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Callable
 
+from agents import head
 from agents.api import EXIT_CLUSTER_LOST, AgentSettings
 from agents.client import AgentClient
 from common.secrets import without_server_secrets
@@ -97,6 +98,11 @@ class AgentProcess:
             process.kill()
             code = process.wait()
         self._close_stdin(process)
+        config = self._settings.config
+        if code != 0 and not keep_environments and config.ray.address is None:
+            # No agent stopped the embedded head (the last one died, or was killed): do it here.
+            stopped = head.stop(config)
+            log.info("embedded Ray head stopped", extra=fields(processes=stopped))
         if self._thread is not None:
             self._thread.join(timeout=5.0)
         self.client.close()

@@ -25,6 +25,7 @@ from agents.config import AgentsConfig, PoolConfig, RayConfig
 from agents.errors import AgentUnavailable
 from agents.isolation import IsolationTuple
 from agents.layout import DataLayout
+from agents.naming import HEAD_MARKER_VAR
 from agents.run_files import write_status
 from agents.runs import LogStream, RunProgress, RunRequest, RunState
 from agents.supervisor import LOST_RUN_MESSAGE
@@ -175,6 +176,36 @@ def test_an_agent_that_cannot_reach_its_cluster_is_started_again_with_backoff(
         process.stop(keep_environments=False, timeout_s=30)
 
     assert (status.ray_started, status.warm) == (False, 0)
+
+
+@pytest.mark.parametrize("keep", [False, True])
+def test_a_stop_without_a_live_agent_stops_the_embedded_head_unless_runs_execute(
+    data_dir: Path, keep: bool
+) -> None:
+    config = AgentsConfig(data_dir=data_dir, pool=PoolConfig(size=0))
+    # Slow to restart: the agent killed below stays dead until the stop.
+    process = AgentProcess(AgentSettings(config, socket_path(data_dir)), min_backoff_s=60)
+    process.start()
+    # A stand-in for a process of the embedded head: it carries the head's marker.
+    stand_in = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(600)"],
+        env={**os.environ, HEAD_MARKER_VAR: str(DataLayout(data_dir).ray_dir)},
+    )
+    try:
+        pid = process.pid
+        assert pid is not None
+        os.kill(pid, signal.SIGKILL)
+        wait_until(lambda: process.pid is None, AGENT_TIMEOUT_S, "the agent to die")
+
+        process.stop(keep_environments=keep, timeout_s=30)
+
+        if keep:
+            assert stand_in.poll() is None, "the head of executing runs was stopped"
+        else:
+            assert stand_in.wait(timeout=30) is not None
+    finally:
+        stand_in.kill()
+        stand_in.wait()
 
 
 @pytest.mark.parametrize("how", ["stdin closed", "SIGTERM"])
