@@ -89,6 +89,8 @@ class AgentSettings:
 
     config: AgentsConfig
     socket_path: Path
+    # The lowest level of the records the agent sends to the server to log.
+    log_level: str = "INFO"
 
     def to_json(self) -> str:
         """One line of JSON."""
@@ -96,6 +98,7 @@ class AgentSettings:
         return json.dumps(
             {
                 "socket_path": str(self.socket_path),
+                "log_level": self.log_level,
                 "data_dir": str(config.data_dir),
                 "poll_interval_s": config.poll_interval_s,
                 "rpc_timeout_s": config.rpc_timeout_s,
@@ -141,7 +144,11 @@ class AgentSettings:
             rpc_timeout_s=values["rpc_timeout_s"],
             teardown_timeout_s=values["teardown_timeout_s"],
         )
-        return cls(config=config, socket_path=Path(values["socket_path"]))
+        return cls(
+            config=config,
+            socket_path=Path(values["socket_path"]),
+            log_level=str(values.get("log_level", "INFO")),
+        )
 
 
 def socket_path(data_dir: Path) -> Path:
@@ -152,6 +159,25 @@ def socket_path(data_dir: Path) -> Path:
         return path
     digest = hashlib.sha256(str(Path(data_dir).absolute()).encode()).hexdigest()[:12]
     return Path(tempfile.gettempdir()) / f"sluice-agent-{digest}" / SOCKET_NAME
+
+
+def log_line(level: str, logger: str, message: str, exc: str = "") -> str:
+    """One log record of the agent as the server reads it from the agent's output."""
+    entry = {"level": level, "logger": logger, "msg": message}
+    if exc:
+        entry["exc"] = exc
+    return json.dumps(entry, ensure_ascii=False)
+
+
+def parse_log_line(line: str) -> dict[str, str] | None:
+    """The inverse of log_line; None for any other output (Ray's own, for one)."""
+    try:
+        entry = json.loads(line)
+    except ValueError:
+        return None
+    if not isinstance(entry, dict) or not isinstance(entry.get("msg"), str):
+        return None
+    return {key: str(value) for key, value in entry.items()}
 
 
 def encode(body: dict[str, Any]) -> bytes:

@@ -40,6 +40,7 @@ from agents.api import (
     Outcome,
     decode,
     encode,
+    log_line,
 )
 from agents.config import EnvironmentSpec
 from agents.errors import AgentUnavailable, NoCapacity
@@ -369,18 +370,25 @@ def _lock_data_dir(settings: AgentSettings) -> int:
     return fd
 
 
+class _ServerLogFormatter(logging.Formatter):
+    """Records as the server reads them (agents.api.log_line), to log them as its own."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        exc = self.formatException(record.exc_info) if record.exc_info else ""
+        return log_line(record.levelname, record.name, record.getMessage(), exc)
+
+
 def main() -> int:
     """Run an agent until it stops; the exit code (see StopReason)."""
-    logging.basicConfig(
-        level=logging.INFO,
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s agent[%(process)d] %(name)s: %(message)s",
-    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_ServerLogFormatter())
+    logging.basicConfig(level=logging.INFO, handlers=[handler])
     try:
         settings = AgentSettings.from_json(sys.stdin.readline())
     except (KeyError, TypeError, ValueError, SluiceError) as exc:
         logger.error("bad agent settings on stdin: %r", exc)
         return 2
+    logging.getLogger().setLevel(settings.log_level)
     agent = Agent(settings)
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:

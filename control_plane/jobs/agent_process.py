@@ -10,6 +10,7 @@ long as this process lives: a server killed outright leaves an agent that notice
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import os
 import subprocess
@@ -19,12 +20,14 @@ import time
 from collections.abc import Callable
 
 from agents import head
-from agents.api import EXIT_CLUSTER_LOST, AgentSettings
+from agents.api import EXIT_CLUSTER_LOST, AgentSettings, parse_log_line
 from agents.client import AgentClient
 from common.secrets import without_server_secrets
 from control_plane.logs import fields
 
 log = logging.getLogger("sluice.jobs")
+AGENT_LOGGER = "sluice.agent"
+agent_log = logging.getLogger(AGENT_LOGGER)
 
 AGENT_COMMAND = (sys.executable, "-m", "agents.service")
 # The agent is the longest part of a graceful stop: it destroys environments and stops Ray.
@@ -113,17 +116,23 @@ class AgentProcess:
         process = subprocess.Popen(
             AGENT_COMMAND,
             stdin=subprocess.PIPE,
-            stdout=sys.stderr.fileno(),
-            stderr=None,
+            # Read back and logged as the server's own records (its format, its level).
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
             env=without_server_secrets(os.environ),
             # Its own session: a terminal's Ctrl-C reaches the server, which stops the agent.
             start_new_session=True,
         )
         self._process = process
+        threading.Thread(
+            target=_relay_output, args=(process,), name="sluice-agent-log", daemon=True
+        ).start()
+        level = logging.getLevelName(logging.getLogger().getEffectiveLevel())
+        settings = dataclasses.replace(self._settings, log_level=level)
         if process.stdin is not None:
             # An agent that died at once is the supervising thread's business.
             with contextlib.suppress(BrokenPipeError):
-                process.stdin.write(self._settings.to_json().encode() + b"\n")
+                process.stdin.write(settings.to_json().encode() + b"\n")
                 process.stdin.flush()
         log.info("job agent started", extra=fields(pid=process.pid))
 
@@ -170,3 +179,25 @@ class AgentProcess:
                 process.stdin.close()
             except OSError:
                 return
+
+
+def _relay_output(process: subprocess.Popen[bytes]) -> None:
+    """Log the agent's records (and any other output of it) as the server's, until it exits."""
+    if process.stdout is None:
+        return
+    for raw in process.stdout:
+        line = raw.decode("utf-8", errors="replace").rstrip()
+        if not line:
+            continue
+        entry = parse_log_line(line)
+        if entry is None:
+            # Ray's own output: its lines carry their own level.
+            agent_log.info(line, extra=fields(agent_pid=process.pid))
+            continue
+        extra = {"agent_pid": process.pid}
+        if entry.get("exc"):
+            extra["exc"] = entry["exc"]
+        level = logging.getLevelName(entry.get("level", "INFO"))
+        logging.getLogger(entry.get("logger", AGENT_LOGGER)).log(
+            level if isinstance(level, int) else logging.INFO, entry["msg"], extra=fields(**extra)
+        )

@@ -7,6 +7,7 @@ tests take seconds.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -94,6 +95,17 @@ def test_the_server_process_never_loads_ray(server: ServerProcess) -> None:
         if "agents.service" in " ".join(_cmdline(child))
     ]
     assert len(agents) == 1, "the server runs one job agent"
+
+
+def test_the_agent_logs_through_the_server(server: ServerProcess) -> None:
+    def agent_records() -> list[dict[str, object]]:
+        lines = [line for line in server.log_text().splitlines() if line.startswith("{")]
+        return [r for r in map(json.loads, lines) if r.get("logger") == "sluice.agent"]
+
+    records = wait_until(agent_records, AGENT_TIMEOUT_S, "a record of the agent in the log")
+
+    assert records[0]["msg"].startswith("agent ready"), records[0]
+    assert records[0]["agent_pid"] in _children(server.process.pid)
 
 
 def test_the_client_reads_runs_through_the_agent(agent: AgentProcess) -> None:
