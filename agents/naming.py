@@ -23,6 +23,8 @@ RAYDP_EXECUTOR_PREFIX = "raydp-executor-"
 # Every process of an embedded head carries this variable (value: the head's ray dir), so a
 # head's processes are found, and only they are stopped, even with other clusters on the host.
 HEAD_MARKER_VAR = "SLUICE_AGENTS_HEAD"
+# Each environment's kernel limits are cgroups of this name (see agents.limits).
+CGROUP_PREFIX = "sluice-env-"
 
 _ENVIRONMENT_ID = re.compile(r"^[a-z0-9]{16}$")
 _OWNER_CHARS = 8
@@ -82,6 +84,16 @@ def spark_app_name(environment_id: str) -> str:
 def raydp_master_actor_name(environment_id: str) -> str:
     """The name RayDP gives the master actor of an environment's Spark app."""
     return spark_app_name(environment_id) + RAYDP_MASTER_SUFFIX
+
+
+def cgroup_name(environment_id: str) -> str:
+    """The name of an environment's cgroups (one per controller)."""
+    return CGROUP_PREFIX + _checked(environment_id)
+
+
+def environment_id_of_cgroup(name: str) -> str | None:
+    """The environment id a cgroup belongs to, or None for other cgroups."""
+    return _suffix_id(name, CGROUP_PREFIX)
 
 
 def _checked(environment_id: str) -> str:
