@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -26,7 +27,8 @@ from agents.errors import (
 )
 from agents.launcher import LaunchRequest
 from agents.layout import DataLayout
-from agents.processes import process_alive
+from agents.limits import EnvironmentLimits, limits_for, node_limits
+from agents.processes import environment_actor_pids, environment_pids, process_alive
 from common.errors import SluiceError
 from common.secrets import without_server_secrets
 
@@ -36,6 +38,8 @@ _HOST_READY_TIMEOUT_S = 60.0
 _GONE_POLL_S = 0.2
 _STDERR_TAIL_CHARS = 2000
 
+logger = logging.getLogger(__name__)
+
 
 class EnvironmentFactory:
     """Creates environments (through agents.launcher), re-attaches to them, destroys them."""
@@ -44,6 +48,12 @@ class EnvironmentFactory:
         self._cluster = cluster
         self._config = cluster.config
         self._layout = DataLayout(cluster.config.data_dir)
+        self._limits = node_limits(cluster.embedded)
+
+    @property
+    def limits(self) -> EnvironmentLimits:
+        """The kernel limits of this node's environments."""
+        return self._limits
 
     def start(self, spec: EnvironmentSpec) -> EnvironmentHandle:
         """Create an environment and start its Spark session; blocks for tens of seconds.
@@ -60,6 +70,9 @@ class EnvironmentFactory:
         """Start Spark in a created environment; destroy the environment if that fails."""
         try:
             handle.start(self._config.pool.start_timeout_s)
+            # RayDP's master, app master and executors are actors the raylet started: not
+            # children of the host, so they are moved in now that they run.
+            self.confine(handle.environment_id, handle.spec)
         except SluiceError as exc:
             self.destroy(handle.environment_id, handle.placement_group_id, wait=False)
             raise EnvironmentStartFailed(
@@ -85,9 +98,69 @@ class EnvironmentFactory:
             raise EnvironmentStartFailed(str(result.get("error")))
         namespace = naming.environment_namespace(environment_id)
         actor = ray.get_actor(naming.HOST_ACTOR_NAME, namespace=namespace)
-        return EnvironmentHandle(
+        handle = EnvironmentHandle(
             environment_id, spec, actor, result["placement_group_id"], self._config.rpc_timeout_s
         )
+        try:
+            # Before Spark starts: the driver JVM and the scripts' children inherit the cgroup.
+            self.confine(environment_id, spec)
+        except SluiceError:
+            self.destroy(environment_id, handle.placement_group_id, wait=False)
+            raise
+        return handle
+
+    def confine(self, environment_id: str, spec: EnvironmentSpec) -> list[int]:
+        """Put the environment's local processes under its kernel limits (created if missing).
+
+        Idempotent: processes already in are moved again at no cost. Returns the pids moved.
+
+        Raises:
+            EnvironmentStartFailed: the limits could not be created or applied.
+        """
+        if not self._limits.enforced:
+            self._limits.create(environment_id, limits_for(spec))
+            return []
+        try:
+            self._limits.create(environment_id, limits_for(spec))
+            actors = environment_actor_pids(environment_id)
+            if naming.HOST_ACTOR_NAME not in actors:
+                # Never report limits that bind nothing.
+                raise OSError(f"the host actor's process of {environment_id} was not found")
+            pids = set(actors.values()) | set(environment_pids(environment_id))
+            return self._limits.add(environment_id, sorted(pids))
+        except OSError as exc:
+            raise EnvironmentStartFailed(
+                f"environment {environment_id}: its resource limits could not be applied: {exc}"
+            ) from None
+
+    def remove_stale_limits(self, owner: str) -> list[str]:
+        """Remove the limits of owner's environments that are no longer on the cluster."""
+        stale = [
+            environment_id
+            for environment_id in self._limits.environment_ids()
+            if naming.environment_owner(environment_id) == owner
+        ]
+        live = self.environment_ids() if stale else set()
+        removed = []
+        for environment_id in stale:
+            if environment_id not in live:
+                self._remove_limits(environment_id)
+                removed.append(environment_id)
+        return removed
+
+    def _remove_limits(self, environment_id: str) -> None:
+        usage = self._limits.usage(environment_id)
+        if usage is not None and usage.oom_kills:
+            logger.warning(
+                "environment %s: the kernel killed %d of its processes for exceeding its "
+                "memory limit",
+                environment_id,
+                usage.oom_kills,
+            )
+        try:
+            self._limits.destroy(environment_id)
+        except OSError as exc:
+            logger.warning("environment %s: its cgroups stay: %s", environment_id, exc)
 
     def attach(self, environment_id: str) -> EnvironmentHandle | None:
         """A handle on an existing environment, or None if its host actor is gone or mute."""
@@ -179,6 +252,7 @@ class EnvironmentFactory:
                 break
             if time.monotonic() > deadline:
                 shutil.rmtree(self._layout.environment_dir(environment_id), ignore_errors=True)
+                self._remove_limits(environment_id)
                 return False
             if not forced and time.monotonic() > deadline - self._config.teardown_timeout_s / 2:
                 _kill_actors(namespace, names)
@@ -188,6 +262,7 @@ class EnvironmentFactory:
                 forced = True
             time.sleep(_GONE_POLL_S)
         shutil.rmtree(self._layout.environment_dir(environment_id), ignore_errors=True)
+        self._remove_limits(environment_id)
         return True
 
     def _launch(self, request: LaunchRequest) -> dict[str, object]:

@@ -11,6 +11,7 @@ from agents.environment import EnvironmentHandle
 from agents.host_info import HostInfo, HostPhase
 from agents.lifecycle import EnvironmentFactory
 from agents.pool import SlotState, WarmPool
+from common.errors import SluiceError
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +63,8 @@ def take_over(
             _destroy(factory, env.environment_id, "its host actor is gone")
             continue
         key = info.isolation.key() if info.isolation else ""
+        if info.phase.is_usable():
+            _confine(factory, env.environment_id, info)
         if info.phase is HostPhase.BUSY and info.current_run_id:
             pool.adopt(handle, SlotState.BUSY, key)
             reattached.append(ReattachedRun(info.current_run_id, handle, info))
@@ -76,7 +79,17 @@ def take_over(
             warm += 1
         else:
             _destroy(factory, env.environment_id, f"it is {info.phase.value}")
+    for environment_id in factory.remove_stale_limits(owner):
+        logger.info("removed the cgroups of environment %s, gone from the cluster", environment_id)
     return reattached
+
+
+def _confine(factory: EnvironmentFactory, environment_id: str, info: HostInfo) -> None:
+    """Environments of an older agent (or whose executors restarted) get their limits back."""
+    try:
+        factory.confine(environment_id, info.spec)
+    except SluiceError as exc:
+        logger.warning("environment %s runs without its limits: %s", environment_id, exc.message)
 
 
 def _destroy(factory: EnvironmentFactory, environment_id: str, why: str) -> None:
