@@ -81,6 +81,8 @@ class PoolStatus:
     busy: int
     ray_started: bool
     ray_address: str
+    # Whether the kernel enforces environments' resource limits, and which (agents.limits).
+    resource_limits: str = ""
 
 
 @dataclass(frozen=True)

@@ -100,6 +100,10 @@ class EnvironmentLimits(Protocol):
         """Whether the kernel enforces the limits (False: nothing is limited)."""
         ...
 
+    def describe(self) -> str:
+        """One line for operators: "enforced: <how>" or "not enforced: <why>"."""
+        ...
+
     def create(self, environment_id: str, limits: ResourceLimits) -> None:
         """Create the environment's limits (replacing the values of existing ones)."""
         ...
@@ -159,6 +163,9 @@ class CgroupV1Limits:
     @property
     def enforced(self) -> bool:
         return True
+
+    def describe(self) -> str:
+        return "enforced: cgroup v1 memory, cpu and pids groups per environment"
 
     def create(self, environment_id: str, limits: ResourceLimits) -> None:
         for controller in CONTROLLERS:
@@ -274,6 +281,9 @@ class UnenforcedLimits:
     @property
     def enforced(self) -> bool:
         return False
+
+    def describe(self) -> str:
+        return f"not enforced: {self.reason}"
 
     def create(self, environment_id: str, limits: ResourceLimits) -> None:
         if not self._warned:

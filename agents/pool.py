@@ -168,6 +168,7 @@ class WarmPool:
             busy=counts[SlotState.BUSY],
             ray_started=self._cluster.connected,
             ray_address=self._cluster.address or "",
+            resource_limits=self._factory.limits.describe(),
         )
 
     def environment_ids(self) -> dict[str, SlotState]:

@@ -334,6 +334,7 @@ class Agent:
                 "busy": status.busy,
                 "ray_started": status.ray_started,
                 "ray_address": status.ray_address,
+                "resource_limits": status.resource_limits,
             },
         }
 

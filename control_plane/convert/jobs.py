@@ -300,4 +300,5 @@ def pool_status_to_proto(snapshot: PoolSnapshot) -> pb.PoolStatus:
         busy=snapshot.busy,
         ray_started=snapshot.ray_started,
         ray_address=snapshot.ray_address,
+        resource_limits=snapshot.resource_limits,
     )

@@ -162,6 +162,7 @@ class AgentsExecutor:
             busy=status.busy,
             ray_started=status.ray_started,
             ray_address=status.ray_address,
+            resource_limits=status.resource_limits,
         )
 
 

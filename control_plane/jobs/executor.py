@@ -76,6 +76,8 @@ class PoolSnapshot:
     busy: int
     ray_started: bool
     ray_address: str
+    # Whether the kernel enforces environments' resource limits, and which ("" if unknown).
+    resource_limits: str = ""
 
 
 class LaunchError(Exception):

@@ -15,6 +15,7 @@ FIELDS = (
     Column("Busy", lambda p: str(p.busy)),
     Column("Ray started", lambda p: "yes" if p.ray_started else "no"),
     Column("Ray address", lambda p: p.ray_address),
+    Column("Resource limits", lambda p: p.resource_limits),
 )
 
 

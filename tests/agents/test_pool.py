@@ -14,6 +14,7 @@ import pytest
 from agents.config import AgentsConfig, EnvironmentSpec, PoolConfig
 from agents.errors import EnvironmentLost, NoCapacity
 from agents.isolation import IsolationTuple
+from agents.limits import UnenforcedLimits
 from agents.pool import WarmPool
 from tests.agents.helpers import wait_until
 
@@ -53,6 +54,7 @@ class FakeFactory:
     destroyed: list[str] = field(default_factory=list)
     ids: Iterator[int] = field(default_factory=itertools.count)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    limits: UnenforcedLimits = field(default_factory=lambda: UnenforcedLimits("a fake factory"))
 
     def __post_init__(self) -> None:
         self.gate.set()

@@ -34,6 +34,9 @@ def test_pool_of_zero_does_not_start_ray(lazy_supervisor) -> None:
     supervisor, layout = lazy_supervisor
     status = supervisor.pool_status()
     assert (status.target_size, status.ray_started, status.ray_address) == (0, False, "")
+    # The embedded head's node, as root with cgroup v1 (this machine kind): the kernel limits.
+    assert status.resource_limits == supervisor.factory.limits.describe()
+    assert status.resource_limits.startswith(("enforced: ", "not enforced: "))
     assert not supervisor.cluster.connected
     assert not layout.cluster_file.exists()
     assert supervisor.environments() == []

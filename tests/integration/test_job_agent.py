@@ -120,6 +120,7 @@ def test_the_client_reads_runs_through_the_agent(agent: AgentProcess) -> None:
     assert client.progress("jr_never").state is RunState.LOST
     status = client.pool_status()
     assert (status.target_size, status.warm, status.ray_started) == (0, 0, False)
+    assert status.resource_limits.startswith(("enforced: ", "not enforced: "))
 
 
 def test_a_killed_agent_is_started_again(agent: AgentProcess) -> None:

@@ -572,11 +572,13 @@ def test_get_pool_status(harness: Harness) -> None:
             busy=3,
             ray_started=True,
             ray_address="127.0.0.1:41234",
+            resource_limits="not enforced: an attached cluster",
         )
     )
     status = harness.jobs.GetPoolStatus(api.GetPoolStatusRequest()).pool_status
     assert (status.warm, status.bound_idle, status.busy) == (2, 1, 3)
     assert (status.ray_started, status.ray_address) == (True, "127.0.0.1:41234")
+    assert status.resource_limits == "not enforced: an attached cluster"
 
 
 # Errors

@@ -664,7 +664,13 @@ def test_runs_logs_follow_prints_entries_as_they_come(served: Served) -> None:
 
 def test_pool_status(served: Served) -> None:
     served.service.pool = types_pb2.PoolStatus(
-        target_size=2, warm=1, starting=1, busy=0, ray_started=True, ray_address="127.0.0.1:6380"
+        target_size=2,
+        warm=1,
+        starting=1,
+        busy=0,
+        ray_started=True,
+        ray_address="127.0.0.1:6380",
+        resource_limits="not enforced: an attached cluster",
     )
 
     result = sluice(served, "pool", "status")
@@ -674,12 +680,14 @@ def test_pool_status(served: Served) -> None:
     fields = fields_of(result.stdout)
     assert (fields["Target size"], fields["Warm"], fields["Busy"]) == ("2", "1", "0")
     assert (fields["Ray started"], fields["Ray address"]) == ("yes", "127.0.0.1:6380")
+    assert fields["Resource limits"] == "not enforced: an attached cluster"
     assert json.loads(as_json.stdout) == {
         "target_size": 2,
         "warm": 1,
         "starting": 1,
         "ray_started": True,
         "ray_address": "127.0.0.1:6380",
+        "resource_limits": "not enforced: an attached cluster",
     }
 
 

@@ -243,7 +243,7 @@ class LogEntry(_message.Message):
     def __init__(self, stream: _Optional[_Union[LogStream, str]] = ..., timestamp: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., message: _Optional[str] = ...) -> None: ...
 
 class PoolStatus(_message.Message):
-    __slots__ = ("target_size", "warm", "starting", "bound_idle", "busy", "ray_started", "ray_address")
+    __slots__ = ("target_size", "warm", "starting", "bound_idle", "busy", "ray_started", "ray_address", "resource_limits")
     TARGET_SIZE_FIELD_NUMBER: _ClassVar[int]
     WARM_FIELD_NUMBER: _ClassVar[int]
     STARTING_FIELD_NUMBER: _ClassVar[int]
@@ -251,6 +251,7 @@ class PoolStatus(_message.Message):
     BUSY_FIELD_NUMBER: _ClassVar[int]
     RAY_STARTED_FIELD_NUMBER: _ClassVar[int]
     RAY_ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    RESOURCE_LIMITS_FIELD_NUMBER: _ClassVar[int]
     target_size: int
     warm: int
     starting: int
@@ -258,4 +259,5 @@ class PoolStatus(_message.Message):
     busy: int
     ray_started: bool
     ray_address: str
-    def __init__(self, target_size: _Optional[int] = ..., warm: _Optional[int] = ..., starting: _Optional[int] = ..., bound_idle: _Optional[int] = ..., busy: _Optional[int] = ..., ray_started: _Optional[bool] = ..., ray_address: _Optional[str] = ...) -> None: ...
+    resource_limits: str
+    def __init__(self, target_size: _Optional[int] = ..., warm: _Optional[int] = ..., starting: _Optional[int] = ..., bound_idle: _Optional[int] = ..., busy: _Optional[int] = ..., ray_started: _Optional[bool] = ..., ray_address: _Optional[str] = ..., resource_limits: _Optional[str] = ...) -> None: ...
