@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import secrets
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import psutil
 
@@ -18,10 +20,37 @@ if TYPE_CHECKING:
 # RayDP's master actor asks for one CPU unless told otherwise; it mostly waits, and a CPU
 # outside the environment's placement group would cap how many environments fit.
 _MASTER_CPU_CONF = "spark.ray.raydp_spark_master.actor.resource.CPU"
+_SECRET_CONF = "spark.authenticate.secret"
 
 
-def spark_configs(spec: EnvironmentSpec, working_dir: Path) -> dict[str, str]:
-    """The Spark configuration of an environment: its dirs, sizes, and no UI."""
+def new_secret() -> str:
+    """A fresh random secret for one environment's Spark RPC authentication."""
+    return secrets.token_urlsafe(32)
+
+
+def secret_options_file(working_dir: Path) -> Path:
+    """The JVM argument file (mode 0600) that gives an environment's executors its secret."""
+    return working_dir / "spark-secret.jvmopts"
+
+
+def write_secret_options(working_dir: Path, secret: str) -> None:
+    """Write the executors' argument file of the secret, readable by this OS user only."""
+    fd = os.open(secret_options_file(working_dir), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as file:
+        os.fchmod(file.fileno(), 0o600)
+        file.write(f"-D{_SECRET_CONF}={secret}\n")
+
+
+def spark_configs(spec: EnvironmentSpec, working_dir: Path, secret: str) -> dict[str, str]:
+    """The Spark configuration of an environment: its dirs, sizes, no UI, and its RPC secret.
+
+    Args:
+        spec: the environment's size.
+        working_dir: the environment's working dir.
+        secret: the environment's own secret: every Spark RPC connection (driver, RayDP's app
+            master, executors, block managers) authenticates with it and is encrypted, so code
+            of another environment cannot talk to this one's Spark processes.
+    """
     tmp_dir = working_dir / "tmp"
     java_options = f"-Djava.io.tmpdir={tmp_dir} -XX:-UsePerfData"
     # RayDP's java agent in the driver logs to /tmp/ray/... unless told where Ray's logs are.
@@ -30,7 +59,9 @@ def spark_configs(spec: EnvironmentSpec, working_dir: Path) -> dict[str, str]:
         "spark.local.dir": str(working_dir / "spark-local"),
         "spark.driver.memory": f"{spec.driver_memory_mb}m",
         "spark.driver.extraJavaOptions": driver_options,
-        "spark.executor.extraJavaOptions": java_options,
+        # RayDP starts executors with their JVM options only, and Spark refuses -Dspark.* in
+        # them: the JVM reads the secret from an owner-only argument file.
+        "spark.executor.extraJavaOptions": f"{java_options} @{secret_options_file(working_dir)}",
         "spark.ray.raydp_app_master.extraJavaOptions": java_options,
         "spark.pyspark.python": sys.executable,
         "spark.pyspark.driver.python": sys.executable,
@@ -38,6 +69,9 @@ def spark_configs(spec: EnvironmentSpec, working_dir: Path) -> dict[str, str]:
         "spark.ui.showConsoleProgress": "false",
         "spark.sql.shuffle.partitions": str(max(2, 2 * spec.executors * spec.executor_cores)),
         _MASTER_CPU_CONF: "0",
+        "spark.authenticate": "true",
+        _SECRET_CONF: secret,
+        "spark.network.crypto.enabled": "true",
     }
 
 
@@ -48,7 +82,9 @@ def start_session(
     # Imported here: the launcher imports this package without needing Spark.
     import raydp
 
-    return raydp.init_spark(
+    secret = new_secret()
+    write_secret_options(working_dir, secret)
+    spark = raydp.init_spark(
         app_name=naming.spark_app_name(environment_id),
         num_executors=spec.executors,
         executor_cores=spec.executor_cores,
@@ -58,8 +94,52 @@ def start_session(
         placement_group=placement_group,
         # RayDP 1.6.5 uses list positions, not these values: executor bundles come first.
         placement_group_bundle_indexes=list(range(spec.executors)),
-        configs=spark_configs(spec, working_dir),
+        configs=spark_configs(spec, working_dir, secret),
     )
+    align_block_transfer_app_id(spark)
+    return spark
+
+
+def align_block_transfer_app_id(spark: SparkSession) -> None:
+    """Make the driver's block transfers authenticate as the executors' Spark application.
+
+    With spark.authenticate, a block server lets a client read only the streams registered under
+    the application id the client authenticated with. RayDP 1.6.5 gives executors the app
+    master's application id ("app-<date>") while the driver keeps its own ("spark-application-
+    <ms>"), so executors could not fetch broadcasts from the driver, nor the driver large results
+    from executors. The driver's ids are fields set at startup, with no setting to choose them.
+    """
+    jvm = spark._jvm  # type: ignore[attr-defined]
+    backend = spark.sparkContext._jsc.sc().schedulerBackend()  # type: ignore[attr-defined]
+    app_id = _field(backend, "appId").get()
+    if not app_id:
+        raise RuntimeError("RayDP's application id is unknown: Spark did not register")
+    transfers = jvm.org.apache.spark.SparkEnv.get().blockManager().blockTransferService()
+    handler = _field(_field(transfers, "transportContext"), "rpcHandler")
+    _set_field(handler, "appId", app_id)
+    _set_field(transfers, "appId", app_id)
+    for bootstrap in _field(_field(transfers, "clientFactory"), "clientBootstraps"):
+        _set_field(bootstrap, "appId", app_id)
+
+
+def _declared_field(obj: Any, name: str) -> Any:
+    # Scala mangles private fields that inner classes use into "<class>$$<name>".
+    cls = obj.getClass()
+    while cls is not None:
+        for field in cls.getDeclaredFields():
+            if field.getName() == name or field.getName().endswith("$$" + name):
+                field.setAccessible(True)
+                return field
+        cls = cls.getSuperclass()
+    raise RuntimeError(f"no field {name} in {obj.getClass().getName()}")
+
+
+def _field(obj: Any, name: str) -> Any:
+    return _declared_field(obj, name).get(obj)
+
+
+def _set_field(obj: Any, name: str, value: str) -> None:
+    _declared_field(obj, name).set(obj, value)
 
 
 def warm_up(spark: SparkSession) -> None:
