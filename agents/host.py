@@ -256,6 +256,7 @@ class EnvironmentHost:
         tmp_dir = self._working_dir / "tmp"
         tmp_dir.mkdir(parents=True, exist_ok=True)
         (self._working_dir / "spark-local").mkdir(exist_ok=True)
+        (self._working_dir / "logs").mkdir(exist_ok=True)
         os.chdir(self._working_dir)
         os.environ["TMPDIR"] = str(tmp_dir)
         # Executors start Python workers with the driver's interpreter (pyspark reads this).

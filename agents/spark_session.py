@@ -52,7 +52,9 @@ def spark_configs(spec: EnvironmentSpec, working_dir: Path, secret: str) -> dict
             of another environment cannot talk to this one's Spark processes.
     """
     tmp_dir = working_dir / "tmp"
-    java_options = f"-Djava.io.tmpdir={tmp_dir} -XX:-UsePerfData"
+    # A JVM that crashes writes its report in the environment's logs, not in the cwd.
+    crash_file = working_dir / "logs" / "hs_err_pid%p.log"
+    java_options = f"-Djava.io.tmpdir={tmp_dir} -XX:-UsePerfData -XX:ErrorFile={crash_file}"
     # RayDP's java agent in the driver logs to /tmp/ray/... unless told where Ray's logs are.
     driver_options = f"{java_options} -Dray.logging.dir={working_dir / 'logs'}"
     return {

@@ -27,6 +27,16 @@ def test_configs_turn_on_authentication_and_encryption_with_the_given_secret() -
     assert f"@{spark_session.secret_options_file(Path('/tmp/env'))}" in executor_options
 
 
+def test_every_jvm_writes_its_crash_report_in_the_environment_logs() -> None:
+    configs = spark_session.spark_configs(EnvironmentSpec(), Path("/tmp/env"), "s3cr3t")
+    for key in (
+        "spark.driver.extraJavaOptions",
+        "spark.executor.extraJavaOptions",
+        "spark.ray.raydp_app_master.extraJavaOptions",
+    ):
+        assert "-XX:ErrorFile=/tmp/env/logs/hs_err_pid%p.log" in configs[key].split()
+
+
 def test_each_session_gets_a_new_secret_that_is_never_logged(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, capsys, tmp_path: Path
 ) -> None:
