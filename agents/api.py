@@ -9,6 +9,7 @@ so the control plane can use it without becoming a Ray driver.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import tempfile
@@ -95,39 +96,13 @@ class AgentSettings:
     log_level: str = "INFO"
 
     def to_json(self) -> str:
-        """One line of JSON."""
-        config = self.config
-        return json.dumps(
-            {
-                "socket_path": str(self.socket_path),
-                "log_level": self.log_level,
-                "data_dir": str(config.data_dir),
-                "poll_interval_s": config.poll_interval_s,
-                "rpc_timeout_s": config.rpc_timeout_s,
-                "teardown_timeout_s": config.teardown_timeout_s,
-                "ray": {
-                    "address": config.ray.address,
-                    "auth_token_path": _optional_path(config.ray.auth_token_path),
-                    "num_cpus": config.ray.num_cpus,
-                    "object_store_memory_mb": config.ray.object_store_memory_mb,
-                    "include_dashboard": config.ray.include_dashboard,
-                    "temp_dir": _optional_path(config.ray.temp_dir),
-                    "start_timeout_s": config.ray.start_timeout_s,
-                    "connect_timeout_s": config.ray.connect_timeout_s,
-                },
-                "pool": {
-                    "size": config.pool.size,
-                    "spec": config.pool.spec.to_dict(),
-                    "idle_ttl_s": config.pool.idle_ttl_s,
-                    "max_environments": config.pool.max_environments,
-                    "start_timeout_s": config.pool.start_timeout_s,
-                    "placement_timeout_s": config.pool.placement_timeout_s,
-                    "maintenance_interval_s": config.pool.maintenance_interval_s,
-                    "refill_backoff_s": config.pool.refill_backoff_s,
-                },
-            },
-            separators=(",", ":"),
-        )
+        """One line of JSON: every field of the config, so none can be left out of it."""
+        body = {
+            "socket_path": str(self.socket_path),
+            "log_level": self.log_level,
+            **dataclasses.asdict(self.config),
+        }
+        return json.dumps(body, default=str, separators=(",", ":"))
 
     @classmethod
     def from_json(cls, text: str) -> AgentSettings:
@@ -194,7 +169,3 @@ def decode(data: bytes) -> dict[str, Any]:
     except ValueError:
         return {}
     return value if isinstance(value, dict) else {}
-
-
-def _optional_path(path: Path | None) -> str | None:
-    return None if path is None else str(path)

@@ -15,6 +15,7 @@ control plane is gone (stdin closed), in which case it leaves everything for the
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fcntl
 import logging
 import os
@@ -324,19 +325,7 @@ class Agent:
 
     def _pool_status(self, _body: dict[str, Any]) -> dict[str, Any]:
         status = self._supervisor.pool_status()
-        return {
-            "outcome": Outcome.OK,
-            "pool": {
-                "target_size": status.target_size,
-                "warm": status.warm,
-                "starting": status.starting,
-                "bound_idle": status.bound_idle,
-                "busy": status.busy,
-                "ray_started": status.ray_started,
-                "ray_address": status.ray_address,
-                "resource_limits": status.resource_limits,
-            },
-        }
+        return {"outcome": Outcome.OK, "pool": dataclasses.asdict(status)}
 
     def _shutdown(self, body: dict[str, Any]) -> dict[str, Any]:
         self.request_stop(StopReason.GRACEFUL, keep=bool(body.get("keep_environments")))
