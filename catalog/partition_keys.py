@@ -167,6 +167,15 @@ def encode_value(key: PartitionKey, raw: str) -> str | None:
         InvalidInput: the value is too long, holds control characters, or does not fit the type.
     """
     check_text(key, raw)
+    return encode_checked(key, raw)
+
+
+def encode_checked(key: PartitionKey, raw: str) -> str | None:
+    """encode_value of a value whose text check_text has already passed.
+
+    Raises:
+        InvalidInput: the value does not fit the key's type.
+    """
     if raw == DEFAULT_PARTITION:
         return None
     match key.key_type:

@@ -43,7 +43,7 @@ from catalog.partition_keys import (
     PartitionKey,
     check_count,
     check_text,
-    encode_values,
+    encode_checked,
     partition_keys_of,
 )
 from catalog.store import sql_checks as checks
@@ -121,10 +121,12 @@ class _Target:
             )
         return _joined(values)
 
-    def encode(self, values: Sequence[str]) -> tuple[str | None, ...]:
-        """The slot encodings of new values; InvalidInput if they do not fit the keys."""
-        self.identity(values)
-        return encode_values(self.keys, values)
+    def encode(self, values: Sequence[str]) -> tuple[str, tuple[str | None, ...]]:
+        """The values_key and slot encodings of new values; InvalidInput if they do not fit
+        the keys (each value's text checked once, by identity)."""
+        key = self.identity(values)
+        encoded = tuple(encode_checked(k, v) for k, v in zip(self.keys, values, strict=True))
+        return key, encoded
 
     def partition(self, row: Row) -> Partition:
         return Partition(
@@ -154,11 +156,11 @@ def _joined(values: Sequence[str]) -> str:
     return _SEPARATOR.join(values)
 
 
-def _content(value: PartitionInput, encoded: Sequence[str | None]) -> dict[str, Any]:
+def _content(value: PartitionInput, key: str, encoded: Sequence[str | None]) -> dict[str, Any]:
     """The columns of a partition row that its PartitionInput determines."""
     row: dict[str, Any] = {
         "values_json": list(value.values),
-        "values_key": _joined(value.values),
+        "values_key": key,
         "storage_descriptor": storage_descriptor_to_json(value.storage_descriptor),
         "parameters": dict(value.parameters),
         "last_access_time": value.last_access_time,
@@ -225,15 +227,14 @@ def _create_partitions(
     pending: dict[str, tuple[int, dict[str, Any]]] = {}
     for i, value in enumerate(inputs):
         try:
-            encoded = target.encode(value.values)
+            key, encoded = target.encode(value.values)
         except SluiceError as exc:
             failures.append((i, value.values, exc))
             continue
-        key = _joined(value.values)
         if key in pending:
             failures.append((i, value.values, target.exists(value.values)))
             continue
-        row = _content(value, encoded)
+        row = _content(value, key, encoded)
         row["table_id"] = target.id
         row["creation_time"] = now
         pending[key] = (i, row)
@@ -263,11 +264,10 @@ def _update_partitions(
     for i, (old, value) in enumerate(entries):
         try:
             old_key = target.identity(old)
-            new_encoded = target.encode(value.values)
+            new_key, new_encoded = target.encode(value.values)
         except SluiceError as exc:
             failures.append((i, old, exc))
             continue
-        new_key = _joined(value.values)
         if old_key in old_keys:
             failures.append(
                 (i, old, InvalidInput(f"partition {list(old)} is updated twice in the batch"))
@@ -278,7 +278,7 @@ def _update_partitions(
             continue
         old_keys.add(old_key)
         new_keys.add(new_key)
-        planned.append((i, old_key, new_key, _content(value, new_encoded)))
+        planned.append((i, old_key, new_key, _content(value, new_key, new_encoded)))
     existing = _existing(conn, target.id, old_keys | new_keys)
     params = []
     for i, old_key, new_key, content in planned:
