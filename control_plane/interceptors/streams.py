@@ -92,11 +92,12 @@ class StreamLimitInterceptor(grpc.ServerInterceptor):
         continuation: Any,
         handler_call_details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler | None:
+        handler = continuation(handler_call_details)
+        # Unary calls pass untouched: no new handler for them on every call.
+        if handler is None or handler.unary_stream is None:
+            return handler
         return wrap_handler(
-            handler_call_details.method,
-            continuation(handler_call_details),
-            lambda behaviour: behaviour,
-            self._limited,
+            handler_call_details.method, handler, lambda behaviour: behaviour, self._limited
         )
 
     def _limited(self, behaviour: StreamBehaviour) -> StreamBehaviour:
