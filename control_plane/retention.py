@@ -27,7 +27,7 @@ import shutil
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
 
@@ -36,6 +36,7 @@ from catalog.store.base import CatalogStore
 from common.errors import InvalidInput
 from control_plane.audit.trail import AuditTrail
 from control_plane.jobs.retention import RunRetention
+from control_plane.jobs.sql_base import utc_now
 from control_plane.logs import fields
 
 log = logging.getLogger("sluice.retention")
@@ -49,10 +50,6 @@ DEFAULT_BATCH = 1000
 DEFAULT_MAX_BATCHES = 100
 # The first tick waits this long after start (at most one interval): starting stays fast.
 FIRST_TICK_S = 60.0
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)

@@ -18,10 +18,7 @@ from control_plane.jobs.leases import (
     LeaseStore,
 )
 from control_plane.jobs.rows import LEASES
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
+from control_plane.jobs.sql_base import utc_now
 
 
 def check_fence(conn: Connection, fence: Fence) -> None:
