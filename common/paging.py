@@ -17,12 +17,12 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from common.errors import InvalidInput
+from common.limits import MAX_PAGE_SIZE
 
 T = TypeVar("T")
 R = TypeVar("R")
 
 DEFAULT_MAX_RESULTS = 100
-MAX_MAX_RESULTS = 1000
 _TAG_BYTES = 16
 
 
@@ -38,7 +38,7 @@ class PageRequest:
     next_token: str = ""
     segment: Segment | None = None
     # The call's own bound on max_results (Glue's, from common.limits).
-    max_allowed: int = MAX_MAX_RESULTS
+    max_allowed: int = MAX_PAGE_SIZE
 
     def limit(self) -> int:
         if self.max_results < 0 or self.max_results > self.max_allowed:
