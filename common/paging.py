@@ -141,4 +141,11 @@ def _b64(raw: bytes) -> str:
 
 
 def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    """Only the one canonical spelling of some bytes decodes: a token whose unused low bits or
+    characters outside the alphabet were changed is refused, not read as the same token."""
+    raw = base64.b64decode(
+        text.encode("ascii") + b"=" * (-len(text) % 4), altchars=b"-_", validate=True
+    )
+    if _b64(raw) != text:
+        raise ValueError("not a canonical encoding")
+    return raw
