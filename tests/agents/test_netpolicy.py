@@ -244,3 +244,26 @@ def test_the_catalog_database_is_refused_over_tcp(alice: User) -> None:
     finally:
         netpolicy.remove(alice.uid)
     assert _reach(alice, postgres) == {"tcp 127.0.0.1 5432": "ok"}
+
+
+def test_other_tables_are_left_as_they_are(alice: User) -> None:
+    table = f"sluice_test_{os.getpid()}"
+    subprocess.run(
+        ["nft", "-f", "-"],
+        input=f"add table inet {table}\nadd chain inet {table} c\n"
+        f"add rule inet {table} c meta skuid {alice.uid} tcp dport 9 counter accept\n",
+        text=True,
+        check=True,
+    )
+    try:
+        before = subprocess.run(
+            ["nft", "list", "table", "inet", table], capture_output=True, text=True, check=True
+        ).stdout
+        netpolicy.apply(alice.uid, [Endpoint("127.0.0.1", 9)])
+        netpolicy.remove(alice.uid)
+        after = subprocess.run(
+            ["nft", "list", "table", "inet", table], capture_output=True, text=True, check=True
+        ).stdout
+        assert after == before
+    finally:
+        subprocess.run(["nft", "delete", "table", "inet", table], check=False)
