@@ -54,16 +54,26 @@ Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 @dataclass(frozen=True)
 class Endpoint:
-    """A host (name or IP address) and a port that a sandbox user may not connect to."""
+    """A host (name or IP address) and a port, or ports, that a sandbox user may not connect to.
+
+    Attributes:
+        host: a host name (resolved when a policy is applied) or an IPv4 or IPv6 address.
+        port: the port, or the first of a range.
+        last_port: the last port of the range port..last_port (None: port alone).
+    """
 
     host: str
     port: int
+    last_port: int | None = None
 
     def __post_init__(self) -> None:
-        if not isinstance(self.port, int) or isinstance(self.port, bool):
-            raise InvalidInput(f"endpoint port must be an integer, not {self.port!r}")
-        if not 1 <= self.port <= 65535:
-            raise InvalidInput(f"endpoint port must be in 1..65535, not {self.port}")
+        for port in (self.port, self.port if self.last_port is None else self.last_port):
+            if not isinstance(port, int) or isinstance(port, bool):
+                raise InvalidInput(f"endpoint port must be an integer, not {port!r}")
+            if not 1 <= port <= 65535:
+                raise InvalidInput(f"endpoint port must be in 1..65535, not {port}")
+        if self.last_port is not None and self.last_port < self.port:
+            raise InvalidInput(f"endpoint ports {self.port}-{self.last_port}: last before first")
         if not isinstance(self.host, str) or not self.host or len(self.host) > 253:
             raise InvalidInput(f"endpoint host must be a name or address, not {self.host!r}")
         if any(c.isspace() or c in "[]/;{}\"'" for c in self.host):
@@ -71,7 +81,7 @@ class Endpoint:
 
     @classmethod
     def parse(cls, text: str) -> Endpoint:
-        """An endpoint of "host:port", "1.2.3.4:port" or "[ipv6]:port".
+        """An endpoint of "host:port", "1.2.3.4:port" or "[ipv6]:port"; port may be "first-last".
 
         Raises:
             InvalidInput: text is not of one of these forms.
@@ -90,19 +100,26 @@ class Endpoint:
                 raise InvalidInput(f"endpoint {text!r} must be host:port")
             if ":" in host:
                 raise InvalidInput(f"endpoint {text!r}: an IPv6 address goes in brackets")
-        if not port.isdigit():
-            raise InvalidInput(f"endpoint {text!r}: port {port!r} is not a number")
-        return cls(host=host, port=int(port))
+        first, dash, last = port.partition("-")
+        if not first.isdigit() or (dash and not last.isdigit()):
+            raise InvalidInput(f"endpoint {text!r}: port {port!r} is not a number or range")
+        return cls(host=host, port=int(first), last_port=int(last) if dash else None)
+
+    @property
+    def ports(self) -> str:
+        """The port as nft and parse spell it: "port" or "first-last"."""
+        return str(self.port) if self.last_port is None else f"{self.port}-{self.last_port}"
 
     def __str__(self) -> str:
-        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.ports}"
 
 
 @dataclass(frozen=True)
 class Destination:
-    """A resolved endpoint: one address (None: every address of this host) and a port."""
+    """A resolved endpoint: one address (None: every address of this host) and its ports."""
 
-    port: int
+    ports: str
     address: str | None = None
 
     def rules(self) -> list[str]:
@@ -113,8 +130,8 @@ class Destination:
             version = ipaddress.ip_address(self.address).version
             match = f"{'ip' if version == 4 else 'ip6'} daddr {self.address}"
         return [
-            f"{match} tcp dport {self.port} counter reject with tcp reset",
-            f"{match} meta l4proto {_DATAGRAM_PROTOCOLS} th dport {self.port} "
+            f"{match} tcp dport {self.ports} counter reject with tcp reset",
+            f"{match} meta l4proto {_DATAGRAM_PROTOCOLS} th dport {self.ports} "
             "counter reject with icmpx type port-unreachable",
         ]
 
@@ -208,8 +225,8 @@ def resolve(endpoints: Iterable[Endpoint]) -> list[Destination]:
     for endpoint in endpoints:
         for address in _addresses(endpoint):
             local = address.is_loopback or address.is_unspecified or _is_bound_here(address)
-            destinations.add(Destination(endpoint.port, None if local else str(address)))
-    return sorted(destinations, key=lambda d: (d.port, d.address or ""))
+            destinations.add(Destination(endpoint.ports, None if local else str(address)))
+    return sorted(destinations, key=_destination_order)
 
 
 def policy_transaction(uid: int, destinations: Iterable[Destination]) -> str:
@@ -268,6 +285,11 @@ def _skeleton() -> list[str]:
         f"add chain {FAMILY} {TABLE} {BASE_CHAIN} "
         "{ type filter hook output priority filter ; policy accept ; }",
     ]
+
+
+def _destination_order(destination: Destination) -> tuple[int, int, str]:
+    first, _, last = destination.ports.partition("-")
+    return int(first), int(last or first), destination.address or ""
 
 
 def _check_uid(uid: int) -> None:
@@ -334,7 +356,8 @@ def _unenforceable_reason() -> str | None:
 def _kernel_refusal() -> str | None:
     """Why the kernel refuses a policy's rules (None: it accepts them), checked without effect."""
     sample = policy_transaction(
-        MAX_UID, [Destination(1), Destination(1, "192.0.2.1"), Destination(1, "2001:db8::1")]
+        MAX_UID,
+        [Destination("1"), Destination("1-2", "192.0.2.1"), Destination("1", "2001:db8::1")],
     )
     result = _run_nft(["--check", "-f", "-"], sample)
     if result.returncode != 0:

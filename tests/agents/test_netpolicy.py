@@ -232,6 +232,19 @@ def test_applying_again_replaces_the_previous_policy(alice: User, listeners: Lis
     netpolicy.remove(alice.uid)
 
 
+def test_a_port_range_is_refused_whole(alice: User, listeners: Listeners) -> None:
+    targets = _targets(listeners)
+    first, last = sorted([listeners.denied, listeners.open])
+    netpolicy.apply(alice.uid, [Endpoint.parse(f"localhost:{first}-{last}")])
+    try:
+        in_range = [
+            p for p in (listeners.denied, listeners.open, listeners.udp) if first <= p <= last
+        ]
+        assert _reach(alice, targets) == _denying(listeners, *in_range)
+    finally:
+        netpolicy.remove(alice.uid)
+
+
 def test_the_catalog_database_is_refused_over_tcp(alice: User) -> None:
     postgres = [("tcp", "127.0.0.1", 5432)]
     if _reach(None, postgres) != {"tcp 127.0.0.1 5432": "ok"}:

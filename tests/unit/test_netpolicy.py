@@ -31,6 +31,13 @@ def test_endpoints_parse_and_print_back(text: str, host: str, port: int) -> None
     assert str(endpoint) == text
 
 
+def test_port_ranges_parse_and_print_back() -> None:
+    assert Endpoint.parse("127.0.0.1:10000-19999") == Endpoint("127.0.0.1", 10000, 19999)
+    assert Endpoint.parse("[::1]:7-7") == Endpoint("::1", 7, 7)
+    assert str(Endpoint("::1", 10000, 19999)) == "[::1]:10000-19999"
+    assert Endpoint("h", 5).ports == "5"
+
+
 @pytest.mark.parametrize(
     "text",
     [
@@ -44,6 +51,10 @@ def test_endpoints_parse_and_print_back(text: str, host: str, port: int) -> None
         "[::1]80",
         "[db]:80",
         "[::1]:",
+        "host:20-10",
+        "host:1-",
+        "host:-5",
+        "host:1-70000",
         "a b:80",
         "host;drop:80",
         "x{y}:1",
@@ -58,11 +69,14 @@ def test_endpoint_fields_are_checked() -> None:
     for host, port in [("", 80), ("h", True), ("h", "80"), ("h", -1), ("x" * 254, 1)]:
         with pytest.raises(InvalidInput):
             Endpoint(host, port)  # type: ignore[arg-type]
+    for last in [79, 65536, "81", False]:
+        with pytest.raises(InvalidInput):
+            Endpoint("h", 80, last)  # type: ignore[arg-type]
 
 
 def test_addresses_of_this_host_become_every_local_address() -> None:
     endpoints = [Endpoint("127.0.0.1", 5432), Endpoint("::1", 5432), Endpoint("0.0.0.0", 9)]
-    assert netpolicy.resolve(endpoints) == [Destination(9), Destination(5432)]
+    assert netpolicy.resolve(endpoints) == [Destination("9"), Destination("5432")]
 
 
 def test_other_addresses_stay_exact_and_mapped_ones_are_ipv4() -> None:
@@ -72,8 +86,22 @@ def test_other_addresses_stay_exact_and_mapped_ones_are_ipv4() -> None:
         Endpoint("2001:db8::5", 443),
     ]
     assert netpolicy.resolve(endpoints) == [
-        Destination(443, "192.0.2.7"),
-        Destination(443, "2001:db8::5"),
+        Destination("443", "192.0.2.7"),
+        Destination("443", "2001:db8::5"),
+    ]
+
+
+def test_destinations_are_ordered_by_ports_and_deduplicated() -> None:
+    endpoints = [
+        Endpoint("127.0.0.1", 10, 20),
+        Endpoint("127.0.0.1", 10),
+        Endpoint("::1", 10, 20),
+        Endpoint("192.0.2.1", 10, 12),
+    ]
+    assert netpolicy.resolve(endpoints) == [
+        Destination("10"),
+        Destination("10-12", "192.0.2.1"),
+        Destination("10-20"),
     ]
 
 
@@ -88,9 +116,9 @@ def test_host_names_resolve_to_all_their_addresses(monkeypatch: pytest.MonkeyPat
 
     monkeypatch.setattr(netpolicy.socket, "getaddrinfo", getaddrinfo)
     assert netpolicy.resolve([Endpoint("db.internal", 5432)]) == [
-        Destination(5432),
-        Destination(5432, "192.0.2.10"),
-        Destination(5432, "2001:db8::10"),
+        Destination("5432"),
+        Destination("5432", "192.0.2.10"),
+        Destination("5432", "2001:db8::10"),
     ]
 
 
@@ -105,7 +133,12 @@ def test_a_host_that_does_not_resolve_is_invalid_input(monkeypatch: pytest.Monke
 
 def test_policy_transaction_replaces_one_uids_chain_and_map_element() -> None:
     text = netpolicy.policy_transaction(
-        1234, [Destination(5432), Destination(443, "192.0.2.7"), Destination(80, "2001:db8::5")]
+        1234,
+        [
+            Destination("5432"),
+            Destination("443", "192.0.2.7"),
+            Destination("10000-19999", "2001:db8::5"),
+        ],
     )
     assert text.splitlines() == [
         "add table inet sluice",
@@ -126,10 +159,10 @@ def test_policy_transaction_replaces_one_uids_chain_and_map_element() -> None:
         "add rule inet sluice uid_1234 ip daddr 192.0.2.7 "
         "meta l4proto { udp, udplite, sctp, dccp } th dport 443 "
         "counter reject with icmpx type port-unreachable",
-        "add rule inet sluice uid_1234 ip6 daddr 2001:db8::5 tcp dport 80 "
+        "add rule inet sluice uid_1234 ip6 daddr 2001:db8::5 tcp dport 10000-19999 "
         "counter reject with tcp reset",
         "add rule inet sluice uid_1234 ip6 daddr 2001:db8::5 "
-        "meta l4proto { udp, udplite, sctp, dccp } th dport 80 "
+        "meta l4proto { udp, udplite, sctp, dccp } th dport 10000-19999 "
         "counter reject with icmpx type port-unreachable",
         "add element inet sluice uid_policies { 1234 : jump uid_1234 }",
     ]
