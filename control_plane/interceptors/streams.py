@@ -20,6 +20,7 @@ from typing import Any
 import grpc
 
 from common.errors import ResourceNumberLimitExceeded
+from control_plane.interceptors.audit import client_of
 from control_plane.interceptors.handlers import StreamBehaviour, wrap_handler
 from control_plane.security.calls import current_call
 
@@ -113,9 +114,11 @@ class StreamLimitInterceptor(grpc.ServerInterceptor):
 
 
 def _caller(context: grpc.ServicerContext) -> str:
-    """Whom a stream counts against: its principal, or its address without authentication."""
+    """Whom a stream counts against: its principal, or its address without authentication (the
+    audit trail's reading of the peer; clients on a unix socket carry no address of their own,
+    so they count as one)."""
     info = current_call()
     if info is not None and info.principal is not None:
         return f"principal {info.principal.name} ({info.principal.id})"
-    host = context.peer().rpartition(":")[0]
+    host, _port = client_of(context.peer())
     return f"client {host}"
