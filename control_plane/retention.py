@@ -24,8 +24,9 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import stat
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -104,56 +105,90 @@ class RunDirs:
     """The working directories of runs (<runs_dir>/RUN_ID: script, logs, status).
 
     Args:
-        runs_dir: Where they are.
+        runs_dirs: Where they are: one directory, or the directories of every sandbox as they
+            are now (a sandbox keeps a run's files in its work area and its final status in
+            its private dir).
         is_active: Whether a run has not ended yet; its directory is never removed.
     """
 
-    def __init__(self, runs_dir: Path, is_active: Callable[[str], bool]) -> None:
-        self._dir = runs_dir
+    def __init__(
+        self, runs_dirs: Path | Callable[[], Iterable[Path]], is_active: Callable[[str], bool]
+    ) -> None:
+        self._dirs = runs_dirs
         self._is_active = is_active
 
     def remove(self, run_id: str) -> bool:
-        """Removes the directory of a run that has ended; whether there was one."""
+        """Removes the directories of a run that has ended; whether there was one."""
         try:
-            path = self._dir / check_run_id(run_id)
+            check_run_id(run_id)
         except InvalidInput:
             return False
-        if not path.is_dir():
-            return False
-        shutil.rmtree(path, ignore_errors=True)
-        return True
+        removed = False
+        for runs_fd in self._open_runs_dirs():
+            try:
+                info = os.stat(run_id, dir_fd=runs_fd, follow_symlinks=False)
+                if stat.S_ISDIR(info.st_mode):
+                    shutil.rmtree(run_id, dir_fd=runs_fd, ignore_errors=True)
+                    removed = True
+            except OSError:
+                continue
+            finally:
+                os.close(runs_fd)
+        return removed
 
     def sweep(self, before: datetime, limit: int) -> int:
         """Removes up to limit directories untouched since before whose runs are not active
         (those of runs pruned from the store, or never in it); returns how many."""
         removed = 0
         cutoff = before.timestamp()
-        for entry in self._entries():
-            if removed >= limit:
-                break
-            if _last_change(entry) >= cutoff or self._is_active(entry.name):
-                continue
-            if self.remove(entry.name):
-                removed += 1
+        for runs_fd in self._open_runs_dirs():
+            try:
+                for name in _subdirs(runs_fd):
+                    if removed >= limit:
+                        break
+                    if _last_change(runs_fd, name) >= cutoff or self._is_active(name):
+                        continue
+                    shutil.rmtree(name, dir_fd=runs_fd, ignore_errors=True)
+                    removed += 1
+            finally:
+                os.close(runs_fd)
         return removed
 
-    def _entries(self) -> Iterator[os.DirEntry[str]]:
-        try:
-            with os.scandir(self._dir) as entries:
-                yield from (e for e in entries if e.is_dir(follow_symlinks=False))
-        except FileNotFoundError:
-            return
+    def _open_runs_dirs(self) -> Iterator[int]:
+        """Each runs dir opened without following links: a sandbox's user owns its work area
+        and could otherwise point the server's removals anywhere."""
+        dirs = [self._dirs] if isinstance(self._dirs, Path) else list(self._dirs())
+        for runs_dir in dirs:
+            try:
+                yield _open_dir(str(runs_dir))
+            except OSError:
+                continue
 
 
-def _last_change(entry: os.DirEntry[str]) -> float:
+def _open_dir(path: str, dir_fd: int | None = None) -> int:
+    return os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=dir_fd)
+
+
+def _subdirs(dir_fd: int) -> list[str]:
+    with os.scandir(dir_fd) as entries:
+        return [e.name for e in entries if e.is_dir(follow_symlinks=False)]
+
+
+def _last_change(parent_fd: int, name: str) -> float:
     """The newest modification time of a directory and the files in it."""
-    newest = entry.stat(follow_symlinks=False).st_mtime
     try:
-        with os.scandir(entry.path) as files:
+        fd = _open_dir(name, dir_fd=parent_fd)
+    except OSError:
+        return float("inf")
+    try:
+        newest = os.fstat(fd).st_mtime
+        with os.scandir(fd) as files:
             for file in files:
                 newest = max(newest, file.stat(follow_symlinks=False).st_mtime)
     except OSError:
         pass
+    finally:
+        os.close(fd)
     return newest
 
 

@@ -301,4 +301,20 @@ def pool_status_to_proto(snapshot: PoolSnapshot) -> pb.PoolStatus:
         ray_started=snapshot.ray_started,
         ray_address=snapshot.ray_address,
         resource_limits=snapshot.resource_limits,
+        sandboxes=[
+            pb.SandboxStatus(
+                sandbox_id=sandbox.sandbox_id,
+                account=sandbox.account,
+                os_user=sandbox.os_user,
+                state=sandbox.state,
+                target_size=sandbox.target_size,
+                warm=sandbox.warm,
+                starting=sandbox.starting,
+                bound_idle=sandbox.bound_idle,
+                busy=sandbox.busy,
+                ray_started=sandbox.ray_started,
+                ray_address=sandbox.ray_address,
+            )
+            for sandbox in snapshot.sandboxes
+        ],
     )

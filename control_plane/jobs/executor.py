@@ -8,7 +8,7 @@ a double. Every method is called with a run id and must be safe to call again fo
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
@@ -66,6 +66,25 @@ class LogBatch:
 
 
 @dataclass(frozen=True)
+class SandboxSnapshot:
+    """One sandbox (an agent with its own Ray head, for one account) and its environments."""
+
+    sandbox_id: str
+    # Empty for an unbound spare.
+    account: str
+    os_user: str
+    # "up" (its agent process runs) or "down".
+    state: str
+    target_size: int
+    warm: int
+    starting: int
+    bound_idle: int
+    busy: int
+    ray_started: bool
+    ray_address: str
+
+
+@dataclass(frozen=True)
 class PoolSnapshot:
     """The warm pool's environments by what they do, and whether Ray is up (GetPoolStatus)."""
 
@@ -78,6 +97,31 @@ class PoolSnapshot:
     ray_address: str
     # Whether the kernel enforces environments' resource limits, and which ("" if unknown).
     resource_limits: str = ""
+    # Each account's sandbox and the spares; empty with one shared agent (--ray-address).
+    sandboxes: tuple[SandboxSnapshot, ...] = ()
+
+    def seen_by(self, account: str) -> PoolSnapshot:
+        """What a caller of an account (not the operator) may see: its own sandbox alone, its
+        counts as the pool's, and no Ray address. With one shared agent (no sandboxes), the
+        shared pool's counts, without the address."""
+        if not self.sandboxes:
+            return replace(self, ray_address="")
+        own = tuple(
+            replace(sandbox, ray_address="")
+            for sandbox in self.sandboxes
+            if sandbox.account == account
+        )
+        return PoolSnapshot(
+            target_size=sum(sandbox.target_size for sandbox in own),
+            warm=sum(sandbox.warm for sandbox in own),
+            starting=sum(sandbox.starting for sandbox in own),
+            bound_idle=sum(sandbox.bound_idle for sandbox in own),
+            busy=sum(sandbox.busy for sandbox in own),
+            ray_started=any(sandbox.ray_started for sandbox in own),
+            ray_address="",
+            resource_limits=self.resource_limits,
+            sandboxes=own,
+        )
 
 
 class LaunchError(Exception):

@@ -307,7 +307,14 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
     def GetPoolStatus(
         self, request: api.GetPoolStatusRequest, context: Ctx
     ) -> api.GetPoolStatusResponse:
-        return api.GetPoolStatusResponse(pool_status=pool_status_to_proto(self._pool_status()))
+        snapshot = self._pool_status()
+        info = current_call()
+        principal = info.principal if info is not None else None
+        # The operator (or a server without authentication) sees every sandbox; a caller of
+        # an account only its own account's.
+        if principal is not None and not principal.operator:
+            snapshot = snapshot.seen_by(self._account(context))
+        return api.GetPoolStatusResponse(pool_status=pool_status_to_proto(snapshot))
 
 
 def _chunks(entries: Sequence[LogEntry], budget: int) -> Iterator[Sequence[LogEntry]]:

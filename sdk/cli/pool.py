@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from sdk.cli.context import CliContext, pass_cli
-from sdk.cli.output import Column, emit_one
+from sdk.cli.output import Column, Section, emit_one
 
 FIELDS = (
     Column("Target size", lambda p: str(p.target_size)),
@@ -17,6 +17,19 @@ FIELDS = (
     Column("Ray address", lambda p: p.ray_address),
     Column("Resource limits", lambda p: p.resource_limits),
 )
+_SANDBOX_COLUMNS = (
+    Column("Sandbox", lambda s: s.sandbox_id),
+    Column("Account", lambda s: s.account or "(unbound)"),
+    Column("OS user", lambda s: s.os_user),
+    Column("State", lambda s: s.state),
+    Column("Warm", lambda s: str(s.warm)),
+    Column("Starting", lambda s: str(s.starting)),
+    Column("Bound, idle", lambda s: str(s.bound_idle)),
+    Column("Busy", lambda s: str(s.busy)),
+    Column("Ray address", lambda s: s.ray_address),
+)
+# Each account's sandbox and the unbound spares (the operator sees all, others their own).
+SECTIONS = (Section("Sandboxes", _SANDBOX_COLUMNS, lambda p: p.sandboxes),)
 
 
 @click.group()
@@ -27,5 +40,6 @@ def pool() -> None:
 @pool.command("status")
 @pass_cli
 def status(cli: CliContext) -> None:
-    """Show how many environments are warm, starting, idle and busy, and whether Ray is up."""
-    emit_one(cli, cli.jobs.pool_status(), FIELDS)
+    """Show how many environments are warm, starting, idle and busy, and whether Ray is up;
+    then each sandbox (an account's own Ray cluster, or an unbound spare)."""
+    emit_one(cli, cli.jobs.pool_status(), FIELDS, SECTIONS)

@@ -184,3 +184,24 @@ def test_only_the_leader_prunes_rows_but_every_server_sweeps_its_run_dirs(
     assert (report.runs, report.audit_records, report.table_versions) == (0, 0, 0)
     assert (runs.cutoffs, audit.calls, versions.calls) == ([], [], [])
     assert report.run_dirs == 1 and not orphan.exists()
+
+
+def test_run_dirs_of_every_sandbox_are_swept_and_a_linked_runs_dir_is_not_followed(
+    tmp_path: Path,
+) -> None:
+    private, work, elsewhere = tmp_path / "private", tmp_path / "work", tmp_path / "elsewhere"
+    status = run_dir(private, "jr_old", age_days=100)
+    files = run_dir(work, "jr_old", age_days=100)
+    victim = run_dir(elsewhere, "jr_victim", age_days=100)
+    # A sandbox's user owns its work area: its runs dir may be made a link to anywhere.
+    hostile = tmp_path / "hostile"
+    hostile.mkdir()
+    (hostile / "runs").symlink_to(elsewhere)
+    dirs = RunDirs(lambda: [private, work, hostile / "runs"], lambda _: False)
+
+    a_day_ago = datetime.now(UTC) - timedelta(days=1)
+    assert dirs.sweep(a_day_ago, 10) == 2
+    assert not status.exists() and not files.exists()
+    assert victim.is_dir()
+    assert not dirs.remove("jr_victim")
+    assert victim.is_dir()

@@ -691,6 +691,35 @@ def test_pool_status(served: Served) -> None:
     }
 
 
+def test_pool_status_lists_the_sandboxes(served: Served) -> None:
+    served.service.pool = types_pb2.PoolStatus(
+        target_size=2,
+        warm=1,
+        sandboxes=[
+            types_pb2.SandboxStatus(
+                sandbox_id="sb-0123abcd",
+                account="111122223333",
+                os_user="sluice-sb-0123abcd",
+                state="up",
+                busy=1,
+            ),
+            types_pb2.SandboxStatus(sandbox_id="sb-feed0001", state="up", warm=1),
+        ],
+    )
+
+    result = sluice(served, "pool", "status")
+    as_json = sluice(served, "-o", "json", "pool", "status")
+
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    bound = next(line for line in lines if "sb-0123abcd" in line)
+    spare = next(line for line in lines if "sb-feed0001" in line)
+    assert "111122223333" in bound and "sluice-sb-0123abcd" in bound
+    assert "(unbound)" in spare
+    sandboxes = json.loads(as_json.stdout)["sandboxes"]
+    assert [s["sandbox_id"] for s in sandboxes] == ["sb-0123abcd", "sb-feed0001"]
+
+
 def test_a_server_error_on_any_call_is_one_line(served: Served) -> None:
     served.service.failures["GetPoolStatus"] = Abort(
         grpc.StatusCode.INTERNAL, "pool broke\nbadly", "InternalServiceException"

@@ -243,7 +243,7 @@ class LogEntry(_message.Message):
     def __init__(self, stream: _Optional[_Union[LogStream, str]] = ..., timestamp: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., message: _Optional[str] = ...) -> None: ...
 
 class PoolStatus(_message.Message):
-    __slots__ = ("target_size", "warm", "starting", "bound_idle", "busy", "ray_started", "ray_address", "resource_limits")
+    __slots__ = ("target_size", "warm", "starting", "bound_idle", "busy", "ray_started", "ray_address", "resource_limits", "sandboxes")
     TARGET_SIZE_FIELD_NUMBER: _ClassVar[int]
     WARM_FIELD_NUMBER: _ClassVar[int]
     STARTING_FIELD_NUMBER: _ClassVar[int]
@@ -252,6 +252,7 @@ class PoolStatus(_message.Message):
     RAY_STARTED_FIELD_NUMBER: _ClassVar[int]
     RAY_ADDRESS_FIELD_NUMBER: _ClassVar[int]
     RESOURCE_LIMITS_FIELD_NUMBER: _ClassVar[int]
+    SANDBOXES_FIELD_NUMBER: _ClassVar[int]
     target_size: int
     warm: int
     starting: int
@@ -260,4 +261,31 @@ class PoolStatus(_message.Message):
     ray_started: bool
     ray_address: str
     resource_limits: str
-    def __init__(self, target_size: _Optional[int] = ..., warm: _Optional[int] = ..., starting: _Optional[int] = ..., bound_idle: _Optional[int] = ..., busy: _Optional[int] = ..., ray_started: _Optional[bool] = ..., ray_address: _Optional[str] = ..., resource_limits: _Optional[str] = ...) -> None: ...
+    sandboxes: _containers.RepeatedCompositeFieldContainer[SandboxStatus]
+    def __init__(self, target_size: _Optional[int] = ..., warm: _Optional[int] = ..., starting: _Optional[int] = ..., bound_idle: _Optional[int] = ..., busy: _Optional[int] = ..., ray_started: _Optional[bool] = ..., ray_address: _Optional[str] = ..., resource_limits: _Optional[str] = ..., sandboxes: _Optional[_Iterable[_Union[SandboxStatus, _Mapping]]] = ...) -> None: ...
+
+class SandboxStatus(_message.Message):
+    __slots__ = ("sandbox_id", "account", "os_user", "state", "target_size", "warm", "starting", "bound_idle", "busy", "ray_started", "ray_address")
+    SANDBOX_ID_FIELD_NUMBER: _ClassVar[int]
+    ACCOUNT_FIELD_NUMBER: _ClassVar[int]
+    OS_USER_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    TARGET_SIZE_FIELD_NUMBER: _ClassVar[int]
+    WARM_FIELD_NUMBER: _ClassVar[int]
+    STARTING_FIELD_NUMBER: _ClassVar[int]
+    BOUND_IDLE_FIELD_NUMBER: _ClassVar[int]
+    BUSY_FIELD_NUMBER: _ClassVar[int]
+    RAY_STARTED_FIELD_NUMBER: _ClassVar[int]
+    RAY_ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    sandbox_id: str
+    account: str
+    os_user: str
+    state: str
+    target_size: int
+    warm: int
+    starting: int
+    bound_idle: int
+    busy: int
+    ray_started: bool
+    ray_address: str
+    def __init__(self, sandbox_id: _Optional[str] = ..., account: _Optional[str] = ..., os_user: _Optional[str] = ..., state: _Optional[str] = ..., target_size: _Optional[int] = ..., warm: _Optional[int] = ..., starting: _Optional[int] = ..., bound_idle: _Optional[int] = ..., busy: _Optional[int] = ..., ray_started: _Optional[bool] = ..., ray_address: _Optional[str] = ...) -> None: ...

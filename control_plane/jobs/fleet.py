@@ -1,0 +1,485 @@
+"""AgentFleet: one sandbox (an agent process with its own embedded Ray head) per account.
+
+A sandbox is bound to an account on the account's first run and never handed to another: the
+binding is a file created with O_EXCL in the sandbox's private dir and never rewritten, so a
+second binding cannot happen, and it outlives restarts. Unbound sandboxes ("spares") are started
+ahead, so that a new account's first run binds a warm one; a new spare then replaces it.
+
+The fleet implements the executor's AgentRuns: launches route by the run's account, the other
+calls by run id (remembered in a file per run, so that a restarted server routes them too).
+
+    <data-dir>/agents/<sandbox-id>/              0700, the agent's data dir
+        binding.json                             account and OS user, once bound
+        launched/<run-id>                        the runs launched in the sandbox
+    <sandbox-dir>/<sandbox-id>/                  the sandbox's work area (Ray temp dir, runs)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import re
+import secrets
+import stat
+import threading
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from agents.api import PoolStatus, RunLaunch
+from agents.config import EnvironmentSpec
+from agents.errors import AgentUnavailable
+from agents.isolation import IsolationTuple
+from agents.runs import LogChunk, LogStream, RunProgress, RunRequest, RunState, check_run_id
+from common.errors import InternalError
+from control_plane.errors import StartupError
+from control_plane.jobs.agents_executor import AgentRuns
+from control_plane.logs import fields
+
+log = logging.getLogger("sluice.jobs")
+
+BINDING_FILE = "binding.json"
+LAUNCHED_DIR = "launched"
+SANDBOX_PREFIX = "sb-"
+OS_USER_PREFIX = "sluice-"
+_SANDBOX_ID = re.compile(r"^sb-[0-9a-f]{8}$")
+
+
+def new_sandbox_id() -> str:
+    """A short random sandbox id: Ray's socket paths under its work area must stay short."""
+    return SANDBOX_PREFIX + secrets.token_hex(4)
+
+
+def os_user_of(sandbox_id: str) -> str:
+    """The OS user a sandbox's Ray processes run as (when the server may switch users)."""
+    return OS_USER_PREFIX + sandbox_id
+
+
+@dataclass(frozen=True)
+class SandboxPlan:
+    """Where one sandbox lives, and whom it runs as; what a SandboxAgent is made from.
+
+    Attributes:
+        sandbox_id: sb- and 8 hex digits.
+        data_dir: the agent's private dir (<data-dir>/agents/<sandbox-id>).
+        work_dir: the sandbox's work area (<sandbox-dir>/<sandbox-id>).
+        os_user: the sandbox's OS user name (used only where users can be switched).
+    """
+
+    sandbox_id: str
+    data_dir: Path
+    work_dir: Path
+    os_user: str
+
+
+@dataclass(frozen=True)
+class Binding:
+    """A sandbox's owner, as its binding file records it."""
+
+    account: str
+    os_user: str
+
+
+@dataclass(frozen=True)
+class SandboxStatus:
+    """One sandbox as GetPoolStatus shows it."""
+
+    sandbox_id: str
+    # Empty for an unbound spare.
+    account: str
+    os_user: str
+    # "up" (its agent process runs; pool.ray_started says whether Ray does) or "down".
+    state: str
+    pool: PoolStatus
+
+
+class SandboxAgent(Protocol):
+    """A sandbox's agent process (AgentProcess has these)."""
+
+    @property
+    def client(self) -> AgentRuns: ...
+
+    @property
+    def pid(self) -> int | None: ...
+
+    def start(self) -> None: ...
+
+    def stop(self, keep_environments: bool) -> int | None: ...
+
+
+@dataclass
+class _Sandbox:
+    plan: SandboxPlan
+    agent: SandboxAgent
+    account: str = ""
+
+
+class AgentFleet:
+    """Sandboxes by account, and runs by sandbox; implements AgentRuns. Thread-safe.
+
+    Args:
+        agents_dir: <data-dir>/agents, where the sandboxes' private dirs are.
+        sandbox_dir: the root of the sandboxes' work areas (see sandbox_root).
+        spares: unbound sandboxes kept started ahead.
+        make_agent: a (not yet started) agent for a sandbox.
+    """
+
+    def __init__(
+        self,
+        agents_dir: Path,
+        sandbox_dir: Path,
+        spares: int,
+        make_agent: Callable[[SandboxPlan], SandboxAgent],
+    ) -> None:
+        if spares < 0:
+            raise ValueError("spares must not be negative")
+        self._agents_dir = agents_dir
+        self._sandbox_dir = sandbox_dir
+        self._spares_wanted = spares
+        self._make_agent = make_agent
+        self._lock = threading.Lock()
+        self._stopping = False
+        self._sandboxes: dict[str, _Sandbox] = {}
+        self._by_account: dict[str, _Sandbox] = {}
+        self._spares: list[_Sandbox] = []
+        self._runs: dict[str, _Sandbox] = {}
+
+    # Start and stop
+
+    def start(self) -> None:
+        """Start the agent of every sandbox left in the data dir (bound ones re-attach to their
+        runs; unbound ones are spares again), then as many new spares as are missing.
+
+        Raises:
+            StartupError: a sandbox's dir cannot be made or read.
+        """
+        try:
+            self._agents_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+            existing = sorted(
+                entry.name for entry in self._agents_dir.iterdir() if _SANDBOX_ID.match(entry.name)
+            )
+        except OSError as exc:
+            raise StartupError(f"cannot read {self._agents_dir}: {exc.strerror}") from None
+        with self._lock:
+            for sandbox_id in existing:
+                sandbox = self._sandbox(sandbox_id)
+                binding = read_binding(sandbox.plan.data_dir)
+                if binding is not None:
+                    sandbox.account = binding.account
+                    self._by_account[binding.account] = sandbox
+                    for run_id in self._launched(sandbox):
+                        self._runs[run_id] = sandbox
+                else:
+                    self._spares.append(sandbox)
+                self._start_agent(sandbox)
+            self._top_up()
+        log.info(
+            "sandboxes started",
+            extra=fields(bound=len(self._by_account), spares=len(self._spares)),
+        )
+
+    def stop(self, keep_environments: bool) -> dict[str, int | None]:
+        """Stop every sandbox's agent, in parallel; spares never keep their environments.
+
+        Returns:
+            Each sandbox's agent exit code (None if none ran).
+        """
+        with self._lock:
+            self._stopping = True
+            sandboxes = list(self._sandboxes.values())
+        if not sandboxes:
+            return {}
+
+        def stop_one(sandbox: _Sandbox) -> int | None:
+            return sandbox.agent.stop(keep_environments and bool(sandbox.account))
+
+        with ThreadPoolExecutor(max_workers=min(len(sandboxes), 8)) as pool:
+            codes = list(pool.map(stop_one, sandboxes))
+        ids = [sandbox.plan.sandbox_id for sandbox in sandboxes]
+        return dict(zip(ids, codes, strict=True))
+
+    # AgentRuns
+
+    def launch(
+        self, request: RunRequest, isolation: IsolationTuple, spec: EnvironmentSpec | None = None
+    ) -> RunLaunch:
+        """Launch in the run's account's sandbox, binding a spare (or a new, cold sandbox) on
+        the account's first run. A sandbox whose agent is still starting answers NoCapacity
+        (AgentUnavailable), as the single agent did: the scheduler launches again later."""
+        check_run_id(request.run_id)
+        sandbox = self._sandbox_of_account(isolation.account)
+        self._remember(request.run_id, sandbox)
+        return sandbox.agent.client.launch(request, isolation, spec)
+
+    def progress(self, run_id: str) -> RunProgress:
+        sandbox = self._route(run_id)
+        if sandbox is None:
+            return RunProgress(run_id, RunState.LOST)
+        return sandbox.agent.client.progress(run_id)
+
+    def stop_run(self, run_id: str) -> RunProgress:
+        sandbox = self._route(run_id)
+        if sandbox is None:
+            return RunProgress(run_id, RunState.LOST)
+        return sandbox.agent.client.stop(run_id)
+
+    def forget(self, run_id: str) -> None:
+        with self._lock:
+            sandbox = self._runs.pop(run_id, None)
+        if sandbox is None:
+            return
+        sandbox.agent.client.forget(run_id)
+        with contextlib.suppress(OSError, ValueError):
+            (sandbox.plan.data_dir / LAUNCHED_DIR / check_run_id(run_id)).unlink(missing_ok=True)
+
+    def read_log(self, run_id: str, stream: LogStream, offset: int = 0) -> LogChunk:
+        sandbox = self._route(run_id)
+        if sandbox is None:
+            return LogChunk("", offset, offset)
+        return sandbox.agent.client.read_log(run_id, stream, offset)
+
+    def pool_status(self) -> PoolStatus:
+        """Every sandbox's pool, summed."""
+        return total_pool([status.pool for status in self.sandbox_statuses()])
+
+    def sandbox_statuses(self) -> list[SandboxStatus]:
+        """Each sandbox, bound ones first (by account), then the spares."""
+        with self._lock:
+            sandboxes = sorted(
+                self._sandboxes.values(),
+                key=lambda s: (not s.account, s.account, s.plan.sandbox_id),
+            )
+        statuses = []
+        for sandbox in sandboxes:
+            pool = sandbox.agent.client.pool_status()
+            state = "up" if sandbox.agent.pid is not None else "down"
+            statuses.append(
+                SandboxStatus(
+                    sandbox.plan.sandbox_id, sandbox.account, sandbox.plan.os_user, state, pool
+                )
+            )
+        return statuses
+
+    def plans(self) -> list[SandboxPlan]:
+        """Every sandbox's dirs and user."""
+        with self._lock:
+            return [sandbox.plan for sandbox in self._sandboxes.values()]
+
+    def bound_account(self, sandbox_id: str) -> str:
+        """The account a sandbox is bound to; "" for a spare or an unknown sandbox."""
+        with self._lock:
+            sandbox = self._sandboxes.get(sandbox_id)
+            return sandbox.account if sandbox is not None else ""
+
+    # Routing and binding
+
+    def _sandbox_of_account(self, account: str) -> _Sandbox:
+        try:
+            return self._bound_sandbox(account)
+        except (OSError, StartupError) as exc:
+            message = exc.message if isinstance(exc, StartupError) else str(exc)
+            raise InternalError(f"cannot make the account's sandbox: {message}") from None
+
+    def _bound_sandbox(self, account: str) -> _Sandbox:
+        with self._lock:
+            if self._stopping:
+                raise AgentUnavailable("the server is stopping")
+            sandbox = self._by_account.get(account)
+            if sandbox is not None:
+                return sandbox
+            while self._spares:
+                spare = self._spares.pop(0)
+                if self._bind(spare, account):
+                    log.info(
+                        "spare sandbox bound",
+                        extra=fields(sandbox=spare.plan.sandbox_id, account=account),
+                    )
+                    self._top_up()
+                    return spare
+            sandbox = self._sandbox(new_sandbox_id())
+            if not self._bind(sandbox, account):
+                raise InternalError(f"sandbox {sandbox.plan.sandbox_id} was bound meanwhile")
+            self._start_agent(sandbox)
+            log.info(
+                "sandbox started cold",
+                extra=fields(sandbox=sandbox.plan.sandbox_id, account=account),
+            )
+            self._top_up()
+            return sandbox
+
+    def _bind(self, sandbox: _Sandbox, account: str) -> bool:
+        """Under the lock: record the binding; False if the sandbox has one already (it is then
+        given to whichever account its file names, never to this one)."""
+        try:
+            write_binding(sandbox.plan.data_dir, Binding(account, sandbox.plan.os_user))
+        except FileExistsError:
+            binding = read_binding(sandbox.plan.data_dir)
+            if binding is not None and binding.account not in self._by_account:
+                sandbox.account = binding.account
+                self._by_account[binding.account] = sandbox
+            return False
+        sandbox.account = account
+        self._by_account[account] = sandbox
+        return True
+
+    def _top_up(self) -> None:
+        """Under the lock: start spares until there are as many as wanted."""
+        while not self._stopping and len(self._spares) < self._spares_wanted:
+            try:
+                spare = self._sandbox(new_sandbox_id())
+                self._start_agent(spare)
+            except (OSError, StartupError):
+                # A missing spare makes the next new account start cold, nothing worse.
+                log.exception("cannot start a spare sandbox")
+                return
+            self._spares.append(spare)
+            log.info("spare sandbox started", extra=fields(sandbox=spare.plan.sandbox_id))
+
+    def _sandbox(self, sandbox_id: str) -> _Sandbox:
+        """Under the lock: a sandbox's dirs made and its agent made (not started)."""
+        plan = SandboxPlan(
+            sandbox_id=sandbox_id,
+            data_dir=self._agents_dir / sandbox_id,
+            work_dir=self._sandbox_dir / sandbox_id,
+            os_user=os_user_of(sandbox_id),
+        )
+        plan.data_dir.mkdir(mode=0o700, exist_ok=True)
+        (plan.data_dir / LAUNCHED_DIR).mkdir(mode=0o700, exist_ok=True)
+        sandbox = _Sandbox(plan, self._make_agent(plan))
+        self._sandboxes[sandbox_id] = sandbox
+        return sandbox
+
+    def _start_agent(self, sandbox: _Sandbox) -> None:
+        try:
+            sandbox.agent.start()
+        except OSError as exc:
+            raise StartupError(
+                f"cannot start the agent of sandbox {sandbox.plan.sandbox_id}: {exc.strerror}"
+            ) from None
+
+    def _remember(self, run_id: str, sandbox: _Sandbox) -> None:
+        with self._lock:
+            self._runs[run_id] = sandbox
+        # Before the launch: a server killed during it still knows where to look.
+        (sandbox.plan.data_dir / LAUNCHED_DIR / run_id).touch(mode=0o600, exist_ok=True)
+
+    def _launched(self, sandbox: _Sandbox) -> Iterable[str]:
+        try:
+            return [entry.name for entry in (sandbox.plan.data_dir / LAUNCHED_DIR).iterdir()]
+        except OSError:
+            return []
+
+    def _route(self, run_id: str) -> _Sandbox | None:
+        """The sandbox a run was launched in; for a run not on record, the bound sandbox whose
+        agent knows it, if exactly one does (not remembered: an agent that does not answer
+        says a run is RUNNING, and another may know it once it answers)."""
+        with self._lock:
+            sandbox = self._runs.get(run_id)
+            bound = list(self._by_account.values())
+        if sandbox is not None:
+            return sandbox
+        knowing = [s for s in bound if s.agent.client.progress(run_id).state is not RunState.LOST]
+        return knowing[0] if len(knowing) == 1 else None
+
+
+class FleetRuns:
+    """The fleet as the executor's AgentRuns (its stop() stops a run, not the fleet)."""
+
+    def __init__(self, fleet: AgentFleet) -> None:
+        self._fleet = fleet
+
+    def launch(
+        self, request: RunRequest, isolation: IsolationTuple, spec: EnvironmentSpec | None = None
+    ) -> RunLaunch:
+        return self._fleet.launch(request, isolation, spec)
+
+    def progress(self, run_id: str) -> RunProgress:
+        return self._fleet.progress(run_id)
+
+    def stop(self, run_id: str) -> RunProgress:
+        return self._fleet.stop_run(run_id)
+
+    def forget(self, run_id: str) -> None:
+        self._fleet.forget(run_id)
+
+    def read_log(self, run_id: str, stream: LogStream, offset: int = 0) -> LogChunk:
+        return self._fleet.read_log(run_id, stream, offset)
+
+    def pool_status(self) -> PoolStatus:
+        return self._fleet.pool_status()
+
+
+def total_pool(pools: list[PoolStatus]) -> PoolStatus:
+    """Several pools as one: counts summed; the Ray address only if there is one cluster."""
+    addresses = {pool.ray_address for pool in pools if pool.ray_address}
+    limits = next((pool.resource_limits for pool in pools if pool.resource_limits), "")
+    return PoolStatus(
+        target_size=sum(pool.target_size for pool in pools),
+        warm=sum(pool.warm for pool in pools),
+        starting=sum(pool.starting for pool in pools),
+        bound_idle=sum(pool.bound_idle for pool in pools),
+        busy=sum(pool.busy for pool in pools),
+        ray_started=any(pool.ray_started for pool in pools),
+        ray_address=addresses.pop() if len(addresses) == 1 else "",
+        resource_limits=limits,
+    )
+
+
+def write_binding(data_dir: Path, binding: Binding) -> None:
+    """Create a sandbox's binding file; FileExistsError if it has one (never overwritten)."""
+    body = json.dumps({"account": binding.account, "os_user": binding.os_user}).encode()
+    fd = os.open(data_dir / BINDING_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        os.write(fd, body)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def read_binding(data_dir: Path) -> Binding | None:
+    """A sandbox's binding, None if it is unbound.
+
+    Raises:
+        StartupError: the binding file exists but cannot be read: the sandbox is not
+            handed out again, whatever happened to the file.
+    """
+    path = data_dir / BINDING_FILE
+    try:
+        values = json.loads(path.read_bytes())
+        return Binding(account=str(values["account"]), os_user=str(values["os_user"]))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        name = path.parent.name
+        raise StartupError(f"cannot read the binding of sandbox {name}: {exc}") from None
+
+
+def default_sandbox_dir(data_dir: Path, temp_dir: Path) -> Path:
+    """<temp>/sluice-<12 hex of the data dir's sha256>: short, as Ray's socket paths are
+    under each sandbox's work area, and the same at every start of the server."""
+    digest = hashlib.sha256(str(data_dir).encode()).hexdigest()[:12]
+    return temp_dir / f"sluice-{digest}"
+
+
+def sandbox_root(path: Path) -> Path:
+    """Make (or check) the root of the sandboxes' work areas: a directory of this process's
+    user, mode 0711, so sandboxes reach their own area by name and list nobody's.
+
+    Raises:
+        StartupError: it exists and is not such a directory (someone else's, or a link).
+    """
+    try:
+        path.mkdir(mode=0o711, parents=True, exist_ok=True)
+        info = os.lstat(path)
+    except OSError as exc:
+        raise StartupError(f"cannot make the sandbox dir {path}: {exc.strerror}") from None
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid():
+        raise StartupError(f"the sandbox dir {path} is not a directory of this server's user")
+    if stat.S_IMODE(info.st_mode) != 0o711:
+        os.chmod(path, 0o711)
+    return path
