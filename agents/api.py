@@ -120,6 +120,8 @@ class AgentSettings:
             poll_interval_s=values["poll_interval_s"],
             rpc_timeout_s=values["rpc_timeout_s"],
             teardown_timeout_s=values["teardown_timeout_s"],
+            run_as=values.get("run_as"),
+            work_dir=Path(values["work_dir"]) if values.get("work_dir") is not None else None,
         )
         return cls(
             config=config,

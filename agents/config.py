@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from agents.os_users import check_user_name
 from common.errors import InvalidInput
 
 MIB = 1024 * 1024
@@ -145,13 +146,20 @@ class AgentsConfig:
     """Everything the agents need.
 
     Attributes:
-        data_dir: holds the embedded head's address file, token and temp dirs, the
-            environments' working dirs and the runs' working dirs (logs included).
+        data_dir: what the agent alone reads: the embedded head's address file, start log and
+            locks, the agent's socket dir, the runs' final statuses; also the work area when
+            work_dir is None.
         ray: the cluster.
         pool: the warm pool.
         poll_interval_s: how often active runs are polled (failure detection latency).
         rpc_timeout_s: deadline for one call to an environment's host actor.
         teardown_timeout_s: deadline for an environment's processes to disappear.
+        run_as: the OS user every process of the embedded head runs as (agents.os_users names
+            it, root creates it); None runs them as this process's user. Needs a work_dir
+            outside the data dir, and no ray.address (an existing cluster runs as it runs).
+        work_dir: the sandbox's work area, everything the head's processes read or write (Ray's
+            temp dir and token, the environments' and runs' working dirs and logs); None is
+            the data dir.
     """
 
     data_dir: Path
@@ -160,9 +168,15 @@ class AgentsConfig:
     poll_interval_s: float = 0.5
     rpc_timeout_s: float = 15.0
     teardown_timeout_s: float = 20.0
+    run_as: str | None = None
+    work_dir: Path | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "data_dir", Path(self.data_dir).expanduser().absolute())
+        if self.work_dir is not None:
+            object.__setattr__(self, "work_dir", Path(self.work_dir).expanduser().absolute())
+        if self.run_as is not None:
+            self._check_run_as()
         _check_positive("poll_interval_s", self.poll_interval_s)
         _check_positive("rpc_timeout_s", self.rpc_timeout_s)
         _check_positive("teardown_timeout_s", self.teardown_timeout_s)
@@ -174,11 +188,36 @@ class AgentsConfig:
             )
 
     @property
+    def work_area(self) -> Path:
+        """The work area: work_dir, or the data dir when there is none."""
+        return self.work_dir if self.work_dir is not None else self.data_dir
+
+    @property
     def ray_temp_dir(self) -> Path:
         """Ray's temp/session dir of the embedded head."""
         if self.ray.temp_dir is not None:
             return Path(self.ray.temp_dir).expanduser().absolute()
+        if self.work_dir is not None:
+            return self.work_dir / "r"
         return self.data_dir / "ray" / "t"
+
+    def _check_run_as(self) -> None:
+        check_user_name(self.run_as or "")
+        if self.ray.address is not None:
+            raise InvalidInput(
+                "run_as applies to the embedded head only: with ray.address the existing cluster "
+                "runs as it runs"
+            )
+        work = self.work_dir
+        if work is None:
+            raise InvalidInput("run_as needs a work_dir: the data dir stays private to the agent")
+        if work == self.data_dir or work.is_relative_to(self.data_dir):
+            raise InvalidInput(f"work_dir {work} must be outside the data dir {self.data_dir}")
+        if self.data_dir.is_relative_to(work):
+            raise InvalidInput(f"the data dir {self.data_dir} must be outside work_dir {work}")
+        temp = self.ray_temp_dir
+        if temp.is_relative_to(self.data_dir) or not temp.is_relative_to(work):
+            raise InvalidInput(f"with run_as, Ray's temp dir {temp} must be inside work_dir {work}")
 
 
 def _check_range(name: str, value: int, low: int, high: int) -> None:

@@ -2,7 +2,9 @@
 
 Its address is recorded in the data dir, so a control plane restarted (even after SIGKILL)
 re-attaches to it. It listens on 127.0.0.1 only, on free ports (never Redis's 6379), with token
-authentication, and every process of it keeps its temp files in the data dir.
+authentication, and every process of it keeps its temp files in the work area. With run_as,
+every process of the head runs as that unprivileged user, in a work area it owns, and the data
+dir (the agent's) stays out of its reach.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import os
 import secrets
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import tempfile
@@ -27,12 +30,31 @@ import psutil
 
 from agents.config import MIB, AgentsConfig
 from agents.errors import ClusterUnavailable
-from agents.layout import DataLayout
+from agents.layout import DataLayout, layout_of
 from agents.naming import HEAD_MARKER_VAR
+from agents.os_users import OsUser, can_switch_users, ensure_user, lookup
 from common.secrets import without_server_secrets
 
 _LOCALHOST = "127.0.0.1"
 _LOG_TAIL_CHARS = 2000
+_PREPARE_TIMEOUT_S = 30.0
+
+# Run as the head's user: creates the work area's dirs and writes the token (from stdin), so
+# that nothing in the work area, which that user controls, is written to by root.
+_PREPARE_WORK_AREA = """
+import os, sys
+token = sys.stdin.read()
+for directory in sys.argv[2:]:
+    os.makedirs(directory, mode=0o700, exist_ok=True)
+path = sys.argv[1]
+new = path + ".new"
+if os.path.lexists(new):
+    os.unlink(new)
+fd = os.open(new, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+with os.fdopen(fd, "w") as out:
+    out.write(token)
+os.replace(new, path)
+"""
 
 
 @dataclass(frozen=True)
@@ -50,6 +72,7 @@ def client_environment(config: AgentsConfig) -> dict[str, str]:
     env = {}
     if config.ray.address is None:
         env["RAY_AUTH_MODE"] = "token"
+        # The agent's own copy, in its private area: the work area's is the head user's to change.
         env["RAY_AUTH_TOKEN_PATH"] = str(DataLayout(config.data_dir).token_file)
     elif config.ray.auth_token_path is not None:
         env["RAY_AUTH_MODE"] = "token"
@@ -71,7 +94,7 @@ def is_loopback(address: str) -> bool:
 
 def start_or_attach(config: AgentsConfig) -> HeadRecord:
     """The running embedded head of config's data dir, started first if it is not running."""
-    layout = DataLayout(config.data_dir)
+    layout = layout_of(config)
     layout.ray_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     with _head_lock(layout):
         record = read_record(layout)
@@ -102,7 +125,7 @@ def stop(config: AgentsConfig, timeout_s: float = 15.0) -> int:
     Returns:
         How many processes were stopped.
     """
-    layout = DataLayout(config.data_dir)
+    layout = layout_of(config)
     with _head_lock(layout):
         stopped = stop_processes(config, timeout_s)
         layout.cluster_file.unlink(missing_ok=True)
@@ -114,17 +137,22 @@ def head_processes(config: AgentsConfig) -> list[psutil.Process]:
 
     Ray's own daemons name the head's temp dir on their command line; workers rename themselves
     (which also blanks their environment in /proc), so they are found as the daemons'
-    descendants; orphaned JVMs still carry the head's marker variable.
+    descendants; orphaned JVMs still carry the head's marker variable. With run_as, every
+    process of that user is the head's (the user is the sandbox's alone), wherever job code put
+    it.
     """
     marker = str(DataLayout(config.data_dir).ray_dir)
     temp_dir = str(config.ray_temp_dir)
+    user = lookup(config.run_as) if config.run_as is not None else None
     found: dict[int, psutil.Process] = {}
     for process in psutil.process_iter():
         try:
             if process.pid == os.getpid():
                 continue
-            if temp_dir in " ".join(process.cmdline()) or (
-                process.environ().get(HEAD_MARKER_VAR) == marker
+            if (
+                (user is not None and user.uid in process.uids())
+                or temp_dir in " ".join(process.cmdline())
+                or process.environ().get(HEAD_MARKER_VAR) == marker
             ):
                 found[process.pid] = process
                 found.update((child.pid, child) for child in process.children(recursive=True))
@@ -150,9 +178,15 @@ def stop_processes(config: AgentsConfig, timeout_s: float) -> int:
 
 def _start(config: AgentsConfig, layout: DataLayout) -> HeadRecord:
     _ensure_token(layout)
+    user = _head_user(config)
     temp_dir = config.ray_temp_dir
-    temp_dir.mkdir(parents=True, exist_ok=True)
-    layout.cluster_tmp_dir.mkdir(parents=True, exist_ok=True)
+    if user is None:
+        temp_dir.mkdir(parents=True, exist_ok=True)
+        layout.cluster_tmp_dir.mkdir(parents=True, exist_ok=True)
+        if layout.separate:
+            _copy_token(layout)
+    else:
+        _prepare_work_area(config, layout, user)
     gcs_port, client_port, agent_port, dashboard_port = _free_ports(4)
     command = [
         sys.executable,
@@ -182,13 +216,15 @@ def _start(config: AgentsConfig, layout: DataLayout) -> HeadRecord:
             # A session of its own: the head must survive the control plane's process group.
             result = subprocess.run(
                 command,
-                env=_head_environment(config, layout),
+                env=_head_environment(config, layout, user),
+                cwd=layout.work_area,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
                 timeout=config.ray.start_timeout_s,
                 check=False,
+                **_as_user(user),
             )
         except subprocess.TimeoutExpired:
             stop_processes(config, timeout_s=10.0)
@@ -211,7 +247,9 @@ def _start(config: AgentsConfig, layout: DataLayout) -> HeadRecord:
     return record
 
 
-def _head_environment(config: AgentsConfig, layout: DataLayout) -> dict[str, str]:
+def _head_environment(
+    config: AgentsConfig, layout: DataLayout, user: OsUser | None
+) -> dict[str, str]:
     # The head's processes run job code: none of the control plane's secrets go there.
     env = {
         k: v
@@ -230,7 +268,112 @@ def _head_environment(config: AgentsConfig, layout: DataLayout) -> dict[str, str
             "RAY_USAGE_STATS_ENABLED": "0",
         }
     )
+    if config.ray.address is None:
+        env["RAY_AUTH_TOKEN_PATH"] = str(layout.work_token_file)
+    if user is not None:
+        env.update({"HOME": str(layout.work_area), "USER": user.name, "LOGNAME": user.name})
+        env.pop("PWD", None)
+        env.pop("OLDPWD", None)
     return env
+
+
+def _head_user(config: AgentsConfig) -> OsUser | None:
+    """The user the head runs as, created if missing; None for this process's user."""
+    if config.run_as is None:
+        return None
+    if not can_switch_users():
+        raise ClusterUnavailable(
+            f"the head must run as {config.run_as}, but this process cannot switch users "
+            "(it does not run as root)"
+        )
+    return ensure_user(config.run_as)
+
+
+def _as_user(user: OsUser | None) -> dict[str, object]:
+    """subprocess arguments that run a child as user (no supplementary groups: not root's)."""
+    if user is None:
+        return {}
+    return {"user": user.uid, "group": user.gid, "extra_groups": [], "umask": 0o077}
+
+
+def _prepare_work_area(config: AgentsConfig, layout: DataLayout, user: OsUser) -> None:
+    """Create the work area owned by user, 0700, under parents user can traverse but not change,
+    with Ray's dirs and a copy of the token made by user itself."""
+    work = layout.work_area
+    _check_parents(work, user)
+    with contextlib.suppress(FileExistsError):
+        os.mkdir(work, 0o700)
+    info = os.lstat(work)
+    if not stat.S_ISDIR(info.st_mode):
+        raise ClusterUnavailable(f"the work area {work} is not a directory")
+    if (info.st_uid, info.st_gid) != (user.uid, user.gid):
+        os.chown(work, user.uid, user.gid, follow_symlinks=False)
+    os.chmod(work, 0o700)
+    token = layout.token_file.read_text(encoding="utf-8")
+    try:
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-I",
+                "-c",
+                _PREPARE_WORK_AREA,
+                str(layout.work_token_file),
+                str(layout.work_ray_dir),
+                str(layout.cluster_tmp_dir),
+                str(config.ray_temp_dir),
+            ],
+            input=token,
+            capture_output=True,
+            text=True,
+            cwd=work,
+            env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(work)},
+            timeout=_PREPARE_TIMEOUT_S,
+            check=False,
+            **_as_user(user),
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise ClusterUnavailable(f"cannot prepare the work area {work}: {exc}") from exc
+    if result.returncode != 0:
+        raise ClusterUnavailable(
+            f"cannot prepare the work area {work} as {user.name}: "
+            + result.stderr[-_LOG_TAIL_CHARS:]
+        )
+
+
+def _check_parents(work: Path, user: OsUser) -> None:
+    """Create work's missing parents (root's, 0711); refuse parents user cannot traverse, and a
+    direct parent user could change (it could swap the work area for a link)."""
+    missing = [parent for parent in work.parents if not parent.exists()]
+    for parent in reversed(missing):
+        try:
+            os.mkdir(parent)
+        except FileExistsError:
+            continue
+        os.chmod(parent, 0o711)  # not through the umask
+    for parent in work.parents:
+        info = os.stat(parent)
+        if not info.st_mode & stat.S_IXOTH and info.st_uid != user.uid:
+            raise ClusterUnavailable(
+                f"{user.name} cannot traverse {parent} to its work area {work}: make it 0711"
+            )
+    parent = os.stat(work.parent)
+    if parent.st_uid != os.geteuid() or parent.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        raise ClusterUnavailable(
+            f"the work area's parent {work.parent} must be owned by this process's user and "
+            "writable by no one else (e.g. 0711)"
+        )
+
+
+def _copy_token(layout: DataLayout) -> None:
+    """The work area's copy of the token, for the head's processes (all this process's own)."""
+    layout.work_ray_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=layout.work_ray_dir, prefix=".token-")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(layout.token_file.read_text(encoding="utf-8"))
+        os.replace(tmp_name, layout.work_token_file)
+    finally:
+        Path(tmp_name).unlink(missing_ok=True)
 
 
 def _ensure_token(layout: DataLayout) -> None:

@@ -42,10 +42,11 @@ class EnvironmentHost:
     pickled classes of this module; errors are SluiceErrors.
     """
 
-    def __init__(self, environment_id: str, spec: dict[str, int], data_dir: str) -> None:
+    def __init__(self, environment_id: str, spec: dict[str, int], work_dir: str) -> None:
         self._environment_id = environment_id
         self._spec = EnvironmentSpec.from_dict(spec)
-        self._layout = DataLayout(Path(data_dir))
+        # The host sees only the work area (its own, as the head's user, when run_as is set).
+        self._layout = DataLayout(Path(work_dir))
         self._working_dir = self._layout.environment_dir(environment_id)
         self._lock = threading.RLock()
         self._phase = HostPhase.CREATED

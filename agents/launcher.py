@@ -33,7 +33,7 @@ class LaunchRequest:
     address: str
     environment_id: str
     spec: EnvironmentSpec
-    data_dir: str
+    work_dir: str
     placement_timeout_s: float
     ready_timeout_s: float
 
@@ -105,7 +105,7 @@ def create_environment(request: LaunchRequest) -> str:
         host = (
             ray.remote(EnvironmentHost)
             .options(**host_actor_options(request.environment_id, request.spec, placement_group))
-            .remote(request.environment_id, request.spec.to_dict(), request.data_dir)
+            .remote(request.environment_id, request.spec.to_dict(), request.work_dir)
         )
         ray.get(host.__ray_ready__.remote(), timeout=request.ready_timeout_s)
     except Exception as exc:

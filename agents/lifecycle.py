@@ -26,7 +26,7 @@ from agents.errors import (
     NoCapacity,
 )
 from agents.launcher import LaunchRequest
-from agents.layout import DataLayout
+from agents.layout import layout_of
 from agents.limits import EnvironmentLimits, limits_for, node_limits
 from agents.processes import environment_actor_pids, environment_pids, process_alive
 from common.errors import SluiceError
@@ -47,7 +47,7 @@ class EnvironmentFactory:
     def __init__(self, cluster: RayCluster) -> None:
         self._cluster = cluster
         self._config = cluster.config
-        self._layout = DataLayout(cluster.config.data_dir)
+        self._layout = layout_of(cluster.config)
         self._limits = node_limits(cluster.embedded)
 
     @property
@@ -87,7 +87,7 @@ class EnvironmentFactory:
             address=address,
             environment_id=environment_id,
             spec=spec,
-            data_dir=str(self._config.data_dir),
+            work_dir=str(self._config.work_area),
             placement_timeout_s=self._config.pool.placement_timeout_s,
             ready_timeout_s=_HOST_READY_TIMEOUT_S,
         )

@@ -8,11 +8,13 @@ a poll interval or two, and hands environments back to the pool (or destroys the
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from itertools import islice
 
 from agents import head, naming
 from agents.api import PoolStatus, RunLaunch
@@ -27,17 +29,25 @@ from agents.errors import (
 )
 from agents.host_info import HostInfo
 from agents.isolation import IsolationTuple
-from agents.layout import DataLayout
+from agents.layout import layout_of
 from agents.lifecycle import EnvironmentFactory
 from agents.pool import WarmPool
 from agents.recovery import find_environments, take_over
-from agents.run_files import DEFAULT_MAX_BYTES, read_log, read_status, write_status
+from agents.run_files import (
+    DEFAULT_MAX_BYTES,
+    has_status,
+    read_log,
+    read_status,
+    write_final_status,
+)
 from agents.runs import LogChunk, LogStream, RunProgress, RunRequest, RunState
 from common.errors import AlreadyExists, SluiceError
 
 logger = logging.getLogger(__name__)
 
 _FINISHED_KEPT = 10_000
+# Run dirs looked at for lost runs at start.
+_RUN_DIRS_SCANNED = 100_000
 LOST_RUN_MESSAGE = (
     "the run's environment was lost while no agent followed it (the agent or its Ray cluster "
     "stopped while the run executed)"
@@ -80,7 +90,7 @@ class RunSupervisor:
         self, config: AgentsConfig, on_update: Callable[[RunProgress], None] | None = None
     ) -> None:
         self._config = config
-        self._layout = DataLayout(config.data_dir)
+        self._layout = layout_of(config)
         self._cluster = RayCluster(config)
         self._factory = EnvironmentFactory(self._cluster)
         self._pool = WarmPool(config, self._cluster, self._factory)
@@ -152,7 +162,7 @@ class RunSupervisor:
             if (
                 request.run_id in self._active
                 or request.run_id in self._finished
-                or self._layout.run_status_file(request.run_id).exists()
+                or has_status(self._layout, request.run_id)
             ):
                 raise AlreadyExists(f"run {request.run_id} was already launched")
             self._active[request.run_id] = active
@@ -344,17 +354,18 @@ class RunSupervisor:
         """Runs that started executing and are neither followed again nor finished were lost
         while no agent watched; say so in their status, so that their end is known at once."""
         try:
-            run_dirs = list(self._layout.runs_dir.iterdir())
+            # The work area's run dirs: job code may have added some, hence the bound.
+            with os.scandir(self._layout.runs_dir) as entries:
+                run_ids = [entry.name for entry in islice(entries, _RUN_DIRS_SCANNED)]
         except OSError:
             return
         now = time.time()
-        for run_dir in run_dirs:
-            run_id = run_dir.name
+        for run_id in run_ids:
             try:
-                if run_id in followed or self._layout.run_status_file(run_id).exists():
+                if run_id in followed or has_status(self._layout, run_id):
                     continue
                 lost = RunProgress(run_id, RunState.FAILED, error_message=LOST_RUN_MESSAGE)
-                write_status(self._layout, replace(lost, finished_at=now))
+                write_final_status(self._layout, replace(lost, finished_at=now))
             except (OSError, SluiceError) as exc:
                 logger.warning("run %s: lost status not recorded: %s", run_id, exc)
                 continue
@@ -463,7 +474,7 @@ class RunSupervisor:
             f": {final.error_message.splitlines()[-1]}" if final.error_message else "",
         )
         try:
-            write_status(self._layout, final)
+            write_final_status(self._layout, final)
         except OSError as exc:
             logger.warning("run %s: final status not recorded: %s", run.run_id, exc)
         self._notify(final)
