@@ -4,7 +4,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PYTHON=${PYTHON:-python3}
+# Debian's interpreter when there is one: sandboxes' Ray processes run as other OS users, who
+# must be able to execute the venv's interpreter (pyenv's, under /root, they cannot).
+if [ -x /usr/bin/python3.11 ]; then
+  PYTHON=${PYTHON:-/usr/bin/python3.11}
+else
+  PYTHON=${PYTHON:-python3}
+fi
 if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
