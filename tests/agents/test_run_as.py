@@ -25,12 +25,13 @@ from pathlib import Path
 import pytest
 
 from agents import head
-from agents.api import AgentSettings, socket_path
+from agents.api import AgentSettings, RunLaunch, socket_path
 from agents.client import AgentClient
 from agents.config import AgentsConfig, PoolConfig, RayConfig
 from agents.errors import AgentUnavailable
 from agents.isolation import IsolationTuple
 from agents.layout import layout_of
+from agents.limits import CgroupV1Limits
 from agents.os_users import OsUser, lookup
 from agents.runs import LogStream, RunProgress, RunRequest, RunState
 from tests.agents.helpers import wait_until
@@ -60,6 +61,16 @@ for name, path in paths.items():
         found[name] = "denied"
     except OSError as exc:
         found[name] = "error " + type(exc).__name__
+try:
+    # Leave the environment's cgroups for the root cgroup: only root may.
+    with open("/sys/fs/cgroup/memory/cgroup.procs", "w") as procs:
+        procs.write(str(os.getpid()))
+    found["cgroup_escape"] = "MOVED"
+except PermissionError:
+    found["cgroup_escape"] = "denied"
+except OSError as exc:
+    found["cgroup_escape"] = "error " + type(exc).__name__
+found["pid"] = os.getpid()
 with open("own.txt", "w") as own:
     own.write("mine")
 with open("own.txt") as own:
@@ -178,9 +189,9 @@ def sandbox() -> Iterator[Sandbox]:
         shutil.rmtree(data_dir, ignore_errors=True)
 
 
-def _run(sandbox: Sandbox, run_id: str, script: str) -> RunProgress:
-    sandbox.client.launch(RunRequest(run_id, script), TENANT)
-    return wait_until(
+def _run(sandbox: Sandbox, run_id: str, script: str) -> tuple[RunLaunch, RunProgress]:
+    launch = sandbox.client.launch(RunRequest(run_id, script), TENANT)
+    return launch, wait_until(
         lambda: (p := sandbox.client.progress(run_id)).state.is_terminal() and p,
         RUN_DEADLINE_S,
         interval_s=0.5,
@@ -217,7 +228,7 @@ def test_a_script_reads_nothing_of_the_agent_and_spark_still_works(sandbox: Sand
         "agent_environ": f"/proc/{sandbox.agent.pid}/environ",
         "root_home": "/root",
     }
-    progress = _run(sandbox, "jr_probe", PROBE.format(paths=json.dumps(paths)))
+    launch, progress = _run(sandbox, "jr_probe", PROBE.format(paths=json.dumps(paths)))
     stdout = _stdout(sandbox, "jr_probe")
     assert progress.state is RunState.SUCCEEDED, progress.error_message + stdout
     found = json.loads(next(x for x in stdout.splitlines() if x.startswith("FOUND "))[6:])
@@ -230,6 +241,10 @@ def test_a_script_reads_nothing_of_the_agent_and_spark_still_works(sandbox: Sand
     assert found["count"] == 100000
     assert found["executor_uids"] == [sandbox.user.uid]
     assert SECRET not in stdout
+    # The agent (root) still confines the head's processes; they cannot leave.
+    limits = CgroupV1Limits.below_own_cgroups()
+    assert found["pid"] in limits.pids(launch.environment_id)
+    assert found["cgroup_escape"] == "denied"
 
 
 def test_links_fifos_and_forged_statuses_do_not_fool_the_agent(sandbox: Sandbox) -> None:
@@ -237,7 +252,7 @@ def test_links_fifos_and_forged_statuses_do_not_fool_the_agent(sandbox: Sandbox)
         "secret": str(sandbox.config.data_dir / "secret.key"),
         "data_dir": str(sandbox.config.data_dir),
     }
-    progress = _run(sandbox, "jr_plant", PLANT.format(targets=json.dumps(targets)))
+    _, progress = _run(sandbox, "jr_plant", PLANT.format(targets=json.dumps(targets)))
     assert progress.state is RunState.SUCCEEDED, progress.error_message + _stdout(
         sandbox, "jr_plant"
     )
