@@ -1,6 +1,6 @@
 """A stand-in control plane that only connects to its embedded Ray head, for the head test.
 
-    python -m tests.agents.head_child connect|stop DATA_DIR
+    python -m tests.agents.head_child connect|stop DATA_DIR [WORK_DIR]
 
 connect: starts (or re-attaches to) the head, prints {"address": ...}, then waits to be killed.
 stop: re-attaches, prints {"address": ...}, stops the head, prints {"stopped": N}.
@@ -17,8 +17,9 @@ from agents.cluster import RayCluster
 from agents.config import AgentsConfig
 
 
-def main(mode: str, data_dir: str) -> int:
-    cluster = RayCluster(AgentsConfig(data_dir=Path(data_dir)))
+def main(mode: str, data_dir: str, work_dir: str | None = None) -> int:
+    config = AgentsConfig(data_dir=Path(data_dir), work_dir=Path(work_dir) if work_dir else None)
+    cluster = RayCluster(config)
     print(json.dumps({"address": cluster.connect()}), flush=True)
     if mode == "connect":
         threading.Event().wait()

@@ -15,7 +15,7 @@ import pytest
 
 from agents import head
 from agents.config import AgentsConfig
-from agents.layout import DataLayout
+from agents.layout import DataLayout, layout_of
 from tests.agents import head_child
 from tests.agents.helpers import wait_until
 
@@ -25,9 +25,10 @@ REPO = Path(__file__).parents[2]
 LOOPBACK = {"127.0.0.1", "::ffff:127.0.0.1", "::1"}
 
 
-def _child(mode: str, data_dir: Path) -> subprocess.Popen[str]:
+def _child(mode: str, data_dir: Path, work_dir: Path | None = None) -> subprocess.Popen[str]:
+    extra = [str(work_dir)] if work_dir is not None else []
     return subprocess.Popen(
-        [sys.executable, "-m", head_child.__name__, mode, str(data_dir)],
+        [sys.executable, "-m", head_child.__name__, mode, str(data_dir), *extra],
         stdout=subprocess.PIPE,
         text=True,
         cwd=REPO,
@@ -76,3 +77,32 @@ def test_head_survives_a_killed_control_plane_and_is_reattached() -> None:
                 child.kill()
         head.stop(config)
         shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def test_a_work_dir_takes_what_the_heads_processes_use_out_of_the_data_dir() -> None:
+    """Without run_as (this process's user): the head's temp dir and its copy of the token are
+    in the work area; the agent's address file, log and token stay in the data dir."""
+    data_dir = Path(tempfile.mkdtemp(prefix="slh-", dir="/tmp"))
+    work_dir = Path(tempfile.mkdtemp(prefix="slk-", dir="/tmp"))
+    config = AgentsConfig(data_dir=data_dir, work_dir=work_dir)
+    layout = layout_of(config)
+    child = _child("stop", data_dir, work_dir)
+    try:
+        out, _ = child.communicate(timeout=180)
+        lines = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+        assert lines[1]["stopped"] > 0, out
+        assert layout.cluster_file.parent == data_dir / "ray" and layout.head_log.exists()
+        assert stat.S_IMODE(layout.token_file.stat().st_mode) == 0o600
+        assert layout.work_token_file.read_text() == layout.token_file.read_text()
+        assert stat.S_IMODE(layout.work_token_file.stat().st_mode) == 0o600
+        sessions = list(config.ray_temp_dir.glob("session_*"))
+        assert config.ray_temp_dir == work_dir / "r" and sessions, (
+            "Ray's session is in the work area"
+        )
+        assert not list(data_dir.glob("ray/**/session_*")), "Ray wrote in the data dir"
+    finally:
+        if child.poll() is None:
+            child.kill()
+        head.stop(config)
+        shutil.rmtree(data_dir, ignore_errors=True)
+        shutil.rmtree(work_dir, ignore_errors=True)
