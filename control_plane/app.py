@@ -14,7 +14,6 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from agents.layout import DataLayout
 from catalog.store.sql import CatalogQuotas, SqlCatalogStore
 from common.db import Database
 from common.errors import SluiceError
@@ -29,7 +28,7 @@ from control_plane.interceptors import AccessLogInterceptor, ErrorInterceptor
 from control_plane.interceptors.auth import AuthInterceptor
 from control_plane.interceptors.streams import StreamLimitInterceptor, StreamLimits
 from control_plane.jobs.model import JobRun
-from control_plane.jobs.runtime import JobsRuntime, agents_config, check_script_roots
+from control_plane.jobs.runtime import JobsRuntime, check_script_roots
 from control_plane.logs import fields
 from control_plane.retention import Pruner, RetentionPolicy, RunDirs
 from control_plane.security.authenticator import Authenticator
@@ -177,7 +176,7 @@ def _assemble_server(
             store,
             account=config.default_catalog_id,
             on_run_started=jobs.wake,
-            pool_status=jobs.executor.pool_status,
+            pool_status=jobs.pool_status,
             roles=roles,
             scripts=jobs.scripts,
         ),
@@ -204,9 +203,7 @@ def _assemble_server(
         runs=jobs.store,
         audit=trail,
         catalog=store,
-        run_dirs=RunDirs(
-            DataLayout(agents_config(config).data_dir).runs_dir, jobs.store.run_is_active
-        ),
+        run_dirs=RunDirs(jobs.runs_dirs, jobs.store.run_is_active),
         # The scheduler's leaseholder prunes for every server on the database.
         leader=lambda: jobs.lease.fence() is not None,
     )

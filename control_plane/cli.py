@@ -50,6 +50,20 @@ EXIT_STARTUP = 2
     help="Spark environments alive at once, warm or in use.  [default: 4]",
 )
 @click.option(
+    "--spare-sandboxes",
+    type=int,
+    default=None,
+    help="Unbound sandboxes (an agent, a Ray head and its warm pool each) started ahead, so "
+    "that a new account's first run starts warm.  [default: 1 with a warm pool, else 0]",
+)
+@click.option(
+    "--sandbox-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Root of the sandboxes' work areas; keep it short (Ray's socket paths are under it).  "
+    "[default: TMPDIR/sluice-HASH]",
+)
+@click.option(
     "--ray-address",
     default=None,
     help="HOST:PORT of an existing Ray cluster to run jobs on.  [default: an embedded Ray]",

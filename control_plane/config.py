@@ -104,6 +104,19 @@ class ServerConfig(BaseModel):
         "first run",
     )
     max_environments: int = Field(default=4, ge=1, le=256)
+    spare_sandboxes: int | None = Field(
+        default=None,
+        ge=0,
+        le=16,
+        description="unbound sandboxes (an agent, a Ray head and its warm pool each) kept "
+        "started ahead, so that a new account's first run starts warm; None: 1 with a warm "
+        "pool, else 0. Not used with ray_address",
+    )
+    sandbox_dir: Path | None = Field(
+        default=None,
+        description="root of the sandboxes' work areas (short: Ray's socket paths are under "
+        "it); None: <temp dir>/sluice-<hash of the data dir>",
+    )
     environment_idle_ttl_s: float = Field(default=600.0, gt=0)
     ray_address: str | None = Field(
         default=None, description="host:port of an existing Ray cluster; None: embedded Ray"
@@ -165,6 +178,13 @@ class ServerConfig(BaseModel):
                 "unary calls need worker threads of their own"
             )
         return self
+
+    @property
+    def spares(self) -> int:
+        """Unbound sandboxes to keep started: spare_sandboxes, or 1 with a warm pool."""
+        if self.spare_sandboxes is not None:
+            return self.spare_sandboxes
+        return 1 if self.pool_size > 0 else 0
 
     @property
     def stream_limit(self) -> int:

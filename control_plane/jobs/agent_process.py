@@ -119,7 +119,12 @@ class AgentProcess:
             # Read back and logged as the server's own records (its format, its level).
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
-            env=without_server_secrets(os.environ),
+            env={
+                **without_server_secrets(os.environ),
+                # The agent forks children (`ray start`, helpers run as the sandbox's user) while
+                # it serves gRPC; grpcio's fork handlers can crash such a child before its exec.
+                "GRPC_ENABLE_FORK_SUPPORT": "false",
+            },
             # Its own session: a terminal's Ctrl-C reaches the server, which stops the agent.
             start_new_session=True,
         )

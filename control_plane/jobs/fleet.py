@@ -55,6 +55,11 @@ def new_sandbox_id() -> str:
     return SANDBOX_PREFIX + secrets.token_hex(4)
 
 
+def is_sandbox_id(name: str) -> bool:
+    """Whether name is a sandbox id (the name of a sandbox's dirs)."""
+    return _SANDBOX_ID.match(name) is not None
+
+
 def os_user_of(sandbox_id: str) -> str:
     """The OS user a sandbox's Ray processes run as (when the server may switch users)."""
     return OS_USER_PREFIX + sandbox_id
@@ -161,7 +166,7 @@ class AgentFleet:
         try:
             self._agents_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
             existing = sorted(
-                entry.name for entry in self._agents_dir.iterdir() if _SANDBOX_ID.match(entry.name)
+                entry.name for entry in self._agents_dir.iterdir() if is_sandbox_id(entry.name)
             )
         except OSError as exc:
             raise StartupError(f"cannot read {self._agents_dir}: {exc.strerror}") from None

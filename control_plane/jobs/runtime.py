@@ -3,10 +3,11 @@ stopped together."""
 
 from __future__ import annotations
 
-import hashlib
+import contextlib
 import logging
 import os
 import socket
+import stat
 import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -14,7 +15,7 @@ from pathlib import Path
 from opentelemetry.trace import Tracer
 from sqlalchemy.engine import make_url
 
-from agents import naming
+from agents import naming, os_users
 from agents.api import AgentSettings, socket_path
 from agents.config import (
     MAX_RAY_TEMP_DIR_CHARS,
@@ -23,13 +24,26 @@ from agents.config import (
     PoolConfig,
     RayConfig,
 )
+from agents.layout import DataLayout
 from common.db import Database
 from common.errors import SluiceError
 from common.paging import PageTokenCodec
 from control_plane.config import ServerConfig
 from control_plane.errors import StartupError
 from control_plane.jobs.agent_process import AgentProcess
-from control_plane.jobs.agents_executor import AgentsExecutor, environment_spec
+from control_plane.jobs.agents_executor import AgentRuns, AgentsExecutor, environment_spec
+from control_plane.jobs.executor import PoolSnapshot, SandboxSnapshot
+from control_plane.jobs.fleet import (
+    AgentFleet,
+    FleetRuns,
+    SandboxPlan,
+    default_sandbox_dir,
+    is_sandbox_id,
+    new_sandbox_id,
+    os_user_of,
+    sandbox_root,
+    total_pool,
+)
 from control_plane.jobs.leases import Fence, LeaseKeeper
 from control_plane.jobs.model import (
     DEFAULT_NUMBER_OF_WORKERS,
@@ -50,6 +64,9 @@ from control_plane.logs import fields
 log = logging.getLogger("sluice.jobs")
 
 AGENTS_DIR = "agents"
+RAY_JAVA_LIB_ROOT = Path("/tmp/ray")
+# Ray's temp dir in a sandbox's work area (AgentsConfig.ray_temp_dir with a work_dir).
+SANDBOX_RAY_TEMP = "r"
 # Servers on one database schedule runs only while they hold this lease.
 SCHEDULER_LEASE = "jobs.scheduler"
 
@@ -62,14 +79,77 @@ def default_environment_spec() -> EnvironmentSpec:
 
 
 def agents_config(config: ServerConfig) -> AgentsConfig:
-    """The agents' settings for a server."""
+    """The settings of the one shared agent of a server on an existing cluster (ray_address),
+    or of a server's single agent with an embedded head (tests and benchmarks of one agent)."""
     data_dir = config.data_dir / AGENTS_DIR
     temp_dir = None
     if config.ray_address is None and len(str(data_dir / "ray" / "t")) > MAX_RAY_TEMP_DIR_CHARS:
         # Ray's unix socket paths must stay short: a long data dir gets a short temp dir named
         # after it, the same one on every start so that a restarted server finds its head.
-        digest = hashlib.sha256(str(data_dir).encode()).hexdigest()[:12]
-        temp_dir = Path(tempfile.gettempdir()) / f"sluice-{digest}"
+        temp_dir = default_sandbox_dir(data_dir, Path(tempfile.gettempdir()))
+    return _agents_config(config, data_dir, temp_dir)
+
+
+def sandbox_dir(config: ServerConfig) -> Path:
+    """The root of a server's sandboxes' work areas."""
+    if config.sandbox_dir is not None:
+        return config.sandbox_dir.expanduser().absolute()
+    return default_sandbox_dir(config.data_dir, Path(tempfile.gettempdir()))
+
+
+def check_sandbox_dir(config: ServerConfig) -> Path:
+    """The sandbox dir; StartupError if Ray's temp dir in a sandbox's work area under it would
+    be too long for Ray's unix socket paths."""
+    root = sandbox_dir(config)
+    longest = root / new_sandbox_id() / SANDBOX_RAY_TEMP
+    if len(str(longest)) > MAX_RAY_TEMP_DIR_CHARS:
+        raise StartupError(
+            f"the sandbox dir {root} is too long for Ray's unix socket paths: keep it within "
+            f"{MAX_RAY_TEMP_DIR_CHARS - len(str(longest)) + len(str(root))} characters"
+        )
+    return root
+
+
+def sandbox_config(config: ServerConfig, plan: SandboxPlan) -> AgentsConfig:
+    """The settings of one sandbox's agent: its private data dir, its work area, and its OS
+    user where this server may switch users (as root)."""
+    return _agents_config(
+        config,
+        plan.data_dir,
+        None,
+        run_as=plan.os_user if os_users.can_switch_users() else None,
+        work_dir=plan.work_dir,
+    )
+
+
+def sandbox_configs(config: ServerConfig) -> dict[str, AgentsConfig]:
+    """The settings of every sandbox a server's data dir holds, by sandbox id (for tools and
+    tests: a running server's own are in its fleet)."""
+    agents_dir = config.data_dir / AGENTS_DIR
+    root = sandbox_dir(config)
+    try:
+        ids = sorted(entry.name for entry in agents_dir.iterdir() if is_sandbox_id(entry.name))
+    except FileNotFoundError:
+        return {}
+    return {
+        sandbox_id: sandbox_config(
+            config,
+            SandboxPlan(
+                sandbox_id, agents_dir / sandbox_id, root / sandbox_id, os_user_of(sandbox_id)
+            ),
+        )
+        for sandbox_id in ids
+    }
+
+
+def _agents_config(
+    config: ServerConfig,
+    data_dir: Path,
+    temp_dir: Path | None,
+    *,
+    run_as: str | None = None,
+    work_dir: Path | None = None,
+) -> AgentsConfig:
     return AgentsConfig(
         data_dir=data_dir,
         # How soon the end of a run is noticed: it bounds `jobs run --wait` and runs per minute.
@@ -86,7 +166,32 @@ def agents_config(config: ServerConfig) -> AgentsConfig:
             idle_ttl_s=config.environment_idle_ttl_s,
             max_environments=config.max_environments,
         ),
+        run_as=run_as,
+        work_dir=work_dir,
     )
+
+
+def share_ray_java_lib_root(path: Path = RAY_JAVA_LIB_ROOT) -> None:
+    """Make Ray's Java library root a directory of root's that every user may add to, and
+    none remove another's entries from (mode 1777, like /tmp).
+
+    Ray's Java runtime extracts its native library into /tmp/ray/<millis>/ whatever the temp
+    settings say: left to the first sandbox user that makes it, the others' Spark cannot start.
+
+    Raises:
+        StartupError: it cannot be made so.
+    """
+    try:
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(path, 0o1777)
+        info = os.lstat(path)
+        if stat.S_ISLNK(info.st_mode):
+            raise StartupError(f"{path} is a link; remove it so Ray's Java runtime can start")
+        if info.st_uid != os.geteuid():
+            os.chown(path, os.geteuid(), os.getegid(), follow_symlinks=False)
+        os.chmod(path, 0o1777)
+    except OSError as exc:
+        raise StartupError(f"cannot share {path} among sandbox users: {exc.strerror}") from None
 
 
 def check_script_roots(config: ServerConfig) -> None:
@@ -106,7 +211,14 @@ def script_sources(config: ServerConfig) -> ScriptSources:
         StartupError: A script root is not a directory, or is inside the data dir.
     """
     check_script_roots(config)
-    own = [config.data_dir, config.tls_key, config.ray_auth_token_path, _sqlite_file(config)]
+    own = [
+        config.data_dir,
+        # The sandboxes' work areas: what job code wrote, never a script of another job.
+        sandbox_dir(config),
+        config.tls_key,
+        config.ray_auth_token_path,
+        _sqlite_file(config),
+    ]
     return ScriptSources(
         roots=config.script_roots,
         protected=tuple(path for path in own if path is not None),
@@ -151,10 +263,26 @@ class JobsRuntime:
         self.scripts = script_sources(config)
         # One cap for uploads and local scripts alike.
         self.store = SqlJobStore(db, codec, max_script_bytes=self.scripts.max_bytes)
-        self._agent = AgentProcess(
-            AgentSettings(settings, socket_path(settings.data_dir)), on_restart=self._wake
-        )
-        self.executor = AgentsExecutor(self._agent.client, settings.pool.spec)
+        self.settings = settings
+        # An existing cluster: one agent for every account, as Sluice cannot split it. Embedded
+        # Ray: a sandbox (agent, head, OS user) per account, and spares started ahead.
+        self._agent: AgentProcess | None = None
+        self.fleet: AgentFleet | None = None
+        runs: AgentRuns
+        if config.ray_address is not None:
+            self._agent = AgentProcess(
+                AgentSettings(settings, socket_path(settings.data_dir)), on_restart=self._wake
+            )
+            runs = self._agent.client
+        else:
+            self.fleet = AgentFleet(
+                config.data_dir / AGENTS_DIR,
+                check_sandbox_dir(config),
+                config.spares,
+                self._sandbox_agent,
+            )
+            runs = FleetRuns(self.fleet)
+        self.executor = AgentsExecutor(runs, settings.pool.spec)
         self._scheduler: Scheduler | None = None
         self._reconciler: Reconciler | None = None
         self.lease = LeaseKeeper(
@@ -173,10 +301,16 @@ class JobsRuntime:
         Args:
             api_address: host:port that runs use to reach this server's API.
         """
-        try:
-            self._agent.start()
-        except OSError as exc:
-            raise StartupError(f"cannot start the job agent: {exc.strerror}") from None
+        if self.fleet is not None:
+            sandbox_root(sandbox_dir(self._config))
+            if os_users.can_switch_users():
+                share_ray_java_lib_root()
+            self.fleet.start()
+        elif self._agent is not None:
+            try:
+                self._agent.start()
+            except OSError as exc:
+                raise StartupError(f"cannot start the job agent: {exc.strerror}") from None
         scheduler = Scheduler(
             self.store,
             self.executor,
@@ -199,7 +333,8 @@ class JobsRuntime:
             extra=fields(
                 pool_size=self._config.pool_size,
                 ray=self._config.ray_address or "embedded",
-                agent_pid=self._agent.pid,
+                agent_pid=self._agent.pid if self._agent is not None else None,
+                spare_sandboxes=self._config.spares if self.fleet is not None else 0,
                 reattached=len(report.reattached),
                 lost=len(report.lost),
                 scheduling=self.lease.fence() is not None,
@@ -230,12 +365,66 @@ class JobsRuntime:
             # The database is unreachable: keep everything for the next start to sort out.
             log.exception("cannot list active runs at shutdown; environments are kept")
             executing = True
-        code = self._agent.stop(keep_environments=executing)
+        code: object = None
+        if self.fleet is not None:
+            code = self.fleet.stop(keep_environments=executing)
+        elif self._agent is not None:
+            code = self._agent.stop(keep_environments=executing)
         if fence is not None and not executing:
             self._release_launches(fence)
         # Released, so that another server on the database takes the runs over at once.
         self.lease.stop()
         log.info("jobs stopped", extra=fields(runs_executing=executing, agent_exit_code=code))
+
+    def pool_status(self) -> PoolSnapshot:
+        """The pool of every sandbox (GetPoolStatus shows a caller its own account's)."""
+        if self.fleet is None:
+            return self.executor.pool_status()
+        statuses = self.fleet.sandbox_statuses()
+        total = total_pool([status.pool for status in statuses])
+        return PoolSnapshot(
+            target_size=total.target_size,
+            warm=total.warm,
+            starting=total.starting,
+            bound_idle=total.bound_idle,
+            busy=total.busy,
+            ray_started=total.ray_started,
+            ray_address=total.ray_address,
+            resource_limits=total.resource_limits,
+            sandboxes=tuple(
+                SandboxSnapshot(
+                    sandbox_id=status.sandbox_id,
+                    account=status.account,
+                    os_user=status.os_user,
+                    state=status.state,
+                    target_size=status.pool.target_size,
+                    warm=status.pool.warm,
+                    starting=status.pool.starting,
+                    bound_idle=status.pool.bound_idle,
+                    busy=status.pool.busy,
+                    ray_started=status.pool.ray_started,
+                    ray_address=status.pool.ray_address,
+                )
+                for status in statuses
+            ),
+        )
+
+    def runs_dirs(self) -> list[Path]:
+        """Where the agents keep runs' files: in each sandbox's private dir (final statuses)
+        and work area (scripts, logs), or in the shared agent's data dir."""
+        if self.fleet is None:
+            return [DataLayout(self.settings.data_dir).runs_dir]
+        return [
+            DataLayout(path).runs_dir
+            for plan in self.fleet.plans()
+            for path in (plan.data_dir, plan.work_dir)
+        ]
+
+    def _sandbox_agent(self, plan: SandboxPlan) -> AgentProcess:
+        settings = sandbox_config(self._config, plan)
+        return AgentProcess(
+            AgentSettings(settings, socket_path(settings.data_dir)), on_restart=self._wake
+        )
 
     def _wake(self) -> None:
         if self._scheduler is not None:

@@ -16,9 +16,12 @@ import grpc
 import psutil
 import pytest
 
+from agents.config import AgentsConfig
 from agents.head import head_processes
+from agents.layout import DataLayout
 from control_plane.config import ServerConfig
-from control_plane.jobs.runtime import agents_config
+from control_plane.jobs.fleet import BINDING_FILE
+from control_plane.jobs.runtime import sandbox_configs
 from sluice.catalog.v1 import catalog_pb2, catalog_pb2_grpc
 from sluice.jobs.v1 import jobs_pb2, jobs_pb2_grpc, types_pb2
 from tests.integration.conftest import (
@@ -63,10 +66,26 @@ def wait_until(condition: Callable[[], T | None], timeout_s: float, what: str) -
         time.sleep(0.2)
 
 
+def sandboxes_of(server: ServerProcess) -> dict[str, AgentsConfig]:
+    return sandbox_configs(ServerConfig(data_dir=server.data_dir, plaintext=True))
+
+
 def server_head(server: ServerProcess) -> list[psutil.Process]:
-    """The processes of the server's embedded Ray head (whatever they are doing)."""
-    config = agents_config(ServerConfig(data_dir=server.data_dir, plaintext=True))
-    return head_processes(config)
+    """The processes of the server's embedded Ray heads, one per sandbox (whatever they are
+    doing)."""
+    return [
+        process for config in sandboxes_of(server).values() for process in head_processes(config)
+    ]
+
+
+def bound_sandbox(server: ServerProcess) -> AgentsConfig:
+    """The settings of the one sandbox bound to an account (the operator's, in these tests)."""
+    (config,) = [
+        config
+        for config in sandboxes_of(server).values()
+        if (config.data_dir / BINDING_FILE).exists()
+    ]
+    return config
 
 
 def create_job(jobs: jobs_pb2_grpc.JobServiceStub, script: str, max_retries: int = 0) -> str:
@@ -151,10 +170,12 @@ def test_a_killed_head_fails_the_run_which_is_retried_on_a_new_head(
         job = create_job(jobs, FIRST_ATTEMPT_HANGS, max_retries=1)
         first = jobs.StartJobRun(jobs_pb2.StartJobRunRequest(job_name=job)).job_run_id
         wait_until(lambda: "first attempt" in logs(jobs, job, first), RUN_TIMEOUT_S, "attempt 0")
-        record = json.loads((pooled_server.data_dir / "agents/ray/cluster.json").read_text())
+        # The run's sandbox (the spare its account bound): its head alone is killed.
+        sandbox = bound_sandbox(pooled_server)
+        record = json.loads(DataLayout(sandbox.data_dir).cluster_file.read_text())
         daemons = [
             process
-            for process in server_head(pooled_server)
+            for process in head_processes(sandbox)
             if process.name() in ("gcs_server", "raylet")
         ]
         assert {process.name() for process in daemons} == {"gcs_server", "raylet"}
@@ -183,7 +204,8 @@ def test_a_killed_head_fails_the_run_which_is_retried_on_a_new_head(
         assert State.Name(retry.job_run_state) == "JOB_RUN_STATE_SUCCEEDED", retry.error_message
         assert retry.previous_run_id == first
         assert "retry ran" in logs(jobs, job, retry.id)
-        assert pool().ray_address != record["address"], "a new head was started"
+        (bound,) = [s for s in pool().sandboxes if s.account]
+        assert bound.ray_address not in ("", record["address"]), "a new head was started"
         assert probe.calls > 0 and probe.failures == [], probe.failures
 
 

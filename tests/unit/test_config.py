@@ -97,3 +97,12 @@ def test_config_is_frozen() -> None:
 
 def test_ipv6_host_is_bracketed() -> None:
     assert ServerConfig(host="::1", port=5).address == "[::1]:5"
+
+
+def test_spare_sandboxes_default_to_one_with_a_warm_pool_only() -> None:
+    assert ServerConfig(pool_size=1).spares == 1
+    assert ServerConfig(pool_size=0).spares == 0
+    assert ServerConfig(pool_size=0, spare_sandboxes=2).spares == 2
+    assert ServerConfig(pool_size=2, spare_sandboxes=0).spares == 0
+    with pytest.raises(ValidationError):
+        ServerConfig(spare_sandboxes=-1)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+import tempfile
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -355,3 +356,33 @@ def test_concurrent_launches_of_one_new_account_bind_one_sandbox(tmp_path: Path)
 
     assert len(sandboxes) == 1
     assert [s.account for s in fleet.sandbox_statuses()].count(A) == 1
+
+
+def test_a_sandboxs_settings_put_its_head_in_its_work_area_as_its_user(tmp_path: Path) -> None:
+    from control_plane.config import ServerConfig
+    from control_plane.jobs.runtime import sandbox_config, sandbox_configs
+
+    short = Path(tempfile.mkdtemp(prefix="sb", dir="/tmp"))
+    config = ServerConfig(data_dir=tmp_path / "data", sandbox_dir=short, pool_size=0)
+    fleet = AgentFleet(tmp_path / "data" / "agents", short, 0, Agents())
+    fleet.start()
+    fleet.launch(request("jr_a1"), tuple_of(A))
+    (plan,) = fleet.plans()
+
+    settings = sandbox_config(config, plan)
+
+    assert settings.data_dir == tmp_path / "data" / "agents" / plan.sandbox_id
+    assert settings.work_dir == short / plan.sandbox_id
+    assert settings.ray_temp_dir == settings.work_dir / "r"
+    assert settings.run_as == (plan.os_user if os.geteuid() == 0 else None)
+    assert sandbox_configs(config) == {plan.sandbox_id: settings}
+    short.rmdir()
+
+
+def test_a_sandbox_dir_too_long_for_rays_sockets_stops_the_start(tmp_path: Path) -> None:
+    from control_plane.config import ServerConfig
+    from control_plane.jobs.runtime import check_sandbox_dir
+
+    with pytest.raises(StartupError, match="too long"):
+        check_sandbox_dir(ServerConfig(data_dir=tmp_path, sandbox_dir=tmp_path / ("x" * 30)))
+    assert check_sandbox_dir(ServerConfig(data_dir=tmp_path, sandbox_dir=Path("/tmp/s")))

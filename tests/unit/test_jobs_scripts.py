@@ -162,8 +162,10 @@ def test_a_server_protects_its_own_files_and_refuses_roots_in_its_data_dir(
     (data / "inner").mkdir(parents=True)
     scripts.mkdir()
     key, token = tmp_path / "tls.key", tmp_path / "ray.token"
+    sandboxes = tmp_path / "sandboxes"
     config = ServerConfig(
         data_dir=data,
+        sandbox_dir=sandboxes,
         script_roots=(tmp_path,),
         db_url=f"sqlite:///{tmp_path / 'elsewhere.db'}",
         ray_auth_token_path=token,
@@ -174,9 +176,11 @@ def test_a_server_protects_its_own_files_and_refuses_roots_in_its_data_dir(
     sources = script_sources(config)
 
     assert sources.roots == (tmp_path,)
-    assert set(sources.protected) == {data, key, token, tmp_path / "elsewhere.db"}
+    assert set(sources.protected) == {data, sandboxes, key, token, tmp_path / "elsewhere.db"}
     assert sources.max_bytes == DEFAULT_MAX_SCRIPT_BYTES
-    for own in (data / "admin-token", key, token, tmp_path / "elsewhere.db"):
+    # The sandboxes' work areas hold what job code wrote: never a script.
+    own_files = (data / "admin-token", sandboxes / "sb-00000000/runs/x.py", key, token)
+    for own in (*own_files, tmp_path / "elsewhere.db"):
         with pytest.raises(InvalidInput, match="names a file of the server itself"):
             sources.check(f"file://{own}")
     sources.check(f"file://{scripts / 'etl.py'}")
