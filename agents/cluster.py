@@ -11,7 +11,7 @@ from ray._private import ray_constants
 from ray._raylet import AuthenticationTokenLoader
 from ray._raylet import Config as RayConfig
 
-from agents import head, naming
+from agents import head, naming, safe_pickle
 from agents.config import AgentsConfig
 from agents.errors import ClusterUnavailable
 
@@ -67,6 +67,10 @@ class RayCluster:
                 # Ray turns 127.0.0.1 into the routable address unless told, through a flag it
                 # reads from the environment at import time; it may be imported already.
                 ray_constants.ENABLE_RAY_CLUSTER = False
+            if self._config.run_as is not None:
+                # The head's workers run job code as another user: nothing they send may run
+                # code in this process (root) when unpickled.
+                safe_pickle.harden_driver()
             environment = self.client_environment()
             os.environ.update(environment)
             if environment.get("RAY_AUTH_MODE") == "token":
@@ -89,6 +93,8 @@ class RayCluster:
                     )
                 except (ConnectionError, RuntimeError) as exc:
                     raise ClusterUnavailable(f"cannot connect to Ray at {address}: {exc}") from exc
+                if self._config.run_as is not None:
+                    safe_pickle.load_classes_locally()
             self._address = address
             return address
 

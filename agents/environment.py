@@ -14,6 +14,7 @@ from agents.config import EnvironmentSpec
 from agents.errors import EnvironmentLost, EnvironmentUnresponsive
 from agents.host_info import HostInfo
 from agents.isolation import IsolationTuple
+from agents.run_files import well_typed_progress
 from agents.runs import RunProgress, RunRequest
 from common.errors import SluiceError
 
@@ -70,7 +71,7 @@ class EnvironmentHandle:
         values = self._call(
             lambda: self._actor.start_run.remote(isolation.key(), request.to_dict())
         )
-        return RunProgress.from_dict(values)
+        return self._progress(values, request.run_id)
 
     def progress(self, run_id: str) -> RunProgress | None:
         """The run's progress, or None if this environment does not know the run."""
@@ -78,7 +79,7 @@ class EnvironmentHandle:
 
     def request_progress(self, run_id: str) -> PendingProgress:
         """Ask for the run's progress without waiting: many runs are polled at once."""
-        return PendingProgress(self, self._actor.progress.remote(run_id))
+        return PendingProgress(self, self._actor.progress.remote(run_id), run_id)
 
     def kill(self) -> None:
         """Kill the host actor at once (its placement group stays: see lifecycle.destroy)."""
@@ -110,9 +111,27 @@ class EnvironmentHandle:
             raise EnvironmentLost(
                 f"environment {self.environment_id} failed: {_first_line(exc)}"
             ) from exc
+        except ray.exceptions.RayError as exc:
+            # E.g. an answer that may not be unpickled here (agents.safe_pickle).
+            raise EnvironmentLost(
+                f"environment {self.environment_id} sent an unreadable answer: {_first_line(exc)}"
+            ) from None
+
+    def _progress(self, values: Any, run_id: str) -> RunProgress:
+        """A run's progress from the host's answer, which job code may have forged."""
+        if not well_typed_progress(values) or values["run_id"] != run_id:
+            raise EnvironmentLost(
+                f"environment {self.environment_id} sent no progress of run {run_id}"
+            )
+        return RunProgress.from_dict(values)
 
     def _remember(self, values: dict[str, Any]) -> HostInfo:
-        info = HostInfo.from_dict(values)
+        try:
+            info = HostInfo.from_dict(values)
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:
+            raise EnvironmentLost(
+                f"environment {self.environment_id} sent no description of itself: {exc!r}"
+            ) from None
         with self._lock:
             self._info = info
         return info
@@ -121,14 +140,15 @@ class EnvironmentHandle:
 class PendingProgress:
     """A progress call in flight."""
 
-    def __init__(self, handle: EnvironmentHandle, ref: ray.ObjectRef) -> None:
+    def __init__(self, handle: EnvironmentHandle, ref: ray.ObjectRef, run_id: str) -> None:
         self._handle = handle
         self._ref = ref
+        self._run_id = run_id
 
     def result(self, timeout_s: float | None = None) -> RunProgress | None:
         """The run's progress (None if the environment does not know the run)."""
         values = self._handle._resolve(self._ref, timeout_s)
-        return RunProgress.from_dict(values) if values is not None else None
+        return self._handle._progress(values, self._run_id) if values is not None else None
 
 
 def _first_line(exc: BaseException) -> str:

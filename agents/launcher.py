@@ -18,7 +18,7 @@ import ray
 from ray.util.placement_group import PlacementGroup
 from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
-from agents import naming
+from agents import naming, safe_pickle
 from agents.config import MIB, EnvironmentSpec
 from agents.host import EnvironmentHost
 
@@ -36,6 +36,8 @@ class LaunchRequest:
     work_dir: str
     placement_timeout_s: float
     ready_timeout_s: float
+    # The cluster's workers run as another user: unpickle only what agents.safe_pickle allows.
+    untrusted_workers: bool = False
 
     def to_json(self) -> str:
         values = {**self.__dict__, "spec": self.spec.to_dict()}
@@ -119,6 +121,8 @@ def create_environment(request: LaunchRequest) -> str:
 def main() -> int:
     """Entry point: read a LaunchRequest on stdin, print {"ok": ..., ...} on stdout."""
     request = LaunchRequest.from_json(sys.stdin.read())
+    if request.untrusted_workers:
+        safe_pickle.harden_driver()
     ray.init(
         address=request.address,
         namespace=naming.environment_namespace(request.environment_id),

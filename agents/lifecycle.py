@@ -90,6 +90,7 @@ class EnvironmentFactory:
             work_dir=str(self._config.work_area),
             placement_timeout_s=self._config.pool.placement_timeout_s,
             ready_timeout_s=_HOST_READY_TIMEOUT_S,
+            untrusted_workers=self._config.run_as is not None,
         )
         result = self._launch(request)
         if not result.get("ok"):

@@ -164,7 +164,14 @@ def _parse_progress(data: bytes, run_id: str) -> RunProgress | None:
 
 
 def _is_status_of(values: dict[str, Any], run_id: str) -> bool:
-    if values.get("run_id") != run_id or values.get("state") not in {s.value for s in RunState}:
+    return values.get("run_id") == run_id and well_typed_progress(values)
+
+
+def well_typed_progress(values: Any) -> bool:
+    """Whether values (from job code's reach) has the shape of RunProgress.to_dict()."""
+    if not isinstance(values, dict) or not isinstance(values.get("run_id"), str):
+        return False
+    if values.get("state") not in {s.value for s in RunState}:
         return False
     for key in _TEXT_FIELDS:
         if not isinstance(values.get(key, ""), str | None):

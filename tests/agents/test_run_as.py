@@ -112,6 +112,27 @@ print("planted", flush=True)
 """
 
 
+# Makes the host's next progress answer a pickle that runs a command when unpickled: in the
+# agent (root), where Ray's driver reads it, it would create {marker}.
+PICKLE_BOMB = """
+import gc, os, time
+
+class Bomb:
+    def __reduce__(self):
+        return (os.system, ("touch {marker}",))
+
+class Forged:
+    def to_dict(self):
+        return Bomb()
+
+host = next(o for o in gc.get_objects() if type(o).__name__ == "EnvironmentHost")
+for run_id in list(host._runs):
+    host._runs[run_id] = Forged()
+print("armed", flush=True)
+time.sleep(60)
+"""
+
+
 @dataclass
 class Sandbox:
     config: AgentsConfig
@@ -272,3 +293,20 @@ def test_links_fifos_and_forged_statuses_do_not_fool_the_agent(sandbox: Sandbox)
     assert sandbox.client.pool_status().ray_started
     # The agent's own record of a real run is in its private area, out of the script's reach.
     assert layout_of(sandbox.config).final_status_file("jr_plant").exists()
+
+
+def test_a_pickle_sent_by_the_host_runs_nothing_in_the_agent(sandbox: Sandbox) -> None:
+    marker = sandbox.config.data_dir / "pwned"
+    started = time.monotonic()
+    _, progress = _run(sandbox, "jr_bomb", PICKLE_BOMB.format(marker=marker))
+    assert not marker.exists(), "the agent ran job code's pickle as root"
+    assert progress.state is RunState.FAILED
+    assert "unreadable answer" in progress.error_message, progress.error_message
+    assert time.monotonic() - started < 60, "the agent waited for the script to end"
+    assert sandbox.agent.poll() is None
+    wait_until(
+        lambda: sandbox.client.pool_status().warm >= 1,
+        WARM_DEADLINE_S,
+        interval_s=1.0,
+        what="the pool refilled after the environment was destroyed",
+    )
