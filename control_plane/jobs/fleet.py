@@ -33,7 +33,7 @@ from typing import Protocol
 
 from agents.api import PoolStatus, RunLaunch
 from agents.config import EnvironmentSpec
-from agents.errors import AgentUnavailable
+from agents.errors import AgentUnavailable, NoCapacity
 from agents.isolation import IsolationTuple
 from agents.runs import LogChunk, LogStream, RunProgress, RunRequest, RunState, check_run_id
 from common.errors import InternalError
@@ -219,7 +219,12 @@ class AgentFleet:
         check_run_id(request.run_id)
         sandbox = self._sandbox_of_account(isolation.account)
         self._remember(request.run_id, sandbox)
-        return sandbox.agent.client.launch(request, isolation, spec)
+        try:
+            return sandbox.agent.client.launch(request, isolation, spec)
+        except NoCapacity:
+            # Nothing of the run was recorded: it is launched (and remembered) again later.
+            self._drop(request.run_id)
+            raise
 
     def progress(self, run_id: str) -> RunProgress:
         sandbox = self._route(run_id)
@@ -234,13 +239,9 @@ class AgentFleet:
         return sandbox.agent.client.stop(run_id)
 
     def forget(self, run_id: str) -> None:
-        with self._lock:
-            sandbox = self._runs.pop(run_id, None)
-        if sandbox is None:
-            return
-        sandbox.agent.client.forget(run_id)
-        with contextlib.suppress(OSError, ValueError):
-            (sandbox.plan.data_dir / LAUNCHED_DIR / check_run_id(run_id)).unlink(missing_ok=True)
+        sandbox = self._drop(run_id)
+        if sandbox is not None:
+            sandbox.agent.client.forget(run_id)
 
     def read_log(self, run_id: str, stream: LogStream, offset: int = 0) -> LogChunk:
         sandbox = self._route(run_id)
@@ -372,6 +373,16 @@ class AgentFleet:
             self._runs[run_id] = sandbox
         # Before the launch: a server killed during it still knows where to look.
         (sandbox.plan.data_dir / LAUNCHED_DIR / run_id).touch(mode=0o600, exist_ok=True)
+
+    def _drop(self, run_id: str) -> _Sandbox | None:
+        """Forget where a run was launched (in memory and on disk); the sandbox it was in."""
+        with self._lock:
+            sandbox = self._runs.pop(run_id, None)
+        if sandbox is not None:
+            with contextlib.suppress(OSError, ValueError):
+                marker = sandbox.plan.data_dir / LAUNCHED_DIR / check_run_id(run_id)
+                marker.unlink(missing_ok=True)
+        return sandbox
 
     def _launched(self, sandbox: _Sandbox) -> Iterable[str]:
         try:

@@ -215,9 +215,11 @@ def test_without_a_spare_the_sandbox_starts_cold_and_answers_no_capacity_until_r
 
     (sandbox,) = agents.made
     assert agents.made[sandbox].started == 1
+    assert not (tmp_path / "agents" / sandbox / "launched" / "jr_a1").exists()
     agents.made[sandbox].client.ready = True
     assert fleet.launch(request("jr_a1"), tuple_of(A)).environment_id == sandbox
     assert len(agents.made) == 1
+    assert (tmp_path / "agents" / sandbox / "launched" / "jr_a1").exists()
 
 
 def test_calls_route_by_run_id_and_unknown_runs_are_lost(tmp_path: Path) -> None:
