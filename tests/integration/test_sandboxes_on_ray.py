@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -19,6 +20,8 @@ from typing import TypeVar
 import grpc
 import pytest
 
+from control_plane.config import ServerConfig
+from control_plane.jobs.runtime import sandbox_dir
 from sluice.iam.v1 import iam_pb2, iam_pb2_grpc
 from sluice.jobs.v1 import jobs_pb2, jobs_pb2_grpc, types_pb2
 from tests.integration.conftest import (
@@ -81,6 +84,8 @@ def sandboxed_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Serve
     )
     yield running
     stop_server(running.process)
+    # The sandboxes' work areas are in the temp dir, not under the test's own.
+    shutil.rmtree(sandbox_dir(ServerConfig(data_dir=running.data_dir)), ignore_errors=True)
 
 
 def tokens_of(server: ServerProcess, *names: str) -> dict[str, tuple[str, str]]:
