@@ -314,6 +314,7 @@ def pool_status_to_proto(snapshot: PoolSnapshot) -> pb.PoolStatus:
                 busy=sandbox.busy,
                 ray_started=sandbox.ray_started,
                 ray_address=sandbox.ray_address,
+                network_policy=sandbox.network_policy,
             )
             for sandbox in snapshot.sandboxes
         ],

@@ -82,6 +82,8 @@ class SandboxSnapshot:
     busy: int
     ray_started: bool
     ray_address: str
+    # Whether the kernel refuses the sandbox's OS user the database ("enforced: ..."), or why not.
+    network_policy: str = ""
 
 
 @dataclass(frozen=True)

@@ -53,6 +53,7 @@ from control_plane.jobs.model import (
     RunState,
 )
 from control_plane.jobs.reconciler import Reconciler
+from control_plane.jobs.sandbox_network import secure_sandbox_user
 from control_plane.jobs.scheduler import Scheduler, SchedulerConfig
 from control_plane.jobs.scripts import DEFAULT_MAX_SCRIPT_BYTES, ScriptSources
 from control_plane.jobs.sql_leases import SqlLeaseStore
@@ -268,6 +269,8 @@ class JobsRuntime:
         # Ray: a sandbox (agent, head, OS user) per account, and spares started ahead.
         self._agent: AgentProcess | None = None
         self.fleet: AgentFleet | None = None
+        # Each sandbox's network policy status, by sandbox id.
+        self._network_policies: dict[str, str] = {}
         runs: AgentRuns
         if config.ray_address is not None:
             self._agent = AgentProcess(
@@ -404,6 +407,7 @@ class JobsRuntime:
                     busy=status.pool.busy,
                     ray_started=status.pool.ray_started,
                     ray_address=status.pool.ray_address,
+                    network_policy=self._network_policies.get(status.sandbox_id, ""),
                 )
                 for status in statuses
             ),
@@ -422,6 +426,10 @@ class JobsRuntime:
 
     def _sandbox_agent(self, plan: SandboxPlan) -> AgentProcess:
         settings = sandbox_config(self._config, plan)
+        # Before the agent starts Ray as the sandbox's user: that user never reaches the database.
+        self._network_policies[plan.sandbox_id] = secure_sandbox_user(
+            plan.os_user, self._config.database_url
+        )
         return AgentProcess(
             AgentSettings(settings, socket_path(settings.data_dir)), on_restart=self._wake
         )

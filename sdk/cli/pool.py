@@ -27,6 +27,7 @@ _SANDBOX_COLUMNS = (
     Column("Bound, idle", lambda s: str(s.bound_idle)),
     Column("Busy", lambda s: str(s.busy)),
     Column("Ray address", lambda s: s.ray_address),
+    Column("Network policy", lambda s: s.network_policy),
 )
 # Each account's sandbox and the unbound spares (the operator sees all, others their own).
 SECTIONS = (Section("Sandboxes", _SANDBOX_COLUMNS, lambda p: p.sandboxes),)

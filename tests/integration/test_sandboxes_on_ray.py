@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from typing import TypeVar
 
 import grpc
+import psycopg
 import pytest
 
 from control_plane.config import ServerConfig
@@ -25,6 +26,7 @@ from control_plane.jobs.runtime import sandbox_dir
 from sluice.iam.v1 import iam_pb2, iam_pb2_grpc
 from sluice.jobs.v1 import jobs_pb2, jobs_pb2_grpc, types_pb2
 from tests.integration.conftest import (
+    PG_ADMIN_URL,
     RAY_SERVER_START_TIMEOUT_S,
     ServerProcess,
     authed_channel,
@@ -47,18 +49,32 @@ TERMINAL = {
 # Each run starts a Ray head and a cold Spark environment on a busy two-core machine.
 RUN_TIMEOUT_S = 300.0
 
-# What a run can see of its cluster: who it runs as, which cluster, and every named actor.
+# What a run can see of its cluster: who it runs as, which cluster, and every named actor; and
+# whether it reaches the server's PostgreSQL, over TCP or through its unix socket.
 PROBE_SCRIPT = """
-import json, os
+import json, os, socket
 import ray
+
+def reach(family, address):
+    try:
+        with socket.socket(family, socket.SOCK_STREAM) as s:
+            s.settimeout(5)
+            s.connect(address)
+        return "connected"
+    except OSError as exc:
+        return type(exc).__name__
+
 context = ray.get_runtime_context()
 print("PROBE " + json.dumps({
     "uid": os.getuid(),
     "gcs": context.gcs_address,
     "namespace": context.namespace,
     "actors": ray.util.list_named_actors(all_namespaces=True),
+    "db_tcp": reach(socket.AF_INET, ("127.0.0.1", 5432)),
+    "db_socket": reach(socket.AF_UNIX, "/var/run/postgresql/.s.PGSQL.5432"),
 }), flush=True)
 """
+PG_SOCKET_DIR = "/var/run/postgresql"
 
 
 def wait_until(condition: Callable[[], T | None], timeout_s: float, what: str) -> T:
@@ -73,9 +89,29 @@ def wait_until(condition: Callable[[], T | None], timeout_s: float, what: str) -
 
 
 @pytest.fixture(scope="module")
-def sandboxed_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+def pg_url() -> Iterator[str]:
+    """A schema of its own on the machine's PostgreSQL (trust auth), which runs must not reach."""
+    schema = f"sluice_sb_{uuid.uuid4().hex[:12]}"
+    try:
+        admin = psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as exc:
+        pytest.skip(f"PostgreSQL is not reachable at {PG_ADMIN_URL}: {exc}")
+    with admin:
+        admin.execute(f'CREATE SCHEMA "{schema}"')
+        try:
+            yield f"{PG_ADMIN_URL}?options=-csearch_path%3D{schema}"
+        finally:
+            admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@pytest.fixture(scope="module")
+def sandboxed_server(
+    tmp_path_factory: pytest.TempPathFactory, pg_url: str
+) -> Iterator[ServerProcess]:
     running = start_server(
         tmp_path_factory.mktemp("sandboxes"),
+        "--db",
+        pg_url,
         "--spare-sandboxes",
         "1",
         "--max-environments",
@@ -170,6 +206,11 @@ def test_each_account_runs_in_a_sandbox_of_its_own(sandboxed_server: ServerProce
         if os.geteuid() == 0:
             assert probe_a["uid"] != probe_b["uid"]
             assert 0 not in (probe_a["uid"], probe_b["uid"])
+            # The kernel refuses the sandbox users the server's database over TCP...
+            assert probe_a["db_tcp"] == probe_b["db_tcp"] == "ConnectionRefusedError"
+            # ...and its socket directory is closed to them (scripts/ensure_services.sh).
+            if os.stat(PG_SOCKET_DIR).st_mode & 0o007 == 0:
+                assert probe_a["db_socket"] == "PermissionError"
 
         everything = pool_of(operator)
         by_account = {s.account: s for s in everything.sandboxes}
@@ -178,6 +219,9 @@ def test_each_account_runs_in_a_sandbox_of_its_own(sandboxed_server: ServerProce
         assert by_account[account_a].ray_address == probe_a["gcs"]
         assert by_account[account_b].ray_address == probe_b["gcs"]
         assert by_account[account_a].os_user == f"sluice-{by_account[account_a].sandbox_id}"
+        if os.geteuid() == 0:
+            for sandbox in everything.sandboxes:
+                assert sandbox.network_policy.startswith("enforced: the database 127.0.0.1:5432")
         assert "" in by_account, "a new spare replaces the bound one"
 
         own = pool_of(alice)

@@ -265,7 +265,7 @@ class PoolStatus(_message.Message):
     def __init__(self, target_size: _Optional[int] = ..., warm: _Optional[int] = ..., starting: _Optional[int] = ..., bound_idle: _Optional[int] = ..., busy: _Optional[int] = ..., ray_started: _Optional[bool] = ..., ray_address: _Optional[str] = ..., resource_limits: _Optional[str] = ..., sandboxes: _Optional[_Iterable[_Union[SandboxStatus, _Mapping]]] = ...) -> None: ...
 
 class SandboxStatus(_message.Message):
-    __slots__ = ("sandbox_id", "account", "os_user", "state", "target_size", "warm", "starting", "bound_idle", "busy", "ray_started", "ray_address")
+    __slots__ = ("sandbox_id", "account", "os_user", "state", "target_size", "warm", "starting", "bound_idle", "busy", "ray_started", "ray_address", "network_policy")
     SANDBOX_ID_FIELD_NUMBER: _ClassVar[int]
     ACCOUNT_FIELD_NUMBER: _ClassVar[int]
     OS_USER_FIELD_NUMBER: _ClassVar[int]
@@ -277,6 +277,7 @@ class SandboxStatus(_message.Message):
     BUSY_FIELD_NUMBER: _ClassVar[int]
     RAY_STARTED_FIELD_NUMBER: _ClassVar[int]
     RAY_ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    NETWORK_POLICY_FIELD_NUMBER: _ClassVar[int]
     sandbox_id: str
     account: str
     os_user: str
@@ -288,4 +289,5 @@ class SandboxStatus(_message.Message):
     busy: int
     ray_started: bool
     ray_address: str
-    def __init__(self, sandbox_id: _Optional[str] = ..., account: _Optional[str] = ..., os_user: _Optional[str] = ..., state: _Optional[str] = ..., target_size: _Optional[int] = ..., warm: _Optional[int] = ..., starting: _Optional[int] = ..., bound_idle: _Optional[int] = ..., busy: _Optional[int] = ..., ray_started: _Optional[bool] = ..., ray_address: _Optional[str] = ...) -> None: ...
+    network_policy: str
+    def __init__(self, sandbox_id: _Optional[str] = ..., account: _Optional[str] = ..., os_user: _Optional[str] = ..., state: _Optional[str] = ..., target_size: _Optional[int] = ..., warm: _Optional[int] = ..., starting: _Optional[int] = ..., bound_idle: _Optional[int] = ..., busy: _Optional[int] = ..., ray_started: _Optional[bool] = ..., ray_address: _Optional[str] = ..., network_policy: _Optional[str] = ...) -> None: ...
