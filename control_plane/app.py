@@ -255,16 +255,21 @@ def _check_port_free(config: ServerConfig) -> None:
 
 
 def check_transport(config: ServerConfig) -> None:
-    """TLS, or plaintext asked for explicitly and only on loopback."""
-    if config.tls_cert is None and not config.plaintext:
+    """TLS; without it plaintext, on loopback by default, elsewhere only with --insecure."""
+    if config.tls_cert is None and not config.insecure and not config.is_loopback:
         raise StartupError(
-            "no TLS certificate: pass --tls-cert and --tls-key, or --plaintext to serve "
-            "without TLS on a loopback host"
+            f"{config.host} is not a loopback address: serve TLS there (--tls-cert and "
+            "--tls-key), or pass --insecure to serve it plaintext anyway"
         )
-    if config.plaintext and not config.is_loopback:
-        raise StartupError(
-            f"--plaintext is allowed only on a loopback host, not {config.host}: use TLS"
-        )
+
+
+def describe_transport(config: ServerConfig) -> str:
+    """How calls travel, for the start-up line."""
+    if config.tls_cert is not None:
+        return "mutual TLS" if config.client_ca is not None else "TLS"
+    if config.is_loopback:
+        return "plaintext (loopback only)"
+    return "plaintext (--insecure: NOT encrypted)"
 
 
 def _credentials(cert_file: Path, key_file: Path, ca_file: Path | None) -> grpc.ServerCredentials:

@@ -12,7 +12,12 @@ EXIT_STARTUP = 2
 
 
 @click.command("server")
-@click.option("--host", default=None, help="Address to listen on.  [default: 127.0.0.1]")
+@click.option(
+    "--host",
+    default=None,
+    help="Address to listen on; one that is not loopback needs TLS or --insecure.  "
+    "[default: 127.0.0.1]",
+)
 @click.option("--port", type=int, default=None, help="Port to listen on.  [default: 50051]")
 @click.option(
     "--data-dir",
@@ -103,10 +108,13 @@ EXIT_STARTUP = 2
     help="PEM CA bundle: require client certificates it signed (mutual TLS).",
 )
 @click.option(
+    "--insecure",
     "--plaintext",
+    "insecure",
     is_flag=True,
     default=None,
-    help="Serve without TLS (only on a loopback host).",
+    help="Serve without TLS on a host that is not loopback.  [default: without --tls-cert, "
+    "plaintext on a loopback host, refused on any other]",
 )
 @click.option("--insecure-no-auth", is_flag=True, default=None, hidden=True)
 @click.option("--bootstrap-token", envvar="SLUICE_BOOTSTRAP_TOKEN", default=None, hidden=True)

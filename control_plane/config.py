@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import (
+    AliasChoices,
     BaseModel,
     ConfigDict,
     Field,
@@ -143,11 +144,14 @@ class ServerConfig(BaseModel):
     client_ca: Path | None = Field(
         default=None, description="PEM CA bundle: clients must present a certificate it signed"
     )
-    plaintext: bool = Field(
-        default=False, description="serve without TLS; allowed only on a loopback host"
+    insecure: bool = Field(
+        default=False,
+        validation_alias=AliasChoices("insecure", "plaintext"),
+        description="serve without TLS on a host that is not loopback (without a certificate a "
+        "loopback host is served plaintext anyway); also accepted as plaintext",
     )
     # Development and benchmarks only: no authentication, authorisation or audit. Allowed only
-    # with plaintext on loopback.
+    # without TLS on loopback.
     insecure_no_auth: bool = False
     # The operator's token at the first start (SLUICE_BOOTSTRAP_TOKEN); random when None.
     bootstrap_token: str | None = Field(default=None, repr=False)
@@ -205,9 +209,9 @@ class ServerConfig(BaseModel):
             raise ValueError("tls_cert and tls_key go together")
         if self.client_ca is not None and self.tls_cert is None:
             raise ValueError("client_ca (mutual TLS) needs tls_cert and tls_key")
-        if self.plaintext and self.tls_cert is not None:
-            raise ValueError("plaintext and tls_cert exclude each other")
-        if self.insecure_no_auth and not self.plaintext:
+        if self.insecure and self.tls_cert is not None:
+            raise ValueError("insecure (plaintext) and tls_cert exclude each other")
+        if self.insecure_no_auth and (self.tls_cert is not None or not self.is_loopback):
             raise ValueError("insecure_no_auth is only for plaintext servers on loopback")
         return self
 

@@ -7,9 +7,10 @@ import signal
 import threading
 from types import FrameType
 
-from control_plane.app import assemble
+from control_plane.app import assemble, describe_transport
 from control_plane.config import ServerConfig
 from control_plane.logs import fields
+from control_plane.security.bootstrap import ADMIN_TOKEN_FILE
 
 log = logging.getLogger("sluice.server")
 
@@ -32,13 +33,21 @@ def serve(config: ServerConfig) -> int:
         app = assemble(config)
         try:
             app.start()
+            token_file = config.data_dir / ADMIN_TOKEN_FILE
+            token = (
+                {"admin_token": str(token_file), "use": f"export SLUICE_TOKEN=$(cat {token_file})"}
+                if token_file.is_file()
+                else {"admin_token": "not in the data dir (made by another server, or removed)"}
+            )
             log.info(
                 "server started",
                 extra=fields(
                     address=app.address,
+                    transport=describe_transport(config),
                     data_dir=str(config.data_dir),
                     database=app.db.dialect,
                     max_workers=config.max_workers,
+                    **token,
                 ),
             )
             # Ray lives in the job agent's process, so these handlers stay ours; the timeout

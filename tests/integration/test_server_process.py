@@ -3,6 +3,7 @@ cleanly with exit code 0, and its data dir carries state across restarts."""
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 from importlib.metadata import entry_points
@@ -164,17 +165,64 @@ def test_sluice_cli_entry_point_is_the_server_command() -> None:
     assert found.load() is server_command_object
 
 
-def test_plaintext_must_be_asked_for(tmp_path: Path) -> None:
+def _start_line(server: ServerProcess) -> dict[str, object]:
+    lines = server.log_path.read_text().splitlines()
+    (started,) = [e for e in map(json.loads, lines) if e.get("msg") == "server started"]
+    return started
+
+
+def test_without_transport_flags_a_loopback_server_serves_plaintext(tmp_path: Path) -> None:
+    running = start_server(tmp_path, plaintext=False)
+    try:
+        started = _start_line(running)
+        assert started["transport"] == "plaintext (loopback only)"
+        token_file = running.data_dir / "admin-token"
+        assert started["admin_token"] == str(token_file)
+        assert started["use"] == f"export SLUICE_TOKEN=$(cat {token_file})"
+        # The token the start-up line points at is the one that answers a call.
+        with authed_channel(running.address, token_file.read_text().strip()) as channel:
+            reply = catalog_pb2_grpc.CatalogServiceStub(channel).GetDatabases(
+                api.GetDatabasesRequest(), timeout=10
+            )
+        assert list(reply.database_list) == []
+    finally:
+        assert stop_server(running.process) == 0
+
+
+def test_plaintext_off_loopback_must_be_asked_for(tmp_path: Path) -> None:
     result = subprocess.run(
-        server_command("--port", str(free_port()), "--data-dir", str(tmp_path)),
+        server_command(
+            *("--host", "0.0.0.0", "--port", str(free_port()), "--data-dir", str(tmp_path))
+        ),
         capture_output=True,
         text=True,
         timeout=RUN_TIMEOUT_S,
     )
     assert result.returncode == 2
-    assert "no TLS certificate" in result.stderr and "--plaintext" in result.stderr
+    assert result.stderr.strip() == (
+        "error: 0.0.0.0 is not a loopback address: serve TLS there (--tls-cert and --tls-key), "
+        "or pass --insecure to serve it plaintext anyway"
+    )
 
 
-def test_plaintext_only_on_loopback(tmp_path: Path) -> None:
-    message = _refused("--host", "0.0.0.0", "--port", str(free_port()), "--data-dir", str(tmp_path))
-    assert "only on a loopback host" in message
+@pytest.mark.parametrize("flag", ["--insecure", "--plaintext"])
+def test_insecure_serves_plaintext_on_every_interface(tmp_path: Path, flag: str) -> None:
+    running = start_server(tmp_path, "--host", "0.0.0.0", flag, plaintext=False)
+    try:
+        assert _start_line(running)["transport"] == "plaintext (--insecure: NOT encrypted)"
+        with authed_channel(running.address) as channel:
+            health = health_pb2_grpc.HealthStub(channel).Check(
+                health_pb2.HealthCheckRequest(service=CATALOG_SERVICE), timeout=10
+            )
+        assert health.status == health_pb2.HealthCheckResponse.SERVING
+    finally:
+        assert stop_server(running.process) == 0
+
+
+def test_insecure_and_a_certificate_exclude_each_other(tmp_path: Path) -> None:
+    cert = tmp_path / "c.pem"
+    cert.write_text("x")
+    message = _refused(
+        *("--tls-cert", str(cert), "--tls-key", str(cert), "--data-dir", str(tmp_path / "d"))
+    )
+    assert "insecure (plaintext) and tls_cert exclude each other" in message
