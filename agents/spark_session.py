@@ -29,42 +29,47 @@ def new_secret() -> str:
 
 
 def secret_options_file(working_dir: Path) -> Path:
-    """The JVM argument file (mode 0600) that gives an environment's executors its secret."""
+    """The JVM argument file (mode 0600) that gives each JVM of an environment its secret."""
     return working_dir / "spark-secret.jvmopts"
 
 
 def write_secret_options(working_dir: Path, secret: str) -> None:
-    """Write the executors' argument file of the secret, readable by this OS user only."""
+    """Write the JVMs' argument file of the secret, readable by this OS user only."""
     fd = os.open(secret_options_file(working_dir), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as file:
         os.fchmod(file.fileno(), 0o600)
         file.write(f"-D{_SECRET_CONF}={secret}\n")
 
 
-def spark_configs(spec: EnvironmentSpec, working_dir: Path, secret: str) -> dict[str, str]:
-    """The Spark configuration of an environment: its dirs, sizes, no UI, and its RPC secret.
+def spark_configs(spec: EnvironmentSpec, working_dir: Path) -> dict[str, str]:
+    """The Spark configuration of an environment: its dirs, sizes, no UI, and RPC security.
+
+    Every Spark RPC connection (driver, RayDP's app master, executors, block managers)
+    authenticates with the environment's own secret and is encrypted, so code of another
+    environment cannot talk to this one's Spark processes. The secret is not among the settings:
+    pyspark and RayDP put every setting on a JVM's command line, which any local user reads in
+    /proc. Each JVM reads it as a system property from the owner-only argument file in
+    `working_dir` (`write_secret_options`), which Spark's configuration loads.
 
     Args:
         spec: the environment's size.
         working_dir: the environment's working dir.
-        secret: the environment's own secret: every Spark RPC connection (driver, RayDP's app
-            master, executors, block managers) authenticates with it and is encrypted, so code
-            of another environment cannot talk to this one's Spark processes.
     """
     tmp_dir = working_dir / "tmp"
     # A JVM that crashes writes its report in the environment's logs, not in the cwd.
     crash_file = working_dir / "logs" / "hs_err_pid%p.log"
     java_options = f"-Djava.io.tmpdir={tmp_dir} -XX:-UsePerfData -XX:ErrorFile={crash_file}"
+    # The java launcher expands @file before the JVM starts; the command line holds the path.
+    secret_option = f"@{secret_options_file(working_dir)}"
     # RayDP's java agent in the driver logs to /tmp/ray/... unless told where Ray's logs are.
-    driver_options = f"{java_options} -Dray.logging.dir={working_dir / 'logs'}"
+    driver_options = f"{java_options} -Dray.logging.dir={working_dir / 'logs'} {secret_option}"
     return {
         "spark.local.dir": str(working_dir / "spark-local"),
         "spark.driver.memory": f"{spec.driver_memory_mb}m",
         "spark.driver.extraJavaOptions": driver_options,
-        # RayDP starts executors with their JVM options only, and Spark refuses -Dspark.* in
-        # them: the JVM reads the secret from an owner-only argument file.
-        "spark.executor.extraJavaOptions": f"{java_options} @{secret_options_file(working_dir)}",
-        "spark.ray.raydp_app_master.extraJavaOptions": java_options,
+        "spark.executor.extraJavaOptions": f"{java_options} {secret_option}",
+        # RayDP gives these to its gateway JVM and to its app master's JVM.
+        "spark.ray.raydp_app_master.extraJavaOptions": f"{java_options} {secret_option}",
         "spark.pyspark.python": sys.executable,
         "spark.pyspark.driver.python": sys.executable,
         "spark.ui.enabled": "false",
@@ -72,7 +77,6 @@ def spark_configs(spec: EnvironmentSpec, working_dir: Path, secret: str) -> dict
         "spark.sql.shuffle.partitions": str(max(2, 2 * spec.executors * spec.executor_cores)),
         _MASTER_CPU_CONF: "0",
         "spark.authenticate": "true",
-        _SECRET_CONF: secret,
         "spark.network.crypto.enabled": "true",
     }
 
@@ -84,8 +88,7 @@ def start_session(
     # Imported here: the launcher imports this package without needing Spark.
     import raydp
 
-    secret = new_secret()
-    write_secret_options(working_dir, secret)
+    write_secret_options(working_dir, new_secret())
     spark = raydp.init_spark(
         app_name=naming.spark_app_name(environment_id),
         num_executors=spec.executors,
@@ -96,7 +99,7 @@ def start_session(
         placement_group=placement_group,
         # RayDP 1.6.5 uses list positions, not these values: executor bundles come first.
         placement_group_bundle_indexes=list(range(spec.executors)),
-        configs=spark_configs(spec, working_dir, secret),
+        configs=spark_configs(spec, working_dir),
     )
     align_block_transfer_app_id(spark)
     return spark

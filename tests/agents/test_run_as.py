@@ -34,6 +34,7 @@ from agents.layout import layout_of
 from agents.limits import CgroupV1Limits
 from agents.os_users import OsUser, lookup
 from agents.runs import LogStream, RunProgress, RunRequest, RunState
+from agents.spark_session import secret_options_file
 from tests.agents.helpers import wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(900)]
@@ -237,6 +238,27 @@ def test_every_process_of_the_head_runs_as_the_sandbox_user(sandbox: Sandbox) ->
     assert (token.st_uid, stat.S_IMODE(token.st_mode)) == (sandbox.user.uid, 0o600)
     data = sandbox.config.data_dir.stat()
     assert data.st_uid == 0 and stat.S_IMODE(data.st_mode) & 0o077 == 0, "data dir loosened"
+
+
+def test_the_spark_secret_is_on_no_command_line_and_only_the_sandbox_user_reads_it(
+    sandbox: Sandbox,
+) -> None:
+    argument_files = list(
+        layout_of(sandbox.config).environments_dir.glob(f"*/{secret_options_file(Path()).name}")
+    )
+    assert argument_files, "a warm environment has its Spark secret's argument file"
+    for path in argument_files:
+        info = path.stat()
+        assert (info.st_uid, stat.S_IMODE(info.st_mode)) == (sandbox.user.uid, 0o600), path
+        secret = path.read_text().strip().partition("=")[2]
+        assert len(secret) >= 40
+        # /proc/<pid>/cmdline of every process on the machine is readable by any local user.
+        for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+            try:
+                text = cmdline.read_bytes()
+            except OSError:  # the process ended
+                continue
+            assert secret.encode() not in text, cmdline
 
 
 def test_a_script_reads_nothing_of_the_agent_and_spark_still_works(sandbox: Sandbox) -> None:

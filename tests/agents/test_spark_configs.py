@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import types
 from pathlib import Path
@@ -16,19 +17,26 @@ from agents.config import EnvironmentSpec
 pytestmark = pytest.mark.unit
 
 
-def test_configs_turn_on_authentication_and_encryption_with_the_given_secret() -> None:
-    configs = spark_session.spark_configs(EnvironmentSpec(), Path("/tmp/env"), "s3cr3t")
+def test_configs_turn_on_authentication_and_encryption_with_no_secret_in_them() -> None:
+    configs = spark_session.spark_configs(EnvironmentSpec(), Path("/tmp/env"))
     assert configs["spark.authenticate"] == "true"
-    assert configs["spark.authenticate.secret"] == "s3cr3t"
     assert configs["spark.network.crypto.enabled"] == "true"
-    # Executors read it from an argument file: Spark refuses -Dspark.* in executor options.
-    executor_options = configs["spark.executor.extraJavaOptions"]
-    assert "s3cr3t" not in executor_options and "-Dspark" not in executor_options
-    assert f"@{spark_session.secret_options_file(Path('/tmp/env'))}" in executor_options
+    # pyspark and RayDP put settings on command lines: every JVM reads the secret from an
+    # owner-only argument file instead.
+    assert "spark.authenticate.secret" not in configs
+    argument_file = f"@{spark_session.secret_options_file(Path('/tmp/env'))}"
+    for key in (
+        "spark.driver.extraJavaOptions",
+        "spark.executor.extraJavaOptions",
+        "spark.ray.raydp_app_master.extraJavaOptions",
+    ):
+        assert argument_file in configs[key].split(), key
+    # Spark refuses -Dspark.* in executor options.
+    assert "-Dspark" not in configs["spark.executor.extraJavaOptions"]
 
 
 def test_every_jvm_writes_its_crash_report_in_the_environment_logs() -> None:
-    configs = spark_session.spark_configs(EnvironmentSpec(), Path("/tmp/env"), "s3cr3t")
+    configs = spark_session.spark_configs(EnvironmentSpec(), Path("/tmp/env"))
     for key in (
         "spark.driver.extraJavaOptions",
         "spark.executor.extraJavaOptions",
@@ -47,6 +55,7 @@ def test_each_session_gets_a_new_secret_that_is_never_logged(
     aligned: list[object] = []
     monkeypatch.setattr(spark_session, "align_block_transfer_app_id", aligned.append)
     caplog.set_level(logging.DEBUG)
+    secrets: list[str] = []
 
     for environment_id in (naming.new_environment_id("a" * 8), naming.new_environment_id("b" * 8)):
         spark_session.start_session(
@@ -55,10 +64,12 @@ def test_each_session_gets_a_new_secret_that_is_never_logged(
 
         options = spark_session.secret_options_file(tmp_path)
         assert options.stat().st_mode & 0o777 == 0o600
-        secret = started[-1]["configs"]["spark.authenticate.secret"]
-        assert options.read_text() == f"-Dspark.authenticate.secret={secret}\n"
+        assert options.stat().st_uid == os.getuid()
+        line = options.read_text()
+        assert line.startswith("-Dspark.authenticate.secret=") and line.endswith("\n")
+        secrets.append(line.strip().partition("=")[2])
+        assert secrets[-1] not in repr(started[-1])
 
-    secrets = [kwargs["configs"]["spark.authenticate.secret"] for kwargs in started]
     assert len(set(secrets)) == 2
     assert len(aligned) == 2
     assert all(len(secret) >= 40 for secret in secrets)
