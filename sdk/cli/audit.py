@@ -16,6 +16,8 @@ from sluice.audit.v1 import types_pb2
 
 OUTCOMES = ("success", "failure", "denied")
 DEFAULT_LIMIT = 100
+# The most events the server returns per call.
+MAX_PAGE_SIZE = 1000
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhdw])")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
@@ -100,14 +102,6 @@ COLUMNS = (
     help="The most events to show, newest first; 0 for all.",
 )
 @click.option("-f", "--follow", is_flag=True, help="Keep printing events as they are recorded.")
-@click.option(
-    "-o",
-    "--output",
-    "output",
-    type=click.Choice([f.value for f in OutputFormat]),
-    default=None,
-    help="table or json; overrides `sluice -o`.",
-)
 @pass_cli
 def audit(
     cli: CliContext,
@@ -120,7 +114,6 @@ def audit(
     account: str | None,
     limit: int,
     follow: bool,
-    output: str | None,
 ) -> None:
     """Show the audit trail: who called what, on what, and how it ended.
 
@@ -130,25 +123,35 @@ def audit(
     With --follow, prints events as they are recorded (from --since, or from now) until
     interrupted; with -o json, one JSON object per line.
     """
-    if output is not None:
-        cli.output = OutputFormat(output)
     client = cli.client.audit
     if follow:
         if until is not None:
             raise click.UsageError("--until cannot be used with --follow")
         _follow(cli, client, principal, action, resource, outcome, since, account)
         return
-    events = client.query(
-        principal=principal,
-        action=action,
-        resource=resource,
-        outcome=outcome,
-        start_time=since,
-        end_time=until,
-        account=account,
-        limit=limit or None,
+    # One event more than the limit tells whether the listing was cut.
+    events = list(
+        client.query(
+            principal=principal,
+            action=action,
+            resource=resource,
+            outcome=outcome,
+            start_time=since,
+            end_time=until,
+            account=account,
+            page_size=min(limit + 1, MAX_PAGE_SIZE) if limit else None,
+            limit=limit + 1 if limit else None,
+        )
     )
-    emit_list(cli, events, COLUMNS)
+    cut = bool(limit) and len(events) > limit
+    emit_list(cli, events[:limit] if cut else events, COLUMNS)
+    if cut:
+        # On stderr, so that -o json stays one JSON document.
+        click.echo(
+            f"note: showing the newest {limit} events only, there are more: raise --limit "
+            "(0 for all), or narrow the listing with --since/--until or the filters",
+            err=True,
+        )
 
 
 def _follow(

@@ -1,4 +1,9 @@
-"""How the command line fails: one line on stderr and an exit code that says whose fault it was."""
+"""How the command line fails: one line on stderr and an exit code that says whose fault it was.
+
+The rule: 2 for bad input, whoever catches it (click, an input file, the SDK or the server:
+InvalidInputException), 1 for the server failing or refusing otherwise, 3 for a server that
+cannot be reached, 130 for an interruption.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,7 @@ from collections.abc import Callable
 
 import click
 
-from sdk.errors import SluiceError, Unavailable
+from sdk.errors import InvalidInput, SluiceError, Unavailable
 
 EXIT_OK = 0
 EXIT_SERVER_ERROR = 1
@@ -51,9 +56,16 @@ def run_reporting_errors(run: Callable[[], object]) -> int:
     except Unavailable as exc:
         report(f"{exc.reason}: {exc.message}")
         return EXIT_UNREACHABLE
+    except InvalidInput as exc:
+        report(f"{exc.reason}: {exc.message}")
+        return EXIT_USAGE
     except SluiceError as exc:
         report(f"{exc.reason}: {exc.message}")
         return EXIT_SERVER_ERROR
+    except click.exceptions.NoArgsIsHelpError as exc:
+        # A group without a command: its help as click prints it, not folded into one line.
+        click.echo(exc.ctx.get_help() if exc.ctx is not None else exc.format_message(), err=True)
+        return exc.exit_code
     except click.UsageError as exc:
         hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
         report(exc.format_message() + hint)

@@ -108,18 +108,47 @@ def cli(ctx: click.Context, server: str, catalog_id: str, timeout: float, output
     ctx.obj = state
 
 
-cli.add_command(databases.databases)
-cli.add_command(tables.tables)
-cli.add_command(partitions.partitions)
-cli.add_command(connections.connections)
-cli.add_command(functions.functions)
-cli.add_command(jobs.jobs)
-cli.add_command(runs.runs)
-cli.add_command(pool.pool)
-cli.add_command(principals.principals)
-cli.add_command(tokens.tokens)
-cli.add_command(policies.policies)
-cli.add_command(audit.audit)
+def _set_output(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    state = ctx.find_object(CliContext)
+    if value is not None and state is not None:
+        state.output = OutputFormat(value)
+
+
+def accept_output_after(command: click.Command) -> None:
+    """Gives every command under `command` the group's -o/--output, so that it may follow the
+    subcommand too (`sluice tables get db t -o json`); given there, it wins."""
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            accept_output_after(sub)
+        return
+    command.params.append(
+        click.Option(
+            ["-o", "--output"],
+            type=click.Choice([f.value for f in OutputFormat]),
+            default=None,
+            expose_value=False,
+            callback=_set_output,
+            help="table or json, as `sluice -o` (which it overrides).",
+        )
+    )
+
+
+for _group in (
+    databases.databases,
+    tables.tables,
+    partitions.partitions,
+    connections.connections,
+    functions.functions,
+    jobs.jobs,
+    runs.runs,
+    pool.pool,
+    principals.principals,
+    tokens.tokens,
+    policies.policies,
+    audit.audit,
+):
+    accept_output_after(_group)
+    cli.add_command(_group)
 
 
 def main() -> None:

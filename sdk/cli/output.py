@@ -64,7 +64,7 @@ def emit_list(cli: CliContext, items: Iterable[Message], columns: Sequence[Colum
     table = _table(columns)
     for item in items:
         table.add_row(*(Text(column.text(item)) for column in columns))
-    _console().print(table)
+    _print(table)
 
 
 def emit_one(
@@ -82,8 +82,7 @@ def emit_one(
     details.add_column(overflow="fold")
     for field in fields:
         details.add_row(Text(field.header), Text(field.text(item)))
-    console = _console()
-    console.print(details)
+    _print(details)
     for section in sections:
         rows = list(section.rows(item))
         if not rows:
@@ -91,7 +90,7 @@ def emit_one(
         table = _table(section.columns, title=section.title)
         for row in rows:
             table.add_row(*(Text(column.text(row)) for column in section.columns))
-        console.print(table)
+        _print(table)
 
 
 def emit_done(cli: CliContext, text: str) -> None:
@@ -114,6 +113,16 @@ def _console() -> Console:
         # Piped output is for grep and awk: one row per line, however long.
         console.width = PIPED_WIDTH
     return console
+
+
+def _print(renderable: Table) -> None:
+    """Prints a rich table line by line without the blanks rich pads its cells with, so that a
+    line is as wide as its text (not the table's or the terminal's width)."""
+    console = _console()
+    with console.capture() as captured:
+        console.print(renderable)
+    for line in captured.get().splitlines():
+        click.echo(line.rstrip())
 
 
 def _echo_json(data: Any) -> None:

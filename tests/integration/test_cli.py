@@ -236,7 +236,7 @@ def test_functions(sluice: Sluice) -> None:
     assert sluice("functions", "get", "sales", "to_cents").returncode == 1
 
 
-def test_server_errors_are_one_line_and_exit_1(sluice: Sluice) -> None:
+def test_server_errors_are_one_line_and_exit_1_or_2_for_bad_input(sluice: Sluice) -> None:
     result = sluice("databases", "get", "sales")
 
     assert result.returncode == 1
@@ -249,8 +249,9 @@ def test_server_errors_are_one_line_and_exit_1(sluice: Sluice) -> None:
     assert again.stderr.startswith("error: AlreadyExistsException: ")
 
     ok(sluice("tables", "create", "sales", "t", "--partition-key", "k:string"))
+    # Input the server finds bad is exit 2, like input click or the client finds bad.
     invalid = sluice("partitions", "list", "sales", "t", "--expression", "k = = 1")
-    assert invalid.returncode == 1
+    assert invalid.returncode == 2
     assert invalid.stderr.startswith("error: InvalidInputException: ")
     assert len(invalid.stderr.splitlines()) == 1
 
@@ -289,7 +290,7 @@ def test_unreachable_server_is_exit_3() -> None:
 
 def test_console_script_and_environment_address(server: Any, catalog_id: str) -> None:
     result = subprocess.run(
-        [str(CONSOLE_SCRIPT), "-o", "json", "databases", "list"],
+        [str(CONSOLE_SCRIPT), "databases", "list", "-o", "json"],
         capture_output=True,
         text=True,
         timeout=RUN_TIMEOUT_S,

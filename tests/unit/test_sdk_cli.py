@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from importlib.metadata import EntryPoint
+from importlib.metadata import EntryPoint, version
 from pathlib import Path
 
 import click
@@ -430,3 +430,106 @@ def test_plugin_commands_come_from_entry_points(monkeypatch: pytest.MonkeyPatch)
 
 def test_the_installed_server_command_is_found_through_its_entry_point() -> None:
     assert "server" in cli_main.plugin_entry_points()
+
+
+# A newcomer's first steps
+
+
+def _sales(request: object) -> catalog_pb2.GetDatabaseResponse:
+    return catalog_pb2.GetDatabaseResponse(
+        database=types_pb2.Database(name="sales", description="Sales data")
+    )
+
+
+def test_bare_sluice_prints_the_help_as_it_is_not_one_error_line() -> None:
+    result = run(FakeChannel({}))
+
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert lines[0].startswith("Usage: ") and lines[0].endswith(" [OPTIONS] COMMAND [ARGS]...")
+    assert "Commands:" in lines and len(lines) > 15
+    assert not any(line.startswith("error:") for line in lines)
+
+
+def test_version_comes_from_the_package_metadata() -> None:
+    result = run(FakeChannel({}), "--version")
+
+    assert result.exit_code == 0
+    assert result.stdout == f"sluice, version {version('sluice')}\n"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("-o", "json", "databases", "get", "sales"),
+        ("databases", "get", "sales", "-o", "json"),
+        ("databases", "get", "--output", "json", "sales"),
+        ("databases", "get", "sales", "--output=json"),
+        # Given after the subcommand, it wins over the one before.
+        ("-o", "table", "databases", "get", "sales", "-o", "json"),
+    ],
+)
+def test_output_is_accepted_before_and_after_the_subcommand(args: tuple[str, ...]) -> None:
+    result = run(FakeChannel({"GetDatabase": _sales}), *args)
+
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["name"] == "sales"
+
+
+def _leaves(command: click.Command, path: str) -> list[tuple[str, click.Command]]:
+    if isinstance(command, click.Group):
+        return [
+            leaf
+            for name, sub in command.commands.items()
+            for leaf in _leaves(sub, f"{path} {name}")
+        ]
+    return [(path, command)]
+
+
+def test_every_command_accepts_the_output_option() -> None:
+    leaves = _leaves(cli, "sluice")
+    assert len(leaves) > 40
+    for path, command in leaves:
+        options = [p for p in command.params if "-o" in getattr(p, "opts", ())]
+        assert len(options) == 1, path
+        assert options[0].opts == ["-o", "--output"], path
+
+
+def test_bad_input_is_exit_2_whoever_catches_it() -> None:
+    def invalid(request: object) -> catalog_pb2.GetDatabaseResponse:
+        raise rpc_error(
+            grpc.StatusCode.INVALID_ARGUMENT, "name is not valid", reason="InvalidInputException"
+        )
+
+    from_the_server = run(FakeChannel({"GetDatabase": invalid}), "databases", "get", "a/b")
+    from_click = run(FakeChannel({}), "databases", "get")
+
+    assert_one_error_line(from_the_server, 2, "InvalidInputException: name is not valid")
+    assert from_click.exit_code == 2
+
+
+def test_key_value_views_are_not_padded_to_the_terminal_width() -> None:
+    result = run(FakeChannel({"GetDatabase": _sales}), "databases", "get", "sales")
+
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[:3] == ["Name         sales", "Catalog", "Description  Sales data"]
+    assert all(line == line.rstrip() for line in lines)
+
+
+def test_tables_are_not_padded_either() -> None:
+    def two(request: object) -> catalog_pb2.GetDatabasesResponse:
+        return catalog_pb2.GetDatabasesResponse(
+            database_list=[
+                types_pb2.Database(name="a", description="a rather long description"),
+                types_pb2.Database(name="bb"),
+            ]
+        )
+
+    result = run(FakeChannel({"GetDatabases": two}), "databases", "list")
+
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert any(line.startswith(" bb") or line.startswith("bb") for line in lines), lines
+    assert all(line == line.rstrip() for line in lines)

@@ -220,8 +220,27 @@ def test_limit_stops_fetching_pages(served: Served) -> None:
     everything = sluice(served.address, "audit", "--limit", "0", "-o", "json")
 
     assert [e["seq"] for e in json.loads(result.stdout)] == ["7", "6", "5"]
-    assert len(served.service.queries) == 2 + 4  # 2 pages for 3 events, then all 4 pages
+    # One page of 4 (the fourth tells the listing was cut), then all 4 pages of 2.
+    assert [q.max_results for q in served.service.queries] == [4, 0, 0, 0, 0]
     assert len(json.loads(everything.stdout)) == 7
+    assert everything.stderr == ""
+
+
+def test_a_cut_listing_says_so_and_how_to_see_more(served: Served) -> None:
+    served.service.events = [event(i) for i in range(1, 8)]
+
+    cut = sluice(served.address, "audit", "--limit", "3")
+    exact = sluice(served.address, "audit", "--limit", "7")
+
+    assert cut.exit_code == 0, cut.output
+    assert cut.stderr == (
+        "note: showing the newest 3 events only, there are more: raise --limit (0 for all), "
+        "or narrow the listing with --since/--until or the filters\n"
+    )
+    assert len([line for line in cut.stdout.splitlines() if "glue:GetTable" in line]) == 3
+    assert exact.exit_code == 0, exact.output
+    assert exact.stderr == ""
+    assert len([line for line in exact.stdout.splitlines() if "glue:GetTable" in line]) == 7
 
 
 def test_json_output_uses_the_proto_field_names(served: Served) -> None:

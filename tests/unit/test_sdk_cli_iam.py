@@ -288,7 +288,8 @@ def test_policies_put_needs_a_name_and_statements(served: IamServer) -> None:
     )
 
 
-def test_server_side_validation_is_one_error_line(served: IamServer) -> None:
+def test_server_side_validation_is_one_error_line_and_exit_2(served: IamServer) -> None:
     result = sluice(served, "policies", "put", "p", "--allow", "GetTable=*")
-    assert_one_error_line(result, 1, "InvalidInputException")
+    # Bad input is exit 2, whether click, the client or the server catches it.
+    assert_one_error_line(result, 2, "InvalidInputException")
     assert "not an action pattern" in result.stderr
