@@ -8,7 +8,9 @@ import pytest
 from pydantic import ValidationError
 
 from catalog.model import DEFAULT_CATALOG_ID
+from control_plane.app import check_transport, describe_transport
 from control_plane.config import MIB, ServerConfig, describe_validation_error
+from control_plane.errors import StartupError
 
 pytestmark = pytest.mark.unit
 
@@ -106,3 +108,23 @@ def test_spare_sandboxes_default_to_one_with_a_warm_pool_only() -> None:
     assert ServerConfig(pool_size=2, spare_sandboxes=0).spares == 0
     with pytest.raises(ValidationError):
         ServerConfig(spare_sandboxes=-1)
+
+
+def test_transport_settings() -> None:
+    # No flags: plaintext on the default loopback host.
+    check_transport(ServerConfig())
+    assert describe_transport(ServerConfig()) == "plaintext (loopback only)"
+    assert ServerConfig(plaintext=True).insecure is True  # the old name still works
+    with pytest.raises(StartupError, match=r"0\.0\.0\.0 is not a loopback address"):
+        check_transport(ServerConfig(host="0.0.0.0"))
+    open_plaintext = ServerConfig(host="0.0.0.0", insecure=True)
+    check_transport(open_plaintext)
+    assert describe_transport(open_plaintext) == "plaintext (--insecure: NOT encrypted)"
+    tls = ServerConfig(host="0.0.0.0", tls_cert=Path("c"), tls_key=Path("k"))
+    check_transport(tls)
+    assert describe_transport(tls) == "TLS"
+    assert "exclude each other" in _problem(insecure=True, tls_cert="c", tls_key="k")
+    assert "only for plaintext servers on loopback" in _problem(
+        host="0.0.0.0", insecure=True, insecure_no_auth=True
+    )
+    assert ServerConfig(insecure_no_auth=True).insecure_no_auth
