@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -30,13 +31,15 @@ from agents.naming import HEAD_MARKER_VAR
 from agents.run_files import write_status
 from agents.runs import LogStream, RunProgress, RunRequest, RunState
 from agents.supervisor import LOST_RUN_MESSAGE
+from control_plane.config import ServerConfig
 from control_plane.jobs.agent_process import AgentProcess
 from control_plane.jobs.agents_executor import AgentsExecutor
 from control_plane.jobs.executor import CapacityUnavailable, ExecutionState, LaunchRequest
 from control_plane.jobs.model import CommandName
 from control_plane.jobs.model import IsolationTuple as RunIsolation
+from control_plane.jobs.runtime import sandbox_dir
 from control_plane.jobs.workers import worker_spec
-from tests.integration.conftest import ServerProcess
+from tests.integration.conftest import ServerProcess, start_server, stop_server
 
 pytestmark = pytest.mark.integration
 
@@ -80,12 +83,23 @@ def agent(data_dir: Path) -> Iterator[AgentProcess]:
         process.stop(keep_environments=False, timeout_s=30)
 
 
+@pytest.fixture(scope="module")
+def spare_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """A server with one spare sandbox: its agent runs, without Ray (no warm pool)."""
+    running = start_server(tmp_path_factory.mktemp("spare"), "--spare-sandboxes", "1")
+    yield running
+    stop_server(running.process)
+    # The sandbox's work area is in the temp dir, not under the test's own.
+    shutil.rmtree(sandbox_dir(ServerConfig(data_dir=running.data_dir)), ignore_errors=True)
+
+
 def answered(agent: AgentProcess) -> bool:
     """Whether an agent answers (a run it knows is not reported RUNNING)."""
     return agent.client.progress("jr_done").state is RunState.SUCCEEDED
 
 
-def test_the_server_process_never_loads_ray(server: ServerProcess) -> None:
+def test_the_server_process_never_loads_ray(spare_server: ServerProcess) -> None:
+    server = spare_server
     maps = Path(f"/proc/{server.process.pid}/maps").read_text()
     modules = {line.rsplit("/", 1)[-1] for line in maps.splitlines() if ".so" in line}
     assert not [m for m in modules if "_raylet" in m], "the server process loaded Ray"
@@ -94,10 +108,12 @@ def test_the_server_process_never_loads_ray(server: ServerProcess) -> None:
         for child in _children(server.process.pid)
         if "agents.service" in " ".join(_cmdline(child))
     ]
-    assert len(agents) == 1, "the server runs one job agent"
+    assert len(agents) == 1, "the server runs one job agent: its spare sandbox's"
 
 
-def test_the_agent_logs_through_the_server(server: ServerProcess) -> None:
+def test_the_agent_logs_through_the_server(spare_server: ServerProcess) -> None:
+    server = spare_server
+
     def agent_records() -> list[dict[str, object]]:
         lines = [line for line in server.log_text().splitlines() if line.startswith("{")]
         return [r for r in map(json.loads, lines) if r.get("logger") == "sluice.agent"]
