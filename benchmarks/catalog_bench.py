@@ -25,7 +25,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, timedelta
 
@@ -74,9 +74,25 @@ def _channel(address: str) -> grpc.Channel:
 
 @contextmanager
 def _server(db_url: str | None, auth: bool = True) -> Iterator[str]:
+    with _server_process(db_url, auth=auth) as (address, _proc):
+        yield address
+
+
+@contextmanager
+def _server_process(
+    db_url: str | None,
+    *,
+    auth: bool = True,
+    wrapper: Sequence[str] = (),
+    start_timeout_s: float = 60.0,
+    stop_timeout_s: float = 20.0,
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """A server on a free loopback port with a temporary data dir, SERVING; yields its address
+    and process. wrapper prefixes the command (e.g. valgrind and its options)."""
     port = _free_port()
     with tempfile.TemporaryDirectory(prefix="sluice-bench-") as data_dir:
         cmd = [
+            *wrapper,
             sys.executable,
             "-m",
             "control_plane",
@@ -97,18 +113,18 @@ def _server(db_url: str | None, auth: bool = True) -> Iterator[str]:
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
         address = f"127.0.0.1:{port}"
         try:
-            _wait_serving(address, proc)
-            yield address
+            _wait_serving(address, proc, start_timeout_s)
+            yield address, proc
         finally:
             proc.terminate()
             try:
-                proc.wait(timeout=20)
+                proc.wait(timeout=stop_timeout_s)
             except subprocess.TimeoutExpired:
                 proc.kill()
 
 
-def _wait_serving(address: str, proc: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 60
+def _wait_serving(address: str, proc: subprocess.Popen[bytes], timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
     with grpc.insecure_channel(address) as channel:
         health = health_pb2_grpc.HealthStub(channel)
         while time.monotonic() < deadline:
@@ -122,7 +138,7 @@ def _wait_serving(address: str, proc: subprocess.Popen[bytes]) -> None:
             except grpc.RpcError:
                 pass
             time.sleep(0.1)
-    raise SystemExit("server did not become healthy within 60 s")
+    raise SystemExit(f"server did not become healthy within {timeout_s:.0f} s")
 
 
 def _setup(stub: pb_grpc.CatalogServiceStub) -> None:

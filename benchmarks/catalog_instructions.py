@@ -24,13 +24,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -48,54 +46,28 @@ from sluice.catalog.v1 import catalog_pb2_grpc as pb_grpc
 # valgrind slows the server down some fifty times.
 CALL_TIMEOUT_S = 600.0
 START_TIMEOUT_S = 900.0
+STOP_TIMEOUT_S = 300.0
 
 
 @contextmanager
 def _counted_server(auth: bool) -> Iterator[tuple[str, subprocess.Popen[bytes], Path]]:
     """A server under callgrind (counting off); yields its address, process and output file."""
-    port = cb._free_port()
     with tempfile.TemporaryDirectory(prefix="sluice-instr-") as scratch:
         out = Path(scratch) / "callgrind.out"
-        data_dir = Path(scratch) / "data"
-        cmd = [
+        wrapper = (
             "valgrind",
             "--tool=callgrind",
             "--instr-atstart=no",
             f"--callgrind-out-file={out}",
-            sys.executable,
-            "-m",
-            "control_plane",
-            *("--port", str(port), "--data-dir", str(data_dir), "--plaintext"),
-            *("--pool-size", "0", "--log-level", "WARNING"),
-        ]
-        if not auth:
-            cmd.append("--insecure-no-auth")
-        env = {**os.environ, "SLUICE_BOOTSTRAP_TOKEN": cb.TOKEN}
-        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
-        address = f"127.0.0.1:{port}"
-        try:
-            _wait_serving(address, proc)
+        )
+        with cb._server_process(
+            None,
+            auth=auth,
+            wrapper=wrapper,
+            start_timeout_s=START_TIMEOUT_S,
+            stop_timeout_s=STOP_TIMEOUT_S,
+        ) as (address, proc):
             yield address, proc, out
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=300)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-
-
-def _wait_serving(address: str, proc: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            detail = proc.stderr.read().decode() if proc.stderr else ""
-            raise SystemExit(f"server exited: {detail[-2000:]}")
-        try:
-            cb._wait_serving(address, proc)
-            return
-        except SystemExit:
-            continue
-    raise SystemExit(f"the server under valgrind did not serve within {START_TIMEOUT_S:.0f} s")
 
 
 def _counting(proc: subprocess.Popen[bytes], on: bool) -> None:
@@ -110,7 +82,7 @@ def _counting(proc: subprocess.Popen[bytes], on: bool) -> None:
 def _instructions(proc: subprocess.Popen[bytes], out: Path) -> int:
     """Stops the server and returns the instructions counted (callgrind's summary line)."""
     proc.terminate()
-    proc.wait(timeout=300)
+    proc.wait(timeout=STOP_TIMEOUT_S)
     # callgrind writes "summary:" (0 when counting began late) and "totals:"; take the count.
     counts = [int(n) for n in re.findall(r"^(?:summary|totals): (\d+)", out.read_text(), re.M)]
     if not counts or max(counts) == 0:
