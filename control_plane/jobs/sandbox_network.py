@@ -31,7 +31,7 @@ def denied_endpoints(database_url: str) -> list[netpolicy.Endpoint]:
         url = make_url(database_url)
     except ArgumentError:
         return []
-    if not url.drivername.startswith("postgresql") or not url.host or url.host.startswith("/"):
+    if url.get_backend_name() != "postgresql" or not url.host or url.host.startswith("/"):
         return []
     return [netpolicy.Endpoint(url.host, url.port or POSTGRESQL_PORT)]
 
