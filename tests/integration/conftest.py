@@ -14,9 +14,10 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import grpc
 import psycopg
@@ -26,6 +27,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from sdk.auth import BearerToken
 from sluice.catalog.v1 import catalog_pb2_grpc
 
+T = TypeVar("T")
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # Every test server's operator token (SLUICE_BOOTSTRAP_TOKEN at its first start); the SDK and
 # CLI of the tests find it in SLUICE_TOKEN.
@@ -93,6 +95,20 @@ def operator_token() -> Iterator[str]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("SLUICE_TOKEN", OPERATOR_TOKEN)
         yield OPERATOR_TOKEN
+
+
+def wait_until(
+    condition: Callable[[], T | None], timeout_s: float, what: str, interval_s: float = 0.2
+) -> T:
+    """Poll condition until it returns something truthy; fail after timeout_s."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
+        time.sleep(interval_s)
 
 
 def wait_until_serving(

@@ -15,9 +15,8 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TypeVar
 
 import pytest
 
@@ -39,23 +38,12 @@ from control_plane.jobs.model import CommandName
 from control_plane.jobs.model import IsolationTuple as RunIsolation
 from control_plane.jobs.runtime import sandbox_dir
 from control_plane.jobs.workers import worker_spec
-from tests.integration.conftest import ServerProcess, start_server, stop_server
+from tests.integration.conftest import ServerProcess, start_server, stop_server, wait_until
 
 pytestmark = pytest.mark.integration
 
-T = TypeVar("T")
+POLL_S = 0.05
 AGENT_TIMEOUT_S = 60.0
-
-
-def wait_until(condition: Callable[[], T | None], timeout_s: float, what: str) -> T:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
-        time.sleep(0.05)
 
 
 @pytest.fixture
@@ -118,14 +106,16 @@ def test_the_agent_logs_through_the_server(spare_server: ServerProcess) -> None:
         lines = [line for line in server.log_text().splitlines() if line.startswith("{")]
         return [r for r in map(json.loads, lines) if r.get("logger") == "sluice.agent"]
 
-    records = wait_until(agent_records, AGENT_TIMEOUT_S, "a record of the agent in the log")
+    records = wait_until(
+        agent_records, AGENT_TIMEOUT_S, "a record of the agent in the log", interval_s=POLL_S
+    )
 
     assert records[0]["msg"].startswith("agent ready"), records[0]
     assert records[0]["agent_pid"] in _children(server.process.pid)
 
 
 def test_the_client_reads_runs_through_the_agent(agent: AgentProcess) -> None:
-    wait_until(lambda: answered(agent), AGENT_TIMEOUT_S, "the agent to answer")
+    wait_until(lambda: answered(agent), AGENT_TIMEOUT_S, "the agent to answer", interval_s=POLL_S)
     client = agent.client
 
     chunk = client.read_log("jr_done", LogStream.STDOUT)
@@ -140,18 +130,25 @@ def test_the_client_reads_runs_through_the_agent(agent: AgentProcess) -> None:
 
 
 def test_a_killed_agent_is_started_again(agent: AgentProcess) -> None:
-    wait_until(lambda: answered(agent), AGENT_TIMEOUT_S, "the agent to answer")
+    wait_until(lambda: answered(agent), AGENT_TIMEOUT_S, "the agent to answer", interval_s=POLL_S)
     first = agent.pid
     assert first is not None
 
     os.kill(first, signal.SIGKILL)
 
-    wait_until(lambda: agent.pid not in (None, first), AGENT_TIMEOUT_S, "a new agent process")
-    wait_until(lambda: answered(agent), AGENT_TIMEOUT_S, "the new agent to answer")
+    wait_until(
+        lambda: agent.pid not in (None, first),
+        AGENT_TIMEOUT_S,
+        "a new agent process",
+        interval_s=POLL_S,
+    )
+    wait_until(
+        lambda: answered(agent), AGENT_TIMEOUT_S, "the new agent to answer", interval_s=POLL_S
+    )
 
 
 def test_without_an_agent_nothing_is_decided(agent: AgentProcess, data_dir: Path) -> None:
-    wait_until(lambda: answered(agent), AGENT_TIMEOUT_S, "the agent to answer")
+    wait_until(lambda: answered(agent), AGENT_TIMEOUT_S, "the agent to answer", interval_s=POLL_S)
     assert agent.stop(keep_environments=False, timeout_s=30) == 0
     client = AgentClient(socket_path(data_dir))
     executor = AgentsExecutor(client, PoolConfig().spec)
@@ -199,7 +196,7 @@ def test_an_agent_that_cannot_reach_its_cluster_is_started_again_with_backoff(
     )
     process.start()
     try:
-        wait_until(lambda: len(restarts) >= 3, AGENT_TIMEOUT_S, "three restarts")
+        wait_until(lambda: len(restarts) >= 3, AGENT_TIMEOUT_S, "three restarts", interval_s=POLL_S)
         status = process.client.pool_status()
     finally:
         process.stop(keep_environments=False, timeout_s=30)
@@ -224,7 +221,9 @@ def test_a_stop_without_a_live_agent_stops_the_embedded_head_unless_runs_execute
         pid = process.pid
         assert pid is not None
         os.kill(pid, signal.SIGKILL)
-        wait_until(lambda: process.pid is None, AGENT_TIMEOUT_S, "the agent to die")
+        wait_until(
+            lambda: process.pid is None, AGENT_TIMEOUT_S, "the agent to die", interval_s=POLL_S
+        )
 
         process.stop(keep_environments=keep, timeout_s=30)
 
@@ -254,6 +253,7 @@ def test_an_agent_exits_when_its_server_is_gone_or_on_sigterm(data_dir: Path, ho
             lambda: client.progress("jr_never").state is RunState.LOST,
             AGENT_TIMEOUT_S,
             "the agent to answer",
+            interval_s=POLL_S,
         )
 
         if how == "SIGTERM":

@@ -14,10 +14,9 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TypeVar
 
 import grpc
 import pytest
@@ -31,11 +30,11 @@ from tests.integration.conftest import (
     ServerProcess,
     authed_channel,
     restart_server,
+    wait_until,
 )
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-T = TypeVar("T")
 CLI = Path(sys.executable).parent / "sluice"
 State = types_pb2.JobRunState
 TERMINAL = {
@@ -85,17 +84,6 @@ import os, time
 print(f"PID {os.getpid()}", flush=True)
 time.sleep(600)
 """
-
-
-def wait_until(condition: Callable[[], T | None], timeout_s: float, what: str) -> T:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
-        time.sleep(0.2)
 
 
 @pytest.fixture(scope="module")

@@ -6,11 +6,9 @@ from __future__ import annotations
 import json
 import signal
 import threading
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TypeVar
 
 import grpc
 import psutil
@@ -31,11 +29,11 @@ from tests.integration.conftest import (
     restart_server,
     start_server,
     stop_server,
+    wait_until,
 )
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(900)]
 
-T = TypeVar("T")
 State = types_pb2.JobRunState
 RUN_TIMEOUT_S = 300.0
 TERMINAL = {
@@ -53,17 +51,6 @@ if os.environ["SLUICE_ATTEMPT"] == "0":
     time.sleep(600)
 print("retry ran", flush=True)
 """
-
-
-def wait_until(condition: Callable[[], T | None], timeout_s: float, what: str) -> T:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
-        time.sleep(0.2)
 
 
 def sandboxes_of(server: ServerProcess) -> dict[str, AgentsConfig]:

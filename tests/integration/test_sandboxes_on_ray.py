@@ -12,10 +12,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import time
 import uuid
-from collections.abc import Callable, Iterator
-from typing import TypeVar
+from collections.abc import Iterator
 
 import grpc
 import psycopg
@@ -33,11 +31,12 @@ from tests.integration.conftest import (
     restart_server,
     start_server,
     stop_server,
+    wait_until,
 )
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-T = TypeVar("T")
+POLL_S = 0.5
 State = types_pb2.JobRunState
 TERMINAL = {
     State.JOB_RUN_STATE_SUCCEEDED,
@@ -75,17 +74,6 @@ print("PROBE " + json.dumps({
 }), flush=True)
 """
 PG_SOCKET_DIR = "/var/run/postgresql"
-
-
-def wait_until(condition: Callable[[], T | None], timeout_s: float, what: str) -> T:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
-        time.sleep(0.5)
 
 
 @pytest.fixture(scope="module")
@@ -161,7 +149,7 @@ def run_probe(channel: grpc.Channel) -> dict:
         run = jobs.GetJobRun(jobs_pb2.GetJobRunRequest(job_name=name, run_id=run_id)).job_run
         return run if run.job_run_state in TERMINAL else None
 
-    run = wait_until(ended, RUN_TIMEOUT_S, f"run {run_id} to end")
+    run = wait_until(ended, RUN_TIMEOUT_S, f"run {run_id} to end", interval_s=POLL_S)
     entries = jobs.GetJobRunLogs(
         jobs_pb2.GetJobRunLogsRequest(job_name=name, run_id=run_id, max_results=1000)
     ).entries
@@ -191,6 +179,7 @@ def test_each_account_runs_in_a_sandbox_of_its_own(sandboxed_server: ServerProce
             lambda: [s for s in pool_of(operator).sandboxes if not s.account],
             60,
             "the spare sandbox",
+            interval_s=POLL_S,
         )[0]
         probe_b = run_probe(bob)
         probe_a = run_probe(alice)
