@@ -18,8 +18,9 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from agents.config import AgentsConfig, EnvironmentSpec, PoolConfig, RayConfig
-from agents.runs import RunProgress
+from sluice.agents.config import AgentsConfig, EnvironmentSpec, PoolConfig, RayConfig
+from sluice.agents.ports import PortBlock
+from sluice.agents.runs import RunProgress
 
 SERVICE = "sluice.agent.internal.Agent"
 SOCKET_NAME = "agent.sock"
@@ -82,7 +83,7 @@ class PoolStatus:
     busy: int
     ray_started: bool
     ray_address: str
-    # Whether the kernel enforces environments' resource limits, and which (agents.limits).
+    # Whether the kernel enforces environments' resource limits, and which (sluice.agents.limits).
     resource_limits: str = ""
 
 
@@ -111,6 +112,7 @@ class AgentSettings:
         ray = dict(values["ray"])
         for key in ("auth_token_path", "temp_dir"):
             ray[key] = Path(ray[key]) if ray[key] is not None else None
+        ray["ports"] = PortBlock(**ray["ports"]) if ray.get("ports") else None
         pool = dict(values["pool"])
         pool["spec"] = EnvironmentSpec.from_dict(pool["spec"])
         config = AgentsConfig(

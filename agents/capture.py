@@ -15,7 +15,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import BinaryIO
 
-from agents.runs import LogStream
+from sluice.agents.runs import LogStream
 
 _MARKER_START = b"\x00\x01sluice-switch:"
 _MARKER_END = b"\x01\x00"

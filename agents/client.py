@@ -13,12 +13,12 @@ from typing import Any
 
 import grpc
 
-from agents.api import Method, Outcome, PoolStatus, RunLaunch, decode, encode
-from agents.config import EnvironmentSpec
-from agents.errors import AgentUnavailable, EnvironmentStartFailed, NoCapacity
-from agents.isolation import IsolationTuple
-from agents.runs import LogChunk, LogStream, RunProgress, RunRequest, RunState
-from common.errors import AlreadyExists, InternalError, InvalidInput
+from sluice.agents.api import Method, Outcome, PoolStatus, RunLaunch, decode, encode
+from sluice.agents.config import EnvironmentSpec
+from sluice.agents.errors import AgentUnavailable, EnvironmentStartFailed, NoCapacity
+from sluice.agents.isolation import IsolationTuple
+from sluice.agents.runs import LogChunk, LogStream, RunProgress, RunRequest, RunState
+from sluice.common.errors import AlreadyExists, InternalError, InvalidInput
 
 # A launch waits for its environment, cold ones included (the agent enforces its own limits).
 LAUNCH_TIMEOUT_S = 3600.0
@@ -37,7 +37,7 @@ class AgentClient:
     """Calls the agent listening on a unix socket; thread-safe.
 
     Args:
-        socket_path: the agent's socket (agents.api.socket_path of its data dir).
+        socket_path: the agent's socket (sluice.agents.api.socket_path of its data dir).
         pool_size: the agent's configured pool size, reported while it does not answer.
     """
 

@@ -11,9 +11,9 @@ from ray._private import ray_constants
 from ray._raylet import AuthenticationTokenLoader
 from ray._raylet import Config as RayConfig
 
-from agents import head, naming, safe_pickle
-from agents.config import AgentsConfig
-from agents.errors import ClusterUnavailable
+from sluice.agents import head, naming, safe_pickle
+from sluice.agents.config import AgentsConfig
+from sluice.agents.errors import ClusterUnavailable
 
 
 class RayCluster:

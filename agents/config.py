@@ -9,8 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from agents.os_users import check_user_name
-from common.errors import InvalidInput
+from sluice.agents.os_users import check_user_name
+from sluice.agents.ports import PortBlock
+from sluice.common.errors import InvalidInput
 
 MIB = 1024 * 1024
 
@@ -82,6 +83,8 @@ class RayConfig:
         temp_dir: Ray's temp/session dir of the embedded head; None puts it in the data dir.
         start_timeout_s: deadline for `ray start` of the embedded head.
         connect_timeout_s: deadline for connecting this process to the cluster.
+        ports: the sandbox's port block, where every listening port of the embedded head and
+            of its Spark falls (sluice.agents.ports); None picks free ports (no sandbox).
     """
 
     address: str | None = None
@@ -92,6 +95,7 @@ class RayConfig:
     temp_dir: Path | None = None
     start_timeout_s: float = 90.0
     connect_timeout_s: float = 30.0
+    ports: PortBlock | None = None
 
     def __post_init__(self) -> None:
         _check_range("ray.num_cpus", self.num_cpus, 1, 4096)
@@ -154,7 +158,7 @@ class AgentsConfig:
         poll_interval_s: how often active runs are polled (failure detection latency).
         rpc_timeout_s: deadline for one call to an environment's host actor.
         teardown_timeout_s: deadline for an environment's processes to disappear.
-        run_as: the OS user every process of the embedded head runs as (agents.os_users names
+        run_as: the OS user every process of the embedded head runs as (sluice.agents.os_users names
             it, root creates it); None runs them as this process's user. Needs a work_dir
             outside the data dir, and no ray.address (an existing cluster runs as it runs).
         work_dir: the sandbox's work area, everything the head's processes read or write (Ray's

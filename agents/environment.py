@@ -9,14 +9,14 @@ from typing import Any, TypeVar
 import ray
 from ray.actor import ActorHandle
 
-from agents import naming
-from agents.config import EnvironmentSpec
-from agents.errors import EnvironmentLost, EnvironmentUnresponsive
-from agents.host_info import HostInfo
-from agents.isolation import IsolationTuple
-from agents.run_files import well_typed_progress
-from agents.runs import RunProgress, RunRequest
-from common.errors import SluiceError
+from sluice.agents import naming
+from sluice.agents.config import EnvironmentSpec
+from sluice.agents.errors import EnvironmentLost, EnvironmentUnresponsive
+from sluice.agents.host_info import HostInfo
+from sluice.agents.isolation import IsolationTuple
+from sluice.agents.run_files import well_typed_progress
+from sluice.agents.runs import RunProgress, RunRequest
+from sluice.common.errors import SluiceError
 
 T = TypeVar("T")
 
@@ -112,7 +112,7 @@ class EnvironmentHandle:
                 f"environment {self.environment_id} failed: {_first_line(exc)}"
             ) from exc
         except ray.exceptions.RayError as exc:
-            # E.g. an answer that may not be unpickled here (agents.safe_pickle).
+            # E.g. an answer that may not be unpickled here (sluice.agents.safe_pickle).
             raise EnvironmentLost(
                 f"environment {self.environment_id} sent an unreadable answer: {_first_line(exc)}"
             ) from None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from common.errors import FailedPrecondition, InternalError, ResourceNumberLimitExceeded
+from sluice.common.errors import FailedPrecondition, InternalError, ResourceNumberLimitExceeded
 
 
 class EnvironmentLost(InternalError):

@@ -28,12 +28,13 @@ from pathlib import Path
 
 import psutil
 
-from agents.config import MIB, AgentsConfig
-from agents.errors import ClusterUnavailable
-from agents.layout import DataLayout, layout_of
-from agents.naming import HEAD_MARKER_VAR
-from agents.os_users import OsUser, can_switch_users, ensure_user, lookup
-from common.secrets import without_server_secrets
+from sluice.agents.config import MIB, AgentsConfig
+from sluice.agents.errors import ClusterUnavailable
+from sluice.agents.layout import DataLayout, layout_of
+from sluice.agents.naming import HEAD_MARKER_VAR
+from sluice.agents.os_users import OsUser, can_switch_users, ensure_user, lookup
+from sluice.agents.ports import PortBlock
+from sluice.common.secrets import without_server_secrets
 
 _LOCALHOST = "127.0.0.1"
 _LOG_TAIL_CHARS = 2000
@@ -187,30 +188,25 @@ def _start(config: AgentsConfig, layout: DataLayout) -> HeadRecord:
             _copy_token(layout)
     else:
         _prepare_work_area(config, layout, user)
-    gcs_port, client_port, agent_port, dashboard_port = _free_ports(4)
     command = [
         sys.executable,
         "-m",
         "ray.scripts.scripts",
         "start",
         "--head",
-        f"--port={gcs_port}",
         f"--node-ip-address={_LOCALHOST}",
         f"--num-cpus={config.ray.num_cpus}",
         f"--object-store-memory={config.ray.object_store_memory_mb * MIB}",
         f"--temp-dir={temp_dir}",
-        f"--ray-client-server-port={client_port}",
-        f"--dashboard-agent-listen-port={agent_port}",
         "--disable-usage-stats",
+        *_port_options(config.ray.ports, config.ray.include_dashboard),
     ]
     if config.ray.include_dashboard:
-        command += [
-            "--include-dashboard=true",
-            f"--dashboard-host={_LOCALHOST}",
-            f"--dashboard-port={dashboard_port}",
-        ]
+        command += ["--include-dashboard=true", f"--dashboard-host={_LOCALHOST}"]
     else:
         command.append("--include-dashboard=false")
+    gcs_port = int(_option(command, "--port"))
+    client_port = int(_option(command, "--ray-client-server-port"))
     with layout.head_log.open("ab") as log:
         try:
             # A session of its own: the head must survive the control plane's process group.
@@ -247,6 +243,26 @@ def _start(config: AgentsConfig, layout: DataLayout) -> HeadRecord:
     return record
 
 
+def _port_options(ports: PortBlock | None, dashboard: bool) -> list[str]:
+    """The head's port options: every listening port in the sandbox's block, or (no block) the
+    ports Ray would otherwise take fixed defaults for (6379 is Redis's), on free ports."""
+    if ports is not None:
+        return ports.ray_start_options(dashboard)
+    gcs_port, client_port, agent_port, dashboard_port = _free_ports(4)
+    options = [
+        f"--port={gcs_port}",
+        f"--ray-client-server-port={client_port}",
+        f"--dashboard-agent-listen-port={agent_port}",
+    ]
+    if dashboard:
+        options.append(f"--dashboard-port={dashboard_port}")
+    return options
+
+
+def _option(command: list[str], name: str) -> str:
+    return next(arg.partition("=")[2] for arg in command if arg.startswith(name + "="))
+
+
 def _head_environment(
     config: AgentsConfig, layout: DataLayout, user: OsUser | None
 ) -> dict[str, str]:
@@ -270,6 +286,8 @@ def _head_environment(
     )
     if config.ray.address is None:
         env["RAY_AUTH_TOKEN_PATH"] = str(layout.work_token_file)
+    if config.ray.ports is not None:
+        env.update(config.ray.ports.ray_environment())
     if user is not None:
         env.update({"HOME": str(layout.work_area), "USER": user.name, "LOGNAME": user.name})
         env.pop("PWD", None)
@@ -278,8 +296,13 @@ def _head_environment(
 
 
 def _head_user(config: AgentsConfig) -> OsUser | None:
-    """The user the head runs as, created if missing; None for this process's user."""
+    """The user the head runs as, created if missing; None for this process's user (also when
+    this process runs as run_as already: the server started the agent as the sandbox's user,
+    which then prepares its own work area)."""
     if config.run_as is None:
+        return None
+    existing = lookup(config.run_as)
+    if existing is not None and existing.uid == os.geteuid():
         return None
     if not can_switch_users():
         raise ClusterUnavailable(

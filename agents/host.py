@@ -20,17 +20,20 @@ from typing import Any
 
 import ray
 
-from agents import naming, spark_session
-from agents.capture import OutputCapture
-from agents.config import EnvironmentSpec
-from agents.host_info import HostInfo, HostPhase
-from agents.isolation import IsolationTuple
-from agents.layout import DataLayout
-from agents.processes import environment_pids, process_alive, ray_java_driver_lib_dirs
-from agents.run_files import write_status
-from agents.runs import LogStream, RunProgress, RunRequest, RunState
-from agents.script_runner import ScriptOutcome, execute_script
-from common.errors import FailedPrecondition, InvalidInput
+from sluice.agents import naming, spark_session
+from sluice.agents.capture import OutputCapture
+from sluice.agents.config import EnvironmentSpec
+from sluice.agents.host_info import HostInfo, HostPhase
+from sluice.agents.isolation import IsolationTuple
+from sluice.agents.layout import DataLayout
+from sluice.agents.ports import spark_ports
+from sluice.agents.processes import environment_pids, process_alive, ray_java_driver_lib_dirs
+from sluice.agents.run_files import write_status
+from sluice.agents.runs import LogStream, RunProgress, RunRequest, RunState
+from sluice.agents.script_runner import ScriptOutcome, execute_script
+from sluice.common.errors import FailedPrecondition, InvalidInput
+from sluice.sdk.metastore.scoped import RunScopedClients
+from sluice.sdk.metastore.server import MetastoreDoor
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +65,9 @@ class EnvironmentHost:
         self._created_at = time.time()
         self._ready_at: float | None = None
         self._last_active_at = self._created_at
+        # Spark SQL's Hive metastore: a door on loopback acting as the executing run.
+        self._metastore_clients = RunScopedClients()
+        self._metastore: MetastoreDoor | None = None
         self._prepare_process()
 
     def start(self) -> dict[str, Any]:
@@ -79,12 +85,22 @@ class EnvironmentHost:
             if placement_group is None:
                 raise FailedPrecondition("the host actor is not in a placement group")
             self._capture = OutputCapture(self._working_dir / "environment.log")
+            warehouse = self._layout.work_area / "warehouse"
+            self._metastore = self._start_metastore(warehouse)
             with self._capture.driver_launch():
                 spark = spark_session.start_session(
-                    self._environment_id, self._spec, self._working_dir, placement_group
+                    self._environment_id,
+                    self._spec,
+                    self._working_dir,
+                    placement_group,
+                    metastore_uri=self._metastore.uri,
+                    warehouse=warehouse,
                 )
             spark_session.warm_up(spark)
+            spark_session.connect_catalog(spark)
         except BaseException as exc:
+            if self._metastore is not None:
+                self._metastore.stop()
             with self._lock:
                 self._phase = HostPhase.BROKEN
                 self._failure = f"Spark failed to start: {exc!r}"
@@ -97,6 +113,31 @@ class EnvironmentHost:
             self._phase = HostPhase.READY
             self._ready_at = self._last_active_at = time.time()
             return self._info().to_dict()
+
+    def _start_metastore(self, warehouse: Path) -> MetastoreDoor:
+        """The environment's metastore door, on loopback, before Spark takes its ports.
+
+        Its port is the first free one of the sandbox's Spark ports, which the kernel refuses to
+        other sandboxes' users (agents.ports): the door acts as the executing run, so no other
+        account may reach it. Outside a port block (no sandboxes), any free port.
+        """
+        ports = spark_ports()
+        candidates = range(ports[0], ports[1] + 1) if ports is not None else [0]
+        for port in candidates:
+            door = MetastoreDoor(
+                self._metastore_clients,
+                warehouse.as_uri(),
+                host="127.0.0.1",
+                port=port,
+                # Dropping a managed table deletes its files, as Hive's metastore does: with
+                # the sandbox user's rights, no more than the run's script has itself.
+                data_root=Path("/"),
+            )
+            try:
+                return door.start()
+            except OSError:
+                continue
+        raise FailedPrecondition(f"no free port for the metastore door in {ports}")
 
     def describe(self) -> dict[str, Any]:
         """HostInfo.to_dict() of this environment now."""
@@ -171,6 +212,7 @@ class EnvironmentHost:
         run_dir = self._layout.run_dir(run.run_id)
         _flush_std()
         capture.to_files({stream: self._layout.run_log(run.run_id, stream) for stream in LogStream})
+        self._metastore_clients.act_as(run.run_env)
         try:
             try:
                 outcome = execute_script(
@@ -187,6 +229,7 @@ class EnvironmentHost:
                 RunState.FAILED, f"the environment could not execute the run: {exc!r}"
             )
         self._forget_session_state()
+        self._metastore_clients.clear()
         self._finish(run.run_id, outcome.state, outcome.error_message)
 
     def _forget_session_state(self) -> None:
@@ -195,9 +238,10 @@ class EnvironmentHost:
         try:
             catalog = self._spark.catalog
             catalog.clearCache()
-            for table in catalog.listTables():
-                if table.isTemporary:
-                    catalog.dropTempView(table.name)
+            # The session's own list: listTables() would ask the metastore, as the run.
+            views = self._spark._jsparkSession.sessionState().catalog().listLocalTempViews("*")
+            for name in [views.apply(i).table() for i in range(views.size())]:
+                catalog.dropTempView(name)
         # The run is over either way; a session that cannot be reset fails the next check.
         except Exception:
             logger.exception("could not reset the Spark session after a run")

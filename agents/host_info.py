@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from agents.config import EnvironmentSpec
-from agents.isolation import IsolationTuple
+from sluice.agents.config import EnvironmentSpec
+from sluice.agents.isolation import IsolationTuple
 
 
 class HostPhase(StrEnum):

@@ -7,7 +7,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 
-from common.errors import InvalidInput
+from sluice.common.errors import InvalidInput
 
 
 @dataclass(frozen=True)

@@ -18,9 +18,9 @@ import ray
 from ray.util.placement_group import PlacementGroup
 from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
-from agents import naming, safe_pickle
-from agents.config import MIB, EnvironmentSpec
-from agents.host import EnvironmentHost
+from sluice.agents import naming, safe_pickle
+from sluice.agents.config import MIB, EnvironmentSpec
+from sluice.agents.host import EnvironmentHost
 
 # Actor calls the control plane makes while a run executes must not wait for one another.
 HOST_MAX_CONCURRENCY = 8

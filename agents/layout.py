@@ -15,8 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from agents.config import AgentsConfig
-from agents.runs import LogStream, check_run_id
+from sluice.agents.config import AgentsConfig
+from sluice.agents.runs import LogStream, check_run_id
 
 
 @dataclass(frozen=True)

@@ -15,22 +15,22 @@ import psutil
 import ray
 from ray.util.placement_group import PlacementGroup
 
-from agents import naming
-from agents.cluster import RayCluster
-from agents.config import EnvironmentSpec
-from agents.environment import EnvironmentHandle
-from agents.errors import (
+from sluice.agents import naming
+from sluice.agents.cluster import RayCluster
+from sluice.agents.config import EnvironmentSpec
+from sluice.agents.environment import EnvironmentHandle
+from sluice.agents.errors import (
     EnvironmentLost,
     EnvironmentStartFailed,
     EnvironmentUnresponsive,
     NoCapacity,
 )
-from agents.launcher import LaunchRequest
-from agents.layout import layout_of
-from agents.limits import EnvironmentLimits, limits_for, node_limits
-from agents.processes import environment_actor_pids, environment_pids, process_alive
-from common.errors import SluiceError
-from common.secrets import without_server_secrets
+from sluice.agents.launcher import LaunchRequest
+from sluice.agents.layout import layout_of
+from sluice.agents.limits import EnvironmentLimits, limits_for, node_limits
+from sluice.agents.processes import environment_actor_pids, environment_pids, process_alive
+from sluice.common.errors import SluiceError
+from sluice.common.secrets import without_server_secrets
 
 # The launcher connects to Ray and starts a worker for the host actor: seconds, not minutes.
 _LAUNCHER_EXTRA_S = 90.0
@@ -42,7 +42,7 @@ logger = logging.getLogger(__name__)
 
 
 class EnvironmentFactory:
-    """Creates environments (through agents.launcher), re-attaches to them, destroys them."""
+    """Creates environments (through sluice.agents.launcher), re-attaches to them, destroys them."""
 
     def __init__(self, cluster: RayCluster) -> None:
         self._cluster = cluster
@@ -270,7 +270,7 @@ class EnvironmentFactory:
         timeout = request.placement_timeout_s + _LAUNCHER_EXTRA_S
         try:
             completed = subprocess.run(
-                [sys.executable, "-m", "agents.launcher"],
+                [sys.executable, "-m", "sluice.agents.launcher"],
                 input=request.to_json(),
                 capture_output=True,
                 text=True,

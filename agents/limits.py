@@ -7,7 +7,10 @@ quota throttles it beyond its CPUs. Only cgroup v1 (one hierarchy per controller
 where it is not usable, UnenforcedLimits says so once in the log and enforces nothing.
 
 Each environment's cgroups are created under the cgroups of the agent process itself, so that
-whatever limits the agent lives under still apply to its environments.
+whatever limits the agent lives under still apply to its environments. On the embedded Ray the
+server (root) puts each sandbox's agent in a SandboxCgroups group of its own, whose limits only
+root may change, and delegates it to the sandbox's OS user: the unprivileged agent may create its
+environments' groups below it (they inherit its user), never raise the sandbox's own limits.
 """
 
 from __future__ import annotations
@@ -19,12 +22,12 @@ import os
 import signal
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
-from agents import naming
-from agents.config import MIB, EnvironmentSpec
+from sluice.agents import naming
+from sluice.agents.config import MIB, EnvironmentSpec
 
 logger = logging.getLogger(__name__)
 
@@ -168,30 +171,14 @@ class CgroupV1Limits:
         return "enforced: cgroup v1 memory, cpu and pids groups per environment"
 
     def create(self, environment_id: str, limits: ResourceLimits) -> None:
-        for controller in CONTROLLERS:
-            self._group(controller, environment_id).mkdir(exist_ok=True)
-        memory = self._group("memory", environment_id)
-        # Memory a process touched before it moved in is charged here too, where the kernel
-        # still can (newer kernels refuse: pages charged before the move stay with the parent).
-        with contextlib.suppress(OSError):
-            _write(memory / "memory.move_charge_at_immigrate", 3)
-        files = ["memory.limit_in_bytes"]
-        if (memory / "memory.memsw.limit_in_bytes").exists():
-            # With swap, memory+swap gets the same limit: the environment cannot swap out instead.
-            # The kernel keeps memory <= memory+swap at every step: raise the latter first.
-            raising = limits.memory_bytes > _read_int(memory / "memory.limit_in_bytes")
-            files = (
-                ["memory.memsw.limit_in_bytes", *files]
-                if raising
-                else [*files, "memory.memsw.limit_in_bytes"]
-            )
-        for name in files:
-            _write(memory / name, limits.memory_bytes)
-        cpu = self._group("cpu", environment_id)
-        _write(cpu / "cpu.cfs_period_us", CFS_PERIOD_US)
-        _write(cpu / "cpu.cfs_quota_us", max(1000, int(limits.cpus * CFS_PERIOD_US)))
-        _write(cpu / "cpu.shares", max(2, int(limits.cpus * SHARES_PER_CPU)))
-        _write(self._group("pids", environment_id) / "pids.max", limits.pids)
+        groups = {c: self._group(c, environment_id) for c in CONTROLLERS}
+        for group in groups.values():
+            group.mkdir(exist_ok=True)
+        # cgroup v1 refuses a CFS quota above the parent's: an environment gets its sandbox's.
+        parent_cpus = _quota_cpus(self._parents["cpu"])
+        if parent_cpus is not None and limits.cpus > parent_cpus:
+            limits = replace(limits, cpus=parent_cpus)
+        set_limits(groups, limits)
 
     def add(self, environment_id: str, pids: Iterable[int]) -> list[int]:
         moved = []
@@ -308,6 +295,149 @@ class UnenforcedLimits:
 
     def environment_ids(self) -> set[str]:
         return set()
+
+
+def set_limits(groups: dict[str, Path], limits: ResourceLimits) -> None:
+    """Write limits into existing groups (controller -> group dir)."""
+    memory = groups["memory"]
+    # Memory a process touched before it moved in is charged here too, where the kernel
+    # still can (newer kernels refuse: pages charged before the move stay with the parent).
+    with contextlib.suppress(OSError):
+        _write(memory / "memory.move_charge_at_immigrate", 3)
+    files = ["memory.limit_in_bytes"]
+    if (memory / "memory.memsw.limit_in_bytes").exists():
+        # With swap, memory+swap gets the same limit: the group cannot swap out instead.
+        # The kernel keeps memory <= memory+swap at every step: raise the latter first.
+        raising = limits.memory_bytes > _read_int(memory / "memory.limit_in_bytes")
+        files = (
+            ["memory.memsw.limit_in_bytes", *files]
+            if raising
+            else [*files, "memory.memsw.limit_in_bytes"]
+        )
+    for name in files:
+        _write(memory / name, limits.memory_bytes)
+    cpu = groups["cpu"]
+    _write(cpu / "cpu.cfs_period_us", CFS_PERIOD_US)
+    _write(cpu / "cpu.cfs_quota_us", max(1000, int(limits.cpus * CFS_PERIOD_US)))
+    _write(cpu / "cpu.shares", max(2, int(limits.cpus * SHARES_PER_CPU)))
+    _write(groups["pids"] / "pids.max", limits.pids)
+
+
+# What a delegated group's user may write: moving its own processes between its groups. The
+# directory is its too, so that it may make child groups (which then are its own entirely).
+DELEGATED_FILES = ("cgroup.procs", "tasks")
+
+
+class SandboxCgroups:
+    """One sandbox's cgroup v1 groups (memory, cpu, pids) below the server's own, made by root.
+
+    Root writes the limits; the group's directory, cgroup.procs and tasks are then given to the
+    sandbox's user, so its agent (and CgroupV1Limits.below_own_cgroups in it) makes environment
+    groups below, while the limit files stay root's: the sandbox cannot raise its own limits,
+    nor move a process out (the parent's cgroup.procs is root's).
+    """
+
+    def __init__(self, groups: dict[str, Path]) -> None:
+        """Args: groups: the sandbox's group dir of each controller (made or not)."""
+        self.groups = groups
+
+    @classmethod
+    def below_own_cgroups(cls, name: str, root: Path = CGROUP_ROOT) -> SandboxCgroups:
+        """The groups named name under this process's own group of each controller.
+
+        Raises:
+            OSError: a controller is not mounted as cgroup v1.
+        """
+        own = _own_cgroups()
+        groups = {}
+        for controller in CONTROLLERS:
+            if controller not in own:
+                raise OSError(errno.ENOENT, f"no cgroup v1 {controller} hierarchy")
+            parent = root / controller / own[controller].lstrip("/")
+            if not (parent / "cgroup.procs").is_file():
+                raise OSError(errno.ENOENT, f"{parent} is not a cgroup v1 {controller} group")
+            groups[controller] = parent / name
+        return cls(groups)
+
+    def create(self, limits: ResourceLimits, uid: int, gid: int) -> None:
+        """Make the groups (or update their limits) and delegate them to uid:gid."""
+        for group in self.groups.values():
+            group.mkdir(exist_ok=True)
+        set_limits(self.groups, limits)
+        for group in self.groups.values():
+            for path in (group, *(group / name for name in DELEGATED_FILES)):
+                os.chown(path, uid, gid, follow_symlinks=False)
+
+    def add(self, pid: int) -> None:
+        """Move a process (all its threads) into the sandbox's groups."""
+        for group in self.groups.values():
+            _write(group / "cgroup.procs", pid)
+
+    def limits(self) -> ResourceLimits | None:
+        """The limits in force, or None if the groups do not exist."""
+        try:
+            quota = _quota_cpus(self.groups["cpu"])
+            return ResourceLimits(
+                memory_bytes=_read_int(self.groups["memory"] / "memory.limit_in_bytes"),
+                cpus=quota if quota is not None else float(os.cpu_count() or 1),
+                pids=_read_int(self.groups["pids"] / "pids.max"),
+            )
+        except (OSError, ValueError):
+            return None
+
+    def pids(self) -> set[int]:
+        """Every process in the groups and their child groups."""
+        found: set[int] = set()
+        for group in self.groups.values():
+            for directory in _tree(group):
+                found |= _procs(directory)
+        return found
+
+    def destroy(self) -> None:
+        """Kill every process left in the groups (child groups too) and remove them all."""
+        deadline = time.monotonic() + _REMOVE_TIMEOUT_S
+        while True:
+            for pid in self.pids():
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(pid, signal.SIGKILL)
+            busy = []
+            for group in self.groups.values():
+                # Deepest first: a group with child groups cannot be removed.
+                for directory in reversed(_tree(group)):
+                    try:
+                        directory.rmdir()
+                    except FileNotFoundError:
+                        continue
+                    except OSError as exc:
+                        if exc.errno != errno.EBUSY:
+                            raise
+                        busy.append(directory)
+            if not busy:
+                return
+            if time.monotonic() > deadline:
+                raise OSError(errno.EBUSY, f"cgroups still busy: {busy}")
+            time.sleep(_REMOVE_POLL_S)
+
+
+def _tree(group: Path) -> list[Path]:
+    """group and the groups below it, parents before children; [] if it does not exist."""
+    if not group.is_dir():
+        return []
+    found = [group]
+    for entry in sorted(group.iterdir()):
+        if entry.is_dir() and not entry.is_symlink():
+            found.extend(_tree(entry))
+    return found
+
+
+def _quota_cpus(cpu_group: Path) -> float | None:
+    """A cpu group's CFS quota in CPUs; None if it has none (or cannot be read)."""
+    try:
+        quota = _read_int(cpu_group / "cpu.cfs_quota_us")
+        period = _read_int(cpu_group / "cpu.cfs_period_us")
+    except (OSError, ValueError):
+        return None
+    return quota / period if quota > 0 and period > 0 else None
 
 
 def node_limits(embedded: bool) -> EnvironmentLimits:

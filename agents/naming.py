@@ -23,7 +23,7 @@ RAYDP_EXECUTOR_PREFIX = "raydp-executor-"
 # Every process of an embedded head carries this variable (value: the head's ray dir), so a
 # head's processes are found, and only they are stopped, even with other clusters on the host.
 HEAD_MARKER_VAR = "SLUICE_AGENTS_HEAD"
-# Each environment's kernel limits are cgroups of this name (see agents.limits).
+# Each environment's kernel limits are cgroups of this name (see sluice.agents.limits).
 CGROUP_PREFIX = "sluice-env-"
 
 _ENVIRONMENT_ID = re.compile(r"^[a-z0-9]{16}$")

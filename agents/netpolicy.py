@@ -18,6 +18,12 @@ An endpoint on an address of this host (loopback, unspecified or any address bou
 denied on every local address (`fib daddr type local`): a server listening on 0.0.0.0 is the same
 server whichever local address a script connects to. Unix sockets are outside nftables' reach.
 
+Sandboxes on one host are kept apart two ways (both with a PortFence): by address, each uid is
+refused the local ports of the Sluice range outside its own port block (sluice.agents.ports),
+where every other sandbox's Ray and Spark listen; and by owner, each uid's local connections are
+marked with its uid in conntrack and its sockets answer no connection marked with another uid,
+which also guards the few listeners no option pins into a block (ephemeral py4j gateways).
+
 This is egress control by destination only; it does not confine a run to its connection's hosts
 (that takes a network namespace per environment or the cluster's own network policy).
 """
@@ -34,7 +40,7 @@ import subprocess
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from common.errors import InternalError, InvalidInput
+from sluice.common.errors import InternalError, InvalidInput
 
 logger = logging.getLogger(__name__)
 
@@ -136,8 +142,69 @@ class Destination:
         ]
 
 
-def apply(uid: int, denied: Sequence[Endpoint]) -> str:
-    """Refuse the sockets of uid every connection to the denied endpoints (TCP and UDP).
+@dataclass(frozen=True)
+class PortFence:
+    """This host's sandbox ports: the Sluice range, of which a uid may reach only its own block.
+
+    Every sandbox's Ray and Spark listen in a block of the range (sluice.agents.ports); a sandbox
+    user's connections to any local address on a port of the range outside its own block (and
+    the exempt ports, such as the server's own API port if an operator put it in the range) are
+    refused, so another sandbox's processes are refused by address whatever they authenticate.
+
+    Attributes:
+        fenced: the Sluice range, "first-last".
+        own: the uid's own block, "first-last".
+        exempt: ports of the range every sandbox may reach (the server's listening ports).
+    """
+
+    fenced: str
+    own: str
+    exempt: tuple[int, ...] = ()
+
+    def __post_init__(self) -> None:
+        for ports in (self.fenced, self.own):
+            first, dash, last = ports.partition("-")
+            if not dash or not first.isdigit() or not last.isdigit():
+                raise InvalidInput(f"port range {ports!r} is not first-last")
+            if not 1 <= int(first) <= int(last) <= 65535:
+                raise InvalidInput(f"port range {ports!r} is not within 1..65535")
+        for port in self.exempt:
+            if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+                raise InvalidInput(f"exempt port must be in 1..65535, not {port!r}")
+
+    def rules(self) -> list[str]:
+        """The nft rule bodies refusing the range but the uid's own block (TCP, then datagrams)."""
+        allowed = ", ".join([self.own, *map(str, sorted(set(self.exempt)))])
+        match = "fib daddr type local"
+        return [
+            f"{match} tcp dport {self.fenced} tcp dport != {{ {allowed} }} "
+            "counter reject with tcp reset",
+            f"{match} meta l4proto {_DATAGRAM_PROTOCOLS} th dport {self.fenced} "
+            f"th dport != {{ {allowed} }} counter reject with icmpx type port-unreachable",
+        ]
+
+
+def owner_rules(uid: int) -> list[str]:
+    """The nft rule bodies that keep uid's sockets from answering another sandbox uid.
+
+    A local connection a sandbox uid opens is marked with that uid (conntrack mark); a socket of
+    uid answering a connection marked with another uid is refused: its SYN-ACK is dropped and
+    its own half reset, so the other uid's connect() times out. This covers the listening ports
+    nothing can pin into a port block (ephemeral ports of Spark's and RayDP's py4j gateways,
+    RayDP's app master RPC, PySpark's worker daemon): they answer their own uid and root only.
+    Connections root or any non-sandbox user opens carry no mark and are not affected.
+    """
+    return [
+        f"fib daddr type local ct state new ct mark set {uid}",
+        f"ct direction reply ct mark != {{ 0, {uid} }} meta l4proto tcp "
+        "counter reject with tcp reset",
+        f"ct direction reply ct mark != {{ 0, {uid} }} counter drop",
+    ]
+
+
+def apply(uid: int, denied: Sequence[Endpoint], fence: PortFence | None = None) -> str:
+    """Refuse the sockets of uid every connection to the denied endpoints (TCP and UDP), and
+    with a fence, to this host's sandbox ports outside uid's own block.
 
     Replaces uid's previous policy atomically; other uids' policies are left as they are.
     Host names are resolved now, to the addresses they have now.
@@ -145,6 +212,7 @@ def apply(uid: int, denied: Sequence[Endpoint]) -> str:
     Args:
         uid: the sandbox OS user (not root).
         denied: the endpoints it may not connect to; an empty list denies nothing.
+        fence: the Sluice port range and uid's block in it; None fences nothing.
 
     Returns:
         "enforced: ..." or, where the kernel cannot enforce policies here, "not enforced: <why>"
@@ -166,7 +234,7 @@ def apply(uid: int, denied: Sequence[Endpoint]) -> str:
         )
         return f"not enforced: {reason}"
     try:
-        _nft(policy_transaction(uid, destinations))
+        _nft(policy_transaction(uid, destinations, fence))
     except InternalError:
         # Root with an nft binary, yet the kernel may lack nf_tables or one of its expressions.
         probe = _kernel_refusal()
@@ -174,9 +242,10 @@ def apply(uid: int, denied: Sequence[Endpoint]) -> str:
             logger.warning("the network policy of uid %d is NOT enforced (%s)", uid, probe)
             return f"not enforced: {probe}"
         raise
+    fenced = f", and local ports {fence.fenced} but {fence.own}" if fence is not None else ""
     return (
         f"enforced: nftables table {FAMILY} {TABLE} refuses uid {uid} "
-        f"{len(destinations)} destination(s) of {len(denied)} endpoint(s)"
+        f"{len(destinations)} destination(s) of {len(denied)} endpoint(s){fenced}"
     )
 
 
@@ -229,7 +298,9 @@ def resolve(endpoints: Iterable[Endpoint]) -> list[Destination]:
     return sorted(destinations, key=_destination_order)
 
 
-def policy_transaction(uid: int, destinations: Iterable[Destination]) -> str:
+def policy_transaction(
+    uid: int, destinations: Iterable[Destination], fence: PortFence | None = None
+) -> str:
     """The nft script that installs or replaces uid's policy in one transaction.
 
     The table, map and base chain are created if missing; the base chain is flushed and its one
@@ -246,6 +317,9 @@ def policy_transaction(uid: int, destinations: Iterable[Destination]) -> str:
     ]
     for destination in destinations:
         lines += [f"add rule {FAMILY} {TABLE} {chain} {rule}" for rule in destination.rules()]
+    if fence is not None:
+        lines += [f"add rule {FAMILY} {TABLE} {chain} {rule}" for rule in owner_rules(uid)]
+        lines += [f"add rule {FAMILY} {TABLE} {chain} {rule}" for rule in fence.rules()]
     lines.append(f"add element {FAMILY} {TABLE} {POLICY_MAP} {{ {uid} : jump {chain} }}")
     return "\n".join(lines) + "\n"
 
@@ -358,6 +432,7 @@ def _kernel_refusal() -> str | None:
     sample = policy_transaction(
         MAX_UID,
         [Destination("1"), Destination("1-2", "192.0.2.1"), Destination("1", "2001:db8::1")],
+        PortFence("20000-32767", "20000-20255", (25000,)),
     )
     result = _run_nft(["--check", "-f", "-"], sample)
     if result.returncode != 0:

@@ -1,20 +1,26 @@
-"""The unprivileged OS users that sandboxes' Ray processes run as.
+"""The unprivileged OS users that sandboxes' agents and Ray processes run as.
 
-The agent (root) creates a system user per sandbox on demand; every process of the sandbox's
-embedded Ray head runs as it, so job code cannot read what only the control plane's user may.
+The server (root) creates a system user per sandbox before starting the sandbox's agent as that
+user; every process of the sandbox (agent, embedded Ray head, job code) runs as it, so job code
+cannot read what only the control plane's user may. A retired sandbox's user is removed.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pwd
 import re
+import signal
 import subprocess
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from common.errors import InternalError, InvalidInput
+import psutil
+
+from sluice.common.errors import InternalError, InvalidInput
 
 USER_PREFIX = "sluice-"
 # useradd's limit for a name.
@@ -23,6 +29,9 @@ _NAME = re.compile(r"[a-z0-9-]+")
 _USERADD_TIMEOUT_S = 30.0
 # useradd's exit code when the user (or group) exists already: another process won the race.
 _USERADD_EXISTS = 9
+# userdel's exit code when the user does not exist.
+_USERDEL_MISSING = 6
+_KILL_TIMEOUT_S = 10.0
 
 _lock = threading.Lock()
 
@@ -117,3 +126,67 @@ def ensure_user(name: str) -> OsUser:
             f"cannot create the OS user {name}: useradd exited {result.returncode}: "
             f"{result.stderr.strip()[-500:]}"
         )
+
+
+def processes_of(uid: int) -> list[psutil.Process]:
+    """Every live process whose real, effective or saved uid is uid."""
+    found = []
+    for process in psutil.process_iter():
+        with contextlib.suppress(psutil.Error):
+            if uid in process.uids():
+                found.append(process)
+    return found
+
+
+def kill_processes(uid: int, timeout_s: float = _KILL_TIMEOUT_S) -> int:
+    """SIGKILL every process of uid (never this process), again until none is left or timeout_s
+    passed (a process may fork meanwhile).
+
+    Returns:
+        How many processes were killed.
+    """
+    if uid == 0:
+        raise InvalidInput("refusing to kill root's processes")
+    killed = 0
+    deadline = time.monotonic() + timeout_s
+    while True:
+        processes = [p for p in processes_of(uid) if p.pid != os.getpid()]
+        if not processes:
+            return killed
+        for process in processes:
+            with contextlib.suppress(psutil.Error):
+                process.send_signal(signal.SIGKILL)
+                killed += 1
+        psutil.wait_procs(processes, timeout=1.0)
+        if time.monotonic() > deadline:
+            return killed
+
+
+def remove_user(name: str) -> None:
+    """Remove a sandbox's user (and its own group); nothing if it does not exist. Its processes
+    must be gone (see kill_processes): userdel refuses a user that runs anything.
+
+    Raises:
+        InvalidInput: the name is not a sandbox user's name.
+        InternalError: userdel failed.
+    """
+    check_user_name(name)
+    with _lock:
+        if lookup(name) is None:
+            return
+        try:
+            result = subprocess.run(
+                ["userdel", name],
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                text=True,
+                timeout=_USERADD_TIMEOUT_S,
+                check=False,
+            )
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise InternalError(f"cannot remove the OS user {name}: {exc}") from exc
+        if result.returncode not in (0, _USERDEL_MISSING) and lookup(name) is not None:
+            raise InternalError(
+                f"cannot remove the OS user {name}: userdel exited {result.returncode}: "
+                f"{result.stderr.strip()[-500:]}"
+            )

@@ -14,14 +14,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from agents.api import PoolStatus
-from agents.cluster import RayCluster
-from agents.config import AgentsConfig, EnvironmentSpec
-from agents.environment import EnvironmentHandle
-from agents.errors import EnvironmentStartFailed, NoCapacity
-from agents.isolation import IsolationTuple
-from agents.lifecycle import EnvironmentFactory
-from common.errors import SluiceError
+from sluice.agents.api import PoolStatus
+from sluice.agents.cluster import RayCluster
+from sluice.agents.config import AgentsConfig, EnvironmentSpec
+from sluice.agents.environment import EnvironmentHandle
+from sluice.agents.errors import EnvironmentStartFailed, NoCapacity
+from sluice.agents.isolation import IsolationTuple
+from sluice.agents.lifecycle import EnvironmentFactory
+from sluice.common.errors import SluiceError
 
 logger = logging.getLogger(__name__)
 
@@ -114,6 +114,11 @@ class WarmPool:
             except Exception as exc:
                 self._forget(slot)
                 self._destroy_slot(slot)
+                if isinstance(exc, NoCapacity) and not slot.for_pool and self._evict_idle():
+                    # The cluster had no room (a node lost, or idle environments holding its
+                    # resources): the longest idle environment made way; try again.
+                    last_error = exc
+                    continue
                 # Retry only what a fresh environment may fix: a pooled one that died or failed.
                 if (not slot.for_pool and not warm) or not isinstance(exc, SluiceError):
                     raise
@@ -223,6 +228,20 @@ class WarmPool:
             self._slots.append(slot)
             self._lock.notify_all()
             return slot, False, evicted
+
+    def _evict_idle(self) -> bool:
+        """Destroy the longest idle environment (a bound one before a warm one), to free its
+        resources on the cluster; False if none is idle."""
+        with self._lock:
+            idle = [s for s in self._slots if s.state in (SlotState.BOUND_IDLE, SlotState.WARM)]
+            if not idle:
+                return False
+            victim = min(idle, key=lambda s: (s.state is SlotState.WARM, s.idle_since))
+            self._slots.remove(victim)
+            self._lock.notify_all()
+        logger.info("the cluster has no room: evicting idle environment to make some")
+        self._destroy_slot(victim)
+        return True
 
     def _make_room(self) -> list[_Slot]:
         """Under the lock: free one place if the pool is full, evicting the longest idle."""

@@ -8,7 +8,7 @@ import psutil
 import ray
 from ray._private import state as ray_state
 
-from agents import naming
+from sluice.agents import naming
 
 # Ray's Java runtime extracts its native library into /tmp/ray/<millis>/ when a JVM connects as
 # a driver (RayDP's app-master gateway does), whatever the temp settings say.

@@ -5,13 +5,13 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from agents import naming
-from agents.config import PoolConfig
-from agents.environment import EnvironmentHandle
-from agents.host_info import HostInfo, HostPhase
-from agents.lifecycle import EnvironmentFactory
-from agents.pool import SlotState, WarmPool
-from common.errors import SluiceError
+from sluice.agents import naming
+from sluice.agents.config import PoolConfig
+from sluice.agents.environment import EnvironmentHandle
+from sluice.agents.host_info import HostInfo, HostPhase
+from sluice.agents.lifecycle import EnvironmentFactory
+from sluice.agents.pool import SlotState, WarmPool
+from sluice.common.errors import SluiceError
 
 logger = logging.getLogger(__name__)
 

@@ -16,8 +16,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from agents.layout import DataLayout
-from agents.runs import LogChunk, LogStream, RunProgress, RunState
+from sluice.agents.layout import DataLayout
+from sluice.agents.runs import LogChunk, LogStream, RunProgress, RunState
 
 DEFAULT_MAX_BYTES = 256 * 1024
 # A status is a few hundred bytes and a traceback; anything larger is not one.

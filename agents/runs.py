@@ -8,8 +8,8 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
-from agents.naming import HEAD_MARKER_VAR
-from common.errors import InvalidInput
+from sluice.agents.naming import HEAD_MARKER_VAR
+from sluice.common.errors import InvalidInput
 
 _RUN_ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 _ENV_VAR = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")

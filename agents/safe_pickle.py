@@ -20,7 +20,7 @@ from types import ModuleType
 from typing import Any
 
 # Modules whose classes may be named in a pickle the driver reads: their exceptions only.
-_EXCEPTION_MODULES = frozenset({"ray.exceptions", "common.errors", "agents.errors"})
+_EXCEPTION_MODULES = frozenset({"ray.exceptions", "sluice.common.errors", "sluice.agents.errors"})
 # Classes and functions a pickle may name besides exceptions.
 _ALLOWED = frozenset(
     {

@@ -14,7 +14,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from agents.runs import RunRequest, RunState
+from sluice.agents.glue_api import PATH as GLUE_API_PATH
+from sluice.agents.runs import RunRequest, RunState
 
 
 @dataclass(frozen=True)
@@ -93,8 +94,10 @@ def _scoped_process_state(argv: list[str], cwd: Path, run_env: Mapping[str, str]
         sys.argv = argv
         os.chdir(cwd)
         os.environ.update(run_env)
-        # As `python script.py` would: the script's dir first on sys.path.
+        # As `python script.py` would: the script's dir first on sys.path; then Sluice's
+        # awsglue, so that Glue scripts' `from awsglue.context import GlueContext` works.
         sys.path.insert(0, str(cwd))
+        sys.path.insert(1, GLUE_API_PATH)
         yield
     finally:
         sys.argv = saved_argv

@@ -32,8 +32,8 @@ from typing import Any
 import grpc
 import psutil
 
-from agents import head
-from agents.api import (
+from sluice.agents import head
+from sluice.agents.api import (
     EXIT_CLUSTER_LOST,
     SERVICE,
     AgentSettings,
@@ -43,12 +43,12 @@ from agents.api import (
     encode,
     log_line,
 )
-from agents.config import EnvironmentSpec
-from agents.errors import AgentUnavailable, NoCapacity
-from agents.isolation import IsolationTuple
-from agents.runs import LogStream, RunRequest
-from agents.supervisor import RunSupervisor, cluster_lost_message
-from common.errors import AlreadyExists, InvalidInput, SluiceError
+from sluice.agents.config import EnvironmentSpec
+from sluice.agents.errors import AgentUnavailable, NoCapacity
+from sluice.agents.isolation import IsolationTuple
+from sluice.agents.runs import LogStream, RunRequest
+from sluice.agents.supervisor import RunSupervisor, cluster_lost_message
+from sluice.common.errors import AlreadyExists, InvalidInput, SluiceError
 
 logger = logging.getLogger("sluice.agent")
 
@@ -361,7 +361,7 @@ def _lock_data_dir(settings: AgentSettings) -> int:
 
 
 class _ServerLogFormatter(logging.Formatter):
-    """Records as the server reads them (agents.api.log_line), to log them as its own."""
+    """Records as the server reads them (sluice.agents.api.log_line), to log them as its own."""
 
     def format(self, record: logging.LogRecord) -> str:
         exc = self.formatException(record.exc_info) if record.exc_info else ""

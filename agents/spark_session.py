@@ -10,8 +10,9 @@ from typing import TYPE_CHECKING, Any
 
 import psutil
 
-from agents import naming
-from agents.config import EnvironmentSpec
+from sluice.agents import naming
+from sluice.agents.config import EnvironmentSpec
+from sluice.agents.ports import spark_ports
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -21,6 +22,9 @@ if TYPE_CHECKING:
 # outside the environment's placement group would cap how many environments fit.
 _MASTER_CPU_CONF = "spark.ray.raydp_spark_master.actor.resource.CPU"
 _SECRET_CONF = "spark.authenticate.secret"
+# JDBC drivers every environment's Spark gets when this machine has them, for Glue scripts' JDBC
+# sources and sinks: Debian's libpostgresql-jdbc-java (scripts/system_packages.sh installs it).
+JDBC_DRIVER_JARS: tuple[Path, ...] = (Path("/usr/share/java/postgresql.jar"),)
 
 
 def new_secret() -> str:
@@ -41,8 +45,38 @@ def write_secret_options(working_dir: Path, secret: str) -> None:
         file.write(f"-D{_SECRET_CONF}={secret}\n")
 
 
+def port_configs(ports: tuple[int, int] | None) -> dict[str, str]:
+    """Spark's listening ports within the sandbox's Spark ports (first, last): the driver's RPC
+    and block manager and the executors' block managers each take the first free port from the
+    first one, and give up rather than leave the range (None: Spark's own choice)."""
+    if ports is None:
+        return {}
+    first, last = ports
+    return {
+        "spark.driver.port": str(first),
+        "spark.driver.blockManager.port": str(first),
+        "spark.blockManager.port": str(first),
+        "spark.port.maxRetries": str(last - first),
+    }
+
+
+def classpath_configs(jars: tuple[Path, ...] = JDBC_DRIVER_JARS) -> dict[str, str]:
+    """The driver's and the executors' extra classpath: those of jars this machine has (RayDP
+    appends its own jars to the driver's; its executors take `raydp.executor.extraClassPath`)."""
+    present = [str(jar) for jar in jars if jar.is_file()]
+    if not present:
+        return {}
+    classpath = os.pathsep.join(present)
+    return {
+        "spark.driver.extraClassPath": classpath,
+        "spark.executor.extraClassPath": classpath,
+        "raydp.executor.extraClassPath": classpath,
+    }
+
+
 def spark_configs(spec: EnvironmentSpec, working_dir: Path) -> dict[str, str]:
-    """The Spark configuration of an environment: its dirs, sizes, no UI, and RPC security.
+    """The Spark configuration of an environment: its dirs, sizes, no UI, RPC security, and
+    the JDBC drivers this machine has on its classpath.
 
     Every Spark RPC connection (driver, RayDP's app master, executors, block managers)
     authenticates with the environment's own secret and is encrypted, so code of another
@@ -78,16 +112,49 @@ def spark_configs(spec: EnvironmentSpec, working_dir: Path) -> dict[str, str]:
         _MASTER_CPU_CONF: "0",
         "spark.authenticate": "true",
         "spark.network.crypto.enabled": "true",
+        **port_configs(spark_ports()),
+        **classpath_configs(),
+    }
+
+
+def hive_configs(working_dir: Path, metastore_uri: str, warehouse: Path) -> dict[str, str]:
+    """Spark SQL's catalog is the Sluice catalog, through the environment's metastore door.
+
+    Hive support makes Spark's HiveExternalCatalog resolve databases and tables with the Hive
+    client PySpark bundles, which talks to `metastore_uri` (the door in the host process); the
+    Hive client's scratch dirs and the warehouse of databases without a location are the
+    environment's own, not /tmp/hive shared by every OS user.
+    """
+    return {
+        "spark.sql.catalogImplementation": "hive",
+        "spark.hadoop.hive.metastore.uris": metastore_uri,
+        "spark.sql.warehouse.dir": warehouse.as_uri(),
+        "spark.hadoop.hive.exec.scratchdir": str(working_dir / "tmp" / "hive"),
+        "spark.hadoop.hive.exec.local.scratchdir": str(working_dir / "tmp" / "hive-local"),
+        "spark.hadoop.hive.downloaded.resources.dir": str(working_dir / "tmp" / "hive-resources"),
     }
 
 
 def start_session(
-    environment_id: str, spec: EnvironmentSpec, working_dir: Path, placement_group: PlacementGroup
+    environment_id: str,
+    spec: EnvironmentSpec,
+    working_dir: Path,
+    placement_group: PlacementGroup,
+    metastore_uri: str = "",
+    warehouse: Path | None = None,
 ) -> SparkSession:
-    """Start the environment's Spark session with its executors in its placement group."""
+    """Start the environment's Spark session with its executors in its placement group.
+
+    With `metastore_uri`, Spark SQL resolves tables through that Hive metastore (`hive_configs`),
+    managed tables of databases without a location going to `warehouse`.
+    """
     # Imported here: the launcher imports this package without needing Spark.
     import raydp
 
+    from sluice.agents import raydp_master
+
+    # RayDP's master JVM with an authenticated gateway in the sandbox's ports.
+    raydp_master.install()
     write_secret_options(working_dir, new_secret())
     spark = raydp.init_spark(
         app_name=naming.spark_app_name(environment_id),
@@ -99,7 +166,14 @@ def start_session(
         placement_group=placement_group,
         # RayDP 1.6.5 uses list positions, not these values: executor bundles come first.
         placement_group_bundle_indexes=list(range(spec.executors)),
-        configs=spark_configs(spec, working_dir),
+        configs={
+            **spark_configs(spec, working_dir),
+            **(
+                hive_configs(working_dir, metastore_uri, warehouse or working_dir / "warehouse")
+                if metastore_uri
+                else {}
+            ),
+        },
     )
     align_block_transfer_app_id(spark)
     return spark
@@ -151,6 +225,13 @@ def warm_up(spark: SparkSession) -> None:
     """Run the first trivial actions, so a run's first job finds executors and Python workers up."""
     spark.range(1).count()
     spark.sparkContext.parallelize([1], 1).map(lambda x: x).count()
+
+
+def connect_catalog(spark: SparkSession) -> None:
+    """Start the session's Hive client (and its connection to the metastore) now, before any
+    run, so that no run waits for it; a no-op without Hive support."""
+    if spark.conf.get("spark.sql.catalogImplementation", "in-memory") == "hive":
+        spark._jsparkSession.sharedState().externalCatalog()  # type: ignore[attr-defined]
 
 
 def find_driver_pid() -> int:

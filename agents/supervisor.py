@@ -16,32 +16,32 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from itertools import islice
 
-from agents import head, naming
-from agents.api import PoolStatus, RunLaunch
-from agents.cluster import RayCluster
-from agents.config import AgentsConfig, EnvironmentSpec
-from agents.environment import EnvironmentHandle, PendingProgress
-from agents.errors import (
+from sluice.agents import head, naming
+from sluice.agents.api import PoolStatus, RunLaunch
+from sluice.agents.cluster import RayCluster
+from sluice.agents.config import AgentsConfig, EnvironmentSpec
+from sluice.agents.environment import EnvironmentHandle, PendingProgress
+from sluice.agents.errors import (
     AgentUnavailable,
     EnvironmentLost,
     EnvironmentUnresponsive,
     NoCapacity,
 )
-from agents.host_info import HostInfo
-from agents.isolation import IsolationTuple
-from agents.layout import layout_of
-from agents.lifecycle import EnvironmentFactory
-from agents.pool import WarmPool
-from agents.recovery import find_environments, take_over
-from agents.run_files import (
+from sluice.agents.host_info import HostInfo
+from sluice.agents.isolation import IsolationTuple
+from sluice.agents.layout import layout_of
+from sluice.agents.lifecycle import EnvironmentFactory
+from sluice.agents.pool import WarmPool
+from sluice.agents.recovery import find_environments, take_over
+from sluice.agents.run_files import (
     DEFAULT_MAX_BYTES,
     has_status,
     read_log,
     read_status,
     write_final_status,
 )
-from agents.runs import LogChunk, LogStream, RunProgress, RunRequest, RunState
-from common.errors import AlreadyExists, SluiceError
+from sluice.agents.runs import LogChunk, LogStream, RunProgress, RunRequest, RunState
+from sluice.common.errors import AlreadyExists, SluiceError
 
 logger = logging.getLogger(__name__)
 

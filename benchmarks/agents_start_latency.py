@@ -21,12 +21,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from agents import processes
-from agents.config import AgentsConfig, EnvironmentSpec, PoolConfig
-from agents.isolation import IsolationTuple
-from agents.pool import SlotState
-from agents.runs import RunRequest
-from agents.supervisor import RunSupervisor
+from sluice.agents import processes
+from sluice.agents.config import AgentsConfig, EnvironmentSpec, PoolConfig
+from sluice.agents.isolation import IsolationTuple
+from sluice.agents.pool import SlotState
+from sluice.agents.runs import RunRequest
+from sluice.agents.supervisor import RunSupervisor
 
 SCRIPT = "x = 1\n"
 DEADLINE_S = 600.0

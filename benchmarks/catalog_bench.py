@@ -10,6 +10,12 @@ partitions with BatchCreatePartition (100 a call, Glue's limit), a selective Get
 trail on (as served). Then
 `audit_overhead_ratio`: GetTable throughput of a server with authentication and audit off
 (--insecure-no-auth) divided by that of the same server with them on.
+
+The same GetTable and a selective GetPartitions through boto3 and the Glue door (AWS JSON 1.1,
+SigV4) come from benchmarks/glue_bench.py on a server of their own: glue_get_table_p50_ms,
+glue_get_table_p99_ms, glue_get_table_rps (--clients boto3 processes), glue_get_partitions_*,
+and the CPU per call of the server through the door and over plain gRPC and of the boto3 client
+(--no-glue leaves them out). glue_load_average_1m says how busy the machine was.
 """
 
 from __future__ import annotations
@@ -32,11 +38,11 @@ from datetime import date, timedelta
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from common.limits import limits_of
-from sdk.auth import BearerToken
 from sluice.catalog.v1 import catalog_pb2 as pb
 from sluice.catalog.v1 import catalog_pb2_grpc as pb_grpc
 from sluice.catalog.v1 import types_pb2 as t
+from sluice.common.limits import limits_of
+from sluice.sdk.auth import BearerToken
 
 REGIONS = [f"r{i}" for i in range(10)]
 DAYS = 10_000
@@ -327,6 +333,9 @@ def main() -> None:
     parser.add_argument("--latency-calls", type=int, default=2000)
     parser.add_argument("--selective-calls", type=int, default=200)
     parser.add_argument(
+        "--no-glue", action="store_true", help="leave out the Glue door's figures (boto3)"
+    )
+    parser.add_argument(
         "--batch",
         type=int,
         default=limits_of("BatchCreatePartition").max_items,
@@ -339,7 +348,29 @@ def main() -> None:
             figures = run(url, args)
     else:
         figures = run(None, args)
+    if not args.no_glue:
+        figures.update(_glue_figures(args))
     print(json.dumps(figures))
+
+
+def _glue_figures(args: argparse.Namespace) -> dict[str, object]:
+    """glue_bench's figures (GetTable and GetPartitions through boto3 and the Glue door) on a
+    database like this run's."""
+    import glue_bench  # beside this file; it imports this module, so not at the top
+
+    glue_args = argparse.Namespace(
+        calls=args.latency_calls, clients=args.clients, seconds=args.seconds
+    )
+    if args.db:
+        with _postgres_schema(args.db) as url:
+            figures = glue_bench.run(url, glue_args)
+    else:
+        figures = glue_bench.run(None, glue_args)
+    kept = {
+        key: value for key, value in figures.items() if key.startswith(("glue_", "grpc_", "boto3_"))
+    }
+    kept["glue_load_average_1m"] = figures["load_average_1m"]
+    return kept
 
 
 if __name__ == "__main__":

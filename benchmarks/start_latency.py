@@ -15,6 +15,11 @@ figures:
   environments those runs used; 1 is expected) go with them.
 - pool_claim_start_s: the same latency for the first run of a new tuple, which takes a warm
   environment from the pool (one sample per new tuple).
+- warm_claim_p50_s / warm_claim_p95_s: the same latency over --claims runs, each of a NEW tuple
+  (a job of its own role) claiming an unbound warm environment from the pool, each once the pool
+  is whole again (warm_claim_samples_s; warm_claims_cold counts those that did not start warm
+  and are left out). warm_reuse_p50_s is warm_start_p50_s: an environment already bound to the
+  tuple. `--claims-only` measures only these (and readiness and memory).
 - cold_start_s: the same latency for a job with a worker shape the pool does not keep
   (number_of_workers=3), so that its environment starts cold; median of --cold-runs
   (cold_start_samples_s lists them).
@@ -29,6 +34,14 @@ figures:
   a later run in the same session would otherwise reuse it and skip the work.
   etl_in_env_transform_s is the transform's own time inside the environment, so
   etl_sluice_s - etl_in_env_transform_s is Sluice's own part.
+- glue_script_overhead_ratio: the same ETL (benchmarks/awsglue_overhead.py's: CSV -> typed ->
+  aggregated -> partitioned Parquet, on the first of the ETL's CSV files) as two jobs of one role
+  on one warm environment: an AWS Glue script (getResolvedOptions, GlueContext, Job.init,
+  create_dynamic_frame.from_options, ApplyMapping, write_dynamic_frame.from_options, Job.commit)
+  over the same with plain DataFrames; median StartJobRun -> SUCCEEDED wall times
+  (glue_dynamic_frames_s, glue_dataframes_s) of --etl-repeats runs each, in turn, after one
+  warm-up run of each. glue_script_in_env_ratio is the same for the ETL's own time inside the
+  run. `--glue-only` measures only this (and server_ready_s).
 - cli_run_wait_s: wall time of `sluice --server ADDR jobs run NAME --wait` for the trivial job
   on its warm environment, the command's start-up included; median of --cli-runs.
 - warm_env_rss_mb: resident memory of one idle warm (unbound, READY) environment, summed over
@@ -46,7 +59,7 @@ figures:
   processes and its warm environments, summed with psutil (idle_sandbox_processes of them).
 - targets_missed: the figures outside the targets of issues 5 and 10 (warm p50 <= 0.2 s,
   p95 <= 0.5 s, cold <= 25 s, warm/cold >= 50x, ETL overhead <= 1.2x, CLI <= 3 s,
-  RSS <= 1000 MB, new account warm <= 1 s).
+  RSS <= 1000 MB, new account warm <= 1 s) and issue 13 (Glue script overhead <= 1.15x).
 """
 
 from __future__ import annotations
@@ -80,11 +93,12 @@ from sluice.iam.v1 import iam_pb2, iam_pb2_grpc
 from sluice.jobs.v1 import jobs_pb2, jobs_pb2_grpc, types_pb2
 
 if TYPE_CHECKING:
-    from agents.config import AgentsConfig
+    from sluice.agents.config import AgentsConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 SLUICE = Path(sys.executable).parent / "sluice"
 SALES_ETL = ROOT / "examples" / "sales_etl.py"
+AWSGLUE_OVERHEAD = ROOT / "benchmarks" / "awsglue_overhead.py"
 
 POOL_SIZE = 2
 MAX_ENVIRONMENTS = 4
@@ -111,12 +125,16 @@ TERMINAL_STATES = frozenset(
 TARGETS: Mapping[str, tuple[str, float]] = {
     "warm_start_p50_s": ("<=", 0.2),
     "warm_start_p95_s": ("<=", 0.5),
+    "warm_reuse_p50_s": ("<=", 0.2),
+    "warm_claim_p50_s": ("<=", 0.2),
+    "warm_claim_p95_s": ("<=", 0.5),
     "cold_start_s": ("<=", 25.0),
     "warm_cold_ratio": (">=", 50.0),
     "etl_overhead_ratio": ("<=", 1.2),
     "cli_run_wait_s": ("<=", 3.0),
     "warm_env_rss_mb": ("<=", 1000.0),
     "warm_start_new_account_s": ("<=", 1.0),
+    "glue_script_overhead_ratio": ("<=", 1.15),
 }
 
 # The script's very first line reports when it started executing.
@@ -130,7 +148,7 @@ import time
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from agents.glue_args import getResolvedOptions
+from sluice.sdk.args import getResolvedOptions
 
 spark = SparkSession.builder.getOrCreate()
 
@@ -183,6 +201,58 @@ for index in range(int(repeats)):
     times.append(time.perf_counter() - began)
 print("{baseline_times} " + json.dumps(times), flush=True)
 spark.stop()
+"""
+
+
+# The ETL of benchmarks/awsglue_overhead.py as a job: plain DataFrames, or an AWS Glue script.
+GLUE_DATAFRAMES_TEMPLATE = """\
+from __future__ import annotations
+
+print(f"{first_line} {{__import__('time').time():.6f}}", flush=True)
+import sys
+import time
+
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
+
+from sluice.sdk.args import getResolvedOptions
+
+args = getResolvedOptions(sys.argv, ["input_path", "output_path"])
+spark = SparkSession.builder.getOrCreate()
+
+{source}
+
+began = time.perf_counter()
+with_dataframes(spark, args["input_path"], args["output_path"])
+print(f"{transform_time} {{time.perf_counter() - began:.3f}}", flush=True)
+"""
+
+GLUE_DYNAMIC_FRAMES_TEMPLATE = """\
+from __future__ import annotations
+
+print(f"{first_line} {{__import__('time').time():.6f}}", flush=True)
+import sys
+import time
+
+from awsglue.context import GlueContext
+from awsglue.dynamicframe import DynamicFrame
+from awsglue.job import Job
+from awsglue.transforms import ApplyMapping
+from awsglue.utils import getResolvedOptions
+from pyspark.context import SparkContext
+from pyspark.sql import functions as F
+
+args = getResolvedOptions(sys.argv, ["JOB_NAME", "input_path", "output_path"])
+glue_context = GlueContext(SparkContext.getOrCreate())
+job = Job(glue_context)
+job.init(args["JOB_NAME"], args)
+
+{source}
+
+began = time.perf_counter()
+with_dynamic_frames(glue_context, args["input_path"], args["output_path"])
+print(f"{transform_time} {{time.perf_counter() - began:.3f}}", flush=True)
+job.commit()
 """
 
 
@@ -592,6 +662,65 @@ def etl_script() -> str:
     )
 
 
+def glue_overhead_scripts() -> tuple[str, str]:
+    """The ETL of benchmarks/awsglue_overhead.py as job scripts: (DataFrames, DynamicFrames)."""
+    source = AWSGLUE_OVERHEAD.read_text(encoding="utf-8")
+    wanted = {"MAPPINGS", "_aggregate", "with_dataframes", "with_dynamic_frames"}
+    segments = []
+    for node in ast.parse(source).body:
+        names = {node.name} if isinstance(node, ast.FunctionDef) else set()
+        if isinstance(node, ast.Assign):
+            names = {t.id for t in node.targets if isinstance(t, ast.Name)}
+        if names & wanted:
+            segments.append(ast.get_source_segment(source, node) or "")
+    if len(segments) != len(wanted):
+        raise BenchmarkError(f"{AWSGLUE_OVERHEAD} lacks one of {sorted(wanted)}")
+    shared = "\n\n\n".join(segments)
+    fields = {"first_line": FIRST_LINE, "transform_time": TRANSFORM_TIME, "source": shared}
+    return (
+        GLUE_DATAFRAMES_TEMPLATE.format(**fields),
+        GLUE_DYNAMIC_FRAMES_TEMPLATE.format(**fields),
+    )
+
+
+def glue_overhead(
+    jobs: Jobs, figures: dict[str, Any], input_path: Path, output_root: Path, repeats: int
+) -> None:
+    """glue_script_overhead_ratio: the DynamicFrame script over the DataFrame one, as two jobs of
+    one role (one tuple: their runs share one warm environment), run in turn."""
+    plain, dynamic = glue_overhead_scripts()
+    names = {"dataframes": "bench-glue-df", "dynamic_frames": "bench-glue-dyn"}
+    for kind, script in (("dataframes", plain), ("dynamic_frames", dynamic)):
+        location = jobs.upload(f"{names[kind]}.py", script)
+        jobs.create(
+            names[kind],
+            role="bench-glue",
+            script_location=location,
+            arguments={
+                "--input_path": str(input_path),
+                "--output_path": (output_root / kind).as_uri(),
+            },
+        )
+    walls: dict[str, list[float]] = {kind: [] for kind in names}
+    in_env: dict[str, list[float]] = {kind: [] for kind in names}
+    for index in range(repeats + 1):
+        # Each goes first every other time, so neither gains from running second.
+        for kind in sorted(names, reverse=bool(index % 2)):
+            result = _require(jobs.run(names[kind], timeout_s=1800))
+            if index == 0:
+                continue  # warm-up: the first takes the environment from the pool
+            walls[kind].append(result.wall_s)
+            in_env[kind].append(result.marker(TRANSFORM_TIME) or math.nan)
+    wall = {kind: statistics.median(samples) for kind, samples in walls.items()}
+    inner = {kind: statistics.median(samples) for kind, samples in in_env.items()}
+    figures["glue_dataframes_s"] = _round(wall["dataframes"], 2)
+    figures["glue_dynamic_frames_s"] = _round(wall["dynamic_frames"], 2)
+    figures["glue_script_overhead_ratio"] = _round(wall["dynamic_frames"] / wall["dataframes"], 3)
+    figures["glue_script_in_env_ratio"] = _round(inner["dynamic_frames"] / inner["dataframes"], 3)
+    figures["glue_samples_s"] = {k: [_round(s, 2) for s in v] for k, v in walls.items()}
+    figures["glue_in_env_samples_s"] = {k: [_round(s, 2) for s in v] for k, v in in_env.items()}
+
+
 def local_baseline(
     input_dir: Path, work_dir: Path, repeats: int, env: Mapping[str, str]
 ) -> list[float]:
@@ -636,11 +765,11 @@ def local_baseline(
 def warm_env_rss(data_dir: Path) -> tuple[float, list[str]]:
     """MiB of one idle warm environment of the server on data_dir, and "process MiB" of each
     of its processes."""
-    from agents import head, processes
-    from agents.cluster import RayCluster
-    from agents.host_info import HostPhase
-    from agents.lifecycle import EnvironmentFactory
-    from agents.recovery import find_environments
+    from sluice.agents import head, processes
+    from sluice.agents.cluster import RayCluster
+    from sluice.agents.host_info import HostPhase
+    from sluice.agents.lifecycle import EnvironmentFactory
+    from sluice.agents.recovery import find_environments
 
     config = spare_sandbox(data_dir)
     # Never start a head of our own: only join the server's.
@@ -662,15 +791,16 @@ def warm_env_rss(data_dir: Path) -> tuple[float, list[str]]:
 
 def spare_sandbox(data_dir: Path) -> AgentsConfig:
     """The settings of the server's (first) unbound sandbox."""
-    from control_plane.config import ServerConfig
-    from control_plane.jobs.fleet import BINDING_FILE
-    from control_plane.jobs.runtime import sandbox_configs
+    from sluice.control_plane.config import ServerConfig
+    from sluice.control_plane.jobs.fleet import BINDING_FILE
+    from sluice.control_plane.jobs.runtime import AGENTS_DIR, sandbox_configs
 
     configs = sandbox_configs(
         ServerConfig(data_dir=data_dir, pool_size=POOL_SIZE, max_environments=MAX_ENVIRONMENTS)
     )
-    for config in configs.values():
-        if not (config.data_dir / BINDING_FILE).exists():
+    for sandbox_id, config in configs.items():
+        # The binding is in the server's record of the sandbox, not in the agent's own dir.
+        if not (data_dir / AGENTS_DIR / sandbox_id / BINDING_FILE).exists():
             return config
     raise BenchmarkError("the server has no spare sandbox")
 
@@ -678,7 +808,7 @@ def spare_sandbox(data_dir: Path) -> AgentsConfig:
 def idle_sandbox_rss(server: Server) -> tuple[float, int]:
     """MiB of the idle spare sandbox (its agent, and its head's processes with its warm
     environments), and how many processes that is."""
-    from agents import head
+    from sluice.agents import head
 
     config = spare_sandbox(server.data_dir)
     found = {process.pid: process for process in head.head_processes(config)}
@@ -686,7 +816,7 @@ def idle_sandbox_rss(server: Server) -> tuple[float, int]:
     if server.process is not None:
         for child in psutil.Process(server.process.pid).children(recursive=True):
             with contextlib.suppress(psutil.Error):
-                if "agents.service" not in " ".join(child.cmdline()):
+                if "sluice.agents.service" not in " ".join(child.cmdline()):
                     continue
                 paths = [c.laddr for c in child.net_connections(kind="unix")]
                 paths += [f.path for f in child.open_files()]
@@ -827,6 +957,29 @@ def targets_missed(figures: Mapping[str, Any]) -> list[str]:
     return missed
 
 
+def warm_claims(
+    jobs: Jobs, server: Server, figures: dict[str, Any], script_location: str, count: int
+) -> None:
+    """warm_claim_*: runs of new tuples (a job with a role of its own each) that claim an
+    unbound warm environment, each once the pool has refilled after the one before."""
+    samples: list[float] = []
+    cold = 0
+    for index in range(count):
+        jobs.wait_pool_warm(server, POOL_SIZE, SERVER_READY_TIMEOUT_S)
+        name = f"bench-claim-{index}"
+        jobs.create(name, role=name, script_location=script_location)
+        result = _require(jobs.run(name))
+        if result.warm:
+            samples.append(result.start_latency_s)
+        else:
+            cold += 1
+    figures["warm_claims_cold"] = cold
+    figures["warm_claim_samples_s"] = [_round(s) for s in samples]
+    if samples:
+        figures["warm_claim_p50_s"] = _round(statistics.median(samples))
+        figures["warm_claim_p95_s"] = _round(_percentile(samples, 0.95))
+
+
 def run_benchmark(
     options: argparse.Namespace, data_dir: Path, env: Mapping[str, str]
 ) -> dict[str, Any]:
@@ -914,6 +1067,11 @@ def _measure(
             jobs.create(name, role=name, script_location=trivial)
     if "errors" in figures:
         return
+    if options.glue_only:
+        with stage("Glue script overhead", figures):
+            glue_input = sorted(etl_input.glob("*.csv"))[0]
+            glue_overhead(jobs, figures, glue_input, etl_output.parent, options.etl_repeats)
+        return
     pool_claims: list[float] = []
 
     with stage("warm starts", figures):
@@ -931,6 +1089,12 @@ def _measure(
         figures["warm_runs_cold"] = sum(1 for r in results if not r.warm)
         figures["warm_environments"] = len({r.environment_id for r in results})
         figures["warm_run_wall_p50_s"] = _round(statistics.median(r.wall_s for r in results))
+        figures["warm_reuse_p50_s"] = figures["warm_start_p50_s"]
+
+    with stage("warm claims", figures):
+        warm_claims(jobs, server, figures, trivial, options.claims)
+    if options.claims_only:
+        return
 
     with stage("CLI run --wait", figures):
         wait_cli(env)
@@ -977,6 +1141,10 @@ def _measure(
         figures["etl_first_run_warm"] = runs[0].warm
     figures["pool_claim_start_s"] = [_round(s) for s in pool_claims]
 
+    with stage("Glue script overhead", figures):
+        glue_input = sorted(etl_input.glob("*.csv"))[0]
+        glue_overhead(jobs, figures, glue_input, etl_output.parent, options.etl_repeats)
+
     with stage("cold starts", figures):
         cold: list[float] = []
         for index in range(options.cold_runs):
@@ -1016,9 +1184,18 @@ def main() -> None:
     parser.add_argument("--etl-repeats", type=int, default=None)
     parser.add_argument("--cli-runs", type=int, default=None)
     parser.add_argument("--cold-runs", type=int, default=None)
+    parser.add_argument(
+        "--claims", type=int, default=None, help="runs of new tuples (default 10; quick 3)"
+    )
+    parser.add_argument(
+        "--claims-only", action="store_true", help="only warm starts and claims (and readiness)"
+    )
     parser.add_argument("--throughput-s", type=float, default=None)
     parser.add_argument("--server-log", default=None, help="keep the server's log in this file")
     parser.add_argument("--keep", action="store_true", help="keep the data dir")
+    parser.add_argument(
+        "--glue-only", action="store_true", help="only glue_script_overhead_ratio (and readiness)"
+    )
     options = parser.parse_args()
     defaults: dict[str, Any] = (
         {
@@ -1027,6 +1204,7 @@ def main() -> None:
             "etl_repeats": 1,
             "cli_runs": 2,
             "cold_runs": 1,
+            "claims": 3,
             "throughput_s": 20.0,
         }
         if options.quick
@@ -1036,6 +1214,7 @@ def main() -> None:
             "etl_repeats": 3,
             "cli_runs": 5,
             "cold_runs": 2,
+            "claims": 10,
             "throughput_s": 60.0,
         }
     )

@@ -13,8 +13,8 @@ from collections.abc import Callable
 
 import re2
 
-from catalog.names import text_value
-from common.errors import InvalidInput
+from sluice.catalog.core.names import text_value
+from sluice.common.errors import InvalidInput
 
 MAX_EXPRESSION_LENGTH = 2048  # Glue's FilterString
 # Bounds the compiled program: '(a{1000}){1000}' is refused instead of built.

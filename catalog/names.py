@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from common.errors import InvalidInput
+from sluice.common.errors import InvalidInput
 
 MAX_NAME_LENGTH = 255
 MAX_CATALOG_ID_LENGTH = 255

@@ -20,9 +20,9 @@ from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 
-from catalog.model import Column
-from catalog.names import column_name, text_value
-from common.errors import InvalidInput
+from sluice.catalog.core.model import Column
+from sluice.catalog.core.names import column_name, text_value
+from sluice.common.errors import InvalidInput
 
 SLOT_COUNT = 10
 DEFAULT_PARTITION = "__HIVE_DEFAULT_PARTITION__"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from common import migrations
-from common.db import Database
+from sluice.common import migrations
+from sluice.common.db import Database
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 VERSION_TABLE = "alembic_version_catalog"

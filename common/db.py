@@ -7,6 +7,7 @@ the same store code.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -15,9 +16,9 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DisconnectionError, IntegrityError, OperationalError
 
-from common.errors import (
+from sluice.common.errors import (
     AlreadyExists,
     ConcurrentModification,
     InternalError,
@@ -28,6 +29,9 @@ from common.errors import (
 _WRITE = "sluice_write"
 # How long one statement may run before the call fails with OperationTimeoutException.
 DEFAULT_STATEMENT_TIMEOUT = 30.0
+# A pooled PostgreSQL connection idle this long is pinged before use.
+PING_AFTER_IDLE_S = 1.0
+_LAST_USED = "sluice_last_used"
 # PostgreSQL SQLSTATEs: a statement or lock wait past its deadline, and two writers colliding.
 _TIMED_OUT = frozenset({"57014", "55P03"})  # query_canceled, lock_not_available
 _COLLIDED = frozenset({"40001", "40P01"})  # serialization_failure, deadlock_detected
@@ -89,7 +93,9 @@ class Database:
         if self.dialect == "sqlite":
             kwargs["connect_args"] = {"check_same_thread": False, "timeout": statement_timeout}
         else:
-            kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+            # Pinged on checkout only after PING_AFTER_IDLE_S idle (see _configure_postgresql),
+            # not on every checkout as pool_pre_ping would: that is one more round trip a call.
+            kwargs.update(pool_size=pool_size, max_overflow=pool_size)
         self.engine: Engine = create_engine(self.url, **kwargs)
         if self.dialect == "sqlite":
             _configure_sqlite(self.engine, statement_timeout)
@@ -158,11 +164,30 @@ def _configure_postgresql(engine: Engine, statement_timeout: float) -> None:
     milliseconds = max(1, round(statement_timeout * 1000))
 
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+    def _on_connect(dbapi_conn: Any, record: Any) -> None:
         # Session-wide, so every statement of every call has the deadline; migrations lift it.
         with dbapi_conn.cursor() as cur:
             cur.execute(f"SET statement_timeout = {milliseconds}")
         dbapi_conn.commit()
+        record.info[_LAST_USED] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        # A connection idle for a while may have been closed by the server (a restart, an idle
+        # timeout): ping it first, and have the pool replace it if the ping fails. One in
+        # steady use is not pinged, saving a round trip a call.
+        if time.monotonic() - record.info.get(_LAST_USED, 0.0) < PING_AFTER_IDLE_S:
+            return
+        try:
+            with dbapi_conn.cursor() as cur:
+                cur.execute("SELECT 1")
+            dbapi_conn.rollback()
+        except Exception as exc:  # any failure: the connection is unusable
+            raise DisconnectionError(f"stale connection: {exc}") from exc
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_conn: Any, record: Any) -> None:
+        record.info[_LAST_USED] = time.monotonic()
 
 
 def _configure_sqlite(engine: Engine, statement_timeout: float) -> None:

@@ -61,6 +61,12 @@ class FailedPrecondition(SluiceError):
     reason = "InvalidStateException"
 
 
+class IllegalWorkflowState(FailedPrecondition):
+    """A workflow run is not in a state that allows the call (e.g. it has ended)."""
+
+    reason = "IllegalWorkflowStateException"
+
+
 class OperationTimeout(SluiceError):
     """A store call did not finish within its deadline."""
 
@@ -81,3 +87,21 @@ class Unauthenticated(SluiceError):
 class InternalError(SluiceError):
     code = grpc.StatusCode.INTERNAL
     reason = "InternalServiceException"
+
+
+class IncompleteSignature(Unauthenticated):
+    """An AWS Signature Version 4 request whose Authorization header or date is malformed."""
+
+    reason = "IncompleteSignatureException"
+
+
+class UnrecognizedClient(Unauthenticated):
+    """A SigV4 request signed with an access key id Sluice does not know."""
+
+    reason = "UnrecognizedClientException"
+
+
+class InvalidSignature(Unauthenticated):
+    """A SigV4 signature that does not match, or whose date is too far from the server's."""
+
+    reason = "InvalidSignatureException"

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from common.errors import InvalidInput
+from sluice.common.errors import InvalidInput
 
 # Glue's PageSize, the largest page any list call serves.
 MAX_PAGE_SIZE = 1000
@@ -40,6 +40,8 @@ CALL_LIMITS: Mapping[str, CallLimits] = {
     "GetUserDefinedFunctions": CallLimits(max_results=100),
     # OrchestrationPageSize200.
     "GetJobRuns": CallLimits(max_results=200),
+    # OrchestrationPageSize25.
+    "ListWorkflows": CallLimits(max_results=25),
     # PageSize (1..1000).
     "GetPartitions": CallLimits(),
     "SearchTables": CallLimits(),
@@ -53,6 +55,7 @@ CALL_LIMITS: Mapping[str, CallLimits] = {
     "BatchGetPartition": CallLimits(max_items=1000, items="partitions"),
     "BatchDeleteTable": CallLimits(max_items=100, items="tables"),
     "BatchStopJobRun": CallLimits(max_items=25, items="job runs"),
+    "BatchGetWorkflows": CallLimits(max_items=25, items="workflows"),
 }
 
 

@@ -9,7 +9,7 @@ from alembic import command, context
 from alembic.config import Config
 from sqlalchemy import Connection
 
-from common.db import Database
+from sluice.common.db import Database
 
 
 def upgrade(db: Database, script_location: Path, version_table: str) -> None:

@@ -16,8 +16,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from common.errors import InvalidInput
-from common.limits import MAX_PAGE_SIZE
+from sluice.common.errors import InvalidInput
+from sluice.common.limits import MAX_PAGE_SIZE
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -37,7 +37,7 @@ class PageRequest:
     max_results: int = 0  # 0 means the default
     next_token: str = ""
     segment: Segment | None = None
-    # The call's own bound on max_results (Glue's, from common.limits).
+    # The call's own bound on max_results (Glue's, from sluice.common.limits).
     max_allowed: int = MAX_PAGE_SIZE
 
     def limit(self) -> int:

@@ -22,7 +22,7 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from common.errors import InternalError
+from sluice.common.errors import InternalError
 
 ENCRYPTED_PREFIX = "enc:v1:"
 SECRET_KEY_ENV = "SLUICE_SECRET_KEY"

@@ -1,6 +1,6 @@
-"""`python -m control_plane`: the same as `sluice server`."""
+"""`python -m sluice.control_plane`: the same as `sluice server`."""
 
-from control_plane.cli import server
+from sluice.control_plane.cli import server
 
 if __name__ == "__main__":
-    server.main(prog_name="python -m control_plane")
+    server.main(prog_name="python -m sluice.control_plane")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Literal
 
@@ -17,10 +18,11 @@ from pydantic import (
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from catalog import names
-from catalog.model import DEFAULT_CATALOG_ID
-from common.db import sqlite_url
-from common.errors import InvalidInput
+from sluice.catalog.core import names
+from sluice.catalog.core.model import DEFAULT_CATALOG_ID
+from sluice.common.db import sqlite_url
+from sluice.common.errors import InvalidInput
+from sluice.control_plane.tags.arns import DEFAULT_REGION
 
 MIB = 1024 * 1024
 _SUPPORTED_DATABASES = ("sqlite", "postgresql", "postgres")
@@ -33,6 +35,30 @@ class ServerConfig(BaseModel):
 
     host: str = Field(default="127.0.0.1", min_length=1)
     port: int = Field(default=50051, ge=0, le=65535, description="0 picks a free port")
+    glue_port: int | None = Field(
+        default=None,
+        ge=0,
+        le=65535,
+        description="port of the Glue door (AWS JSON 1.1 with SigV4, for boto3, the AWS CLI, "
+        "Terraform); None: not served; 0 picks a free port",
+    )
+    region: str = Field(
+        default=DEFAULT_REGION,
+        pattern=r"^[a-z0-9-]{1,32}$",
+        description="the region in the Glue ARNs of this server's resources (tags)",
+    )
+    console_port: int | None = Field(
+        default=None,
+        ge=0,
+        le=65535,
+        description="port of the browser console (a door onto this API); None: not served; "
+        "0 picks a free port",
+    )
+    console_port_fallback: bool = Field(
+        default=False,
+        description="console_port is a default, not asked for: when it is taken the console "
+        "takes a free port instead of failing the start",
+    )
     data_dir: Path = Field(default_factory=lambda: Path("~/.sluice"), validate_default=True)
     db_url: str | None = Field(
         default=None, description="None: the SQLite file sluice.db in data_dir"
@@ -118,6 +144,25 @@ class ServerConfig(BaseModel):
         description="root of the sandboxes' work areas (short: Ray's socket paths are under "
         "it); None: <temp dir>/sluice-<hash of the data dir>",
     )
+    sandbox_idle_s: float = Field(
+        default=1800.0,
+        ge=0,
+        description="a bound sandbox whose account has had no run this long is removed (its "
+        "agent, Ray head, work area, OS user, cgroups, network policy); the account's next run "
+        "binds a fresh one. 0: never",
+    )
+    sandbox_memory_mb: int | None = Field(
+        default=None,
+        ge=256,
+        description="memory limit of each sandbox's cgroup (agent, Ray head and environments); "
+        "None: room for max_environments environments of the default shape",
+    )
+    sandbox_cpus: float | None = Field(
+        default=None,
+        gt=0,
+        description="CPU limit (CFS quota, in cores) of each sandbox's cgroup; None: the "
+        "logical CPUs of max_environments environments of the default shape",
+    )
     environment_idle_ttl_s: float = Field(default=600.0, gt=0)
     ray_address: str | None = Field(
         default=None, description="host:port of an existing Ray cluster; None: embedded Ray"
@@ -163,6 +208,29 @@ class ServerConfig(BaseModel):
         description="directories whose files jobs may name as file:// scripts; none: jobs run "
         "uploaded scripts only",
     )
+    crawl_roots: tuple[Path, ...] = Field(
+        default=(),
+        description="directories crawlers may crawl as file:// targets (never the server's own "
+        "files); none: crawlers crawl s3://, JDBC and catalog targets only",
+    )
+    crawls_in: Literal["auto", "sandbox", "server"] = Field(
+        default="auto",
+        description="where crawls run: 'sandbox', as runs in the crawler's account sandbox "
+        "(Ray tasks, its OS user); 'server', in a worker process of this server; 'auto': "
+        "sandbox with a warm pool (pool_size > 0), else server",
+    )
+    webhook_allow_networks: tuple[str, ...] = Field(
+        default=(),
+        description="networks (CIDR) webhooks may call besides public addresses; none: "
+        "webhooks call public addresses only (docs/notifications.md)",
+    )
+
+    @field_validator("webhook_allow_networks")
+    @classmethod
+    def _check_networks(cls, values: tuple[str, ...]) -> tuple[str, ...]:
+        for value in values:
+            ipaddress.ip_network(value, strict=False)
+        return values
 
     @field_validator("ray_address", "advertise_address", "otlp_endpoint")
     @classmethod
@@ -182,6 +250,13 @@ class ServerConfig(BaseModel):
                 "unary calls need worker threads of their own"
             )
         return self
+
+    @property
+    def crawls_on_ray(self) -> bool:
+        """Whether crawls run as runs of the job agents (crawls_in, 'auto' resolved)."""
+        if self.crawls_in == "auto":
+            return self.pool_size > 0
+        return self.crawls_in == "sandbox"
 
     @property
     def spares(self) -> int:
@@ -226,7 +301,7 @@ class ServerConfig(BaseModel):
     def _expand_data_dir(cls, value: Path) -> Path:
         return value.expanduser().absolute()
 
-    @field_validator("script_roots")
+    @field_validator("script_roots", "crawl_roots")
     @classmethod
     def _expand_script_roots(cls, values: tuple[Path, ...]) -> tuple[Path, ...]:
         return tuple(value.expanduser().absolute() for value in values)

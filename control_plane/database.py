@@ -5,18 +5,19 @@ from __future__ import annotations
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
-from catalog.schema import upgrade_schema as upgrade_catalog_schema
-from common.db import DEFAULT_STATEMENT_TIMEOUT, Database
-from common.errors import InternalError
-from control_plane.audit.schema import upgrade_schema as upgrade_audit_schema
-from control_plane.errors import StartupError
-from control_plane.jobs.schema import upgrade_schema as upgrade_jobs_schema
-from control_plane.security.schema import upgrade_schema as upgrade_security_schema
+from sluice.catalog.core.schema import upgrade_schema as upgrade_catalog_schema
+from sluice.common.db import DEFAULT_STATEMENT_TIMEOUT, Database
+from sluice.common.errors import InternalError
+from sluice.control_plane.audit.schema import upgrade_schema as upgrade_audit_schema
+from sluice.control_plane.crawlers.schema import upgrade_schema as upgrade_crawlers_schema
+from sluice.control_plane.errors import StartupError
+from sluice.control_plane.jobs.schema import upgrade_schema as upgrade_jobs_schema
+from sluice.control_plane.security.schema import upgrade_schema as upgrade_security_schema
 
 
 def open_database(url: str, *, statement_timeout: float = DEFAULT_STATEMENT_TIMEOUT) -> Database:
-    """A Database with every schema (catalog, jobs, security, audit) up to date; StartupError
-    if that cannot be had."""
+    """A Database with every schema (catalog, jobs, security, audit, crawlers) up to date;
+    StartupError if that cannot be had."""
     shown = _safe_url(url)
     try:
         db = Database(url, statement_timeout=statement_timeout)
@@ -33,6 +34,7 @@ def open_database(url: str, *, statement_timeout: float = DEFAULT_STATEMENT_TIME
         upgrade_jobs_schema(db)
         upgrade_security_schema(db)
         upgrade_audit_schema(db)
+        upgrade_crawlers_schema(db)
     except (SQLAlchemyError, InternalError) as exc:
         db.dispose()
         raise StartupError(f"cannot migrate the database {shown}: {_reason(exc)}") from None

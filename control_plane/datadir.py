@@ -5,7 +5,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from control_plane.errors import StartupError
+from sluice.control_plane.errors import StartupError
 
 
 def prepare_data_dir(path: Path) -> Path:

@@ -32,13 +32,13 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
 
-from agents.runs import check_run_id
-from catalog.store.base import CatalogStore
-from common.errors import InvalidInput
-from control_plane.audit.trail import AuditTrail
-from control_plane.jobs.retention import RunRetention
-from control_plane.jobs.sql_base import utc_now
-from control_plane.logs import fields
+from sluice.agents.runs import check_run_id
+from sluice.catalog.core.store.base import CatalogStore
+from sluice.common.errors import InvalidInput
+from sluice.control_plane.audit.trail import AuditTrail
+from sluice.control_plane.jobs.retention import RunRetention
+from sluice.control_plane.jobs.sql_base import utc_now
+from sluice.control_plane.logs import fields
 
 log = logging.getLogger("sluice.retention")
 T = TypeVar("T")

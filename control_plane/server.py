@@ -7,10 +7,10 @@ import signal
 import threading
 from types import FrameType
 
-from control_plane.app import assemble, describe_transport
-from control_plane.config import ServerConfig
-from control_plane.logs import fields
-from control_plane.security.bootstrap import ADMIN_TOKEN_FILE
+from sluice.control_plane.app import assemble, describe_transport
+from sluice.control_plane.config import ServerConfig
+from sluice.control_plane.logs import fields
+from sluice.control_plane.security.bootstrap import ADMIN_TOKEN_FILE
 
 log = logging.getLogger("sluice.server")
 
@@ -39,6 +39,17 @@ def serve(config: ServerConfig) -> int:
                 if token_file.is_file()
                 else {"admin_token": "not in the data dir (made by another server, or removed)"}
             )
+            glue = (
+                {"glue_endpoint": f"{config.host}:{app.glue.port} (AWS JSON 1.1, SigV4)"}
+                if app.glue is not None
+                else {}
+            )
+            scheme = "https" if config.tls_cert is not None else "http"
+            console = (
+                {"console": f"{scheme}://{config.host}:{app.console.port}/ (sign in with a token)"}
+                if app.console is not None
+                else {}
+            )
             log.info(
                 "server started",
                 extra=fields(
@@ -48,6 +59,8 @@ def serve(config: ServerConfig) -> int:
                     database=app.db.dialect,
                     max_workers=config.max_workers,
                     **token,
+                    **glue,
+                    **console,
                 ),
             )
             # Ray lives in the job agent's process, so these handlers stay ours; the timeout

@@ -19,10 +19,10 @@ from pathlib import Path
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from agents.glue_args import getResolvedOptions
-from sdk import connect
-from sdk.catalog import CatalogClient
-from sdk.errors import AlreadyExists, EntityNotFound
+from sluice.sdk import connect
+from sluice.sdk.args import getResolvedOptions
+from sluice.sdk.catalog import CatalogClient
+from sluice.sdk.errors import AlreadyExists, EntityNotFound
 
 # The run's environment has started Spark already: this returns its session.
 spark = SparkSession.builder.getOrCreate()

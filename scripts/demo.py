@@ -4,7 +4,10 @@ It starts `sluice server` (SQLite and an embedded Ray with a warm pool, in a fre
 writes a CSV dataset of sales, defines a job whose script (examples/sales_etl.py) reads it with
 Spark, aggregates revenue by month and region, writes Parquet and registers the result as a
 partitioned catalog table through the API; then runs it with `sluice jobs run --wait` and shows
-the table, its partitions and the files. Everything goes through the `sluice` command line.
+the table, its partitions and the files. Then the same ETL written as an AWS Glue script
+(examples/glue_style_etl.py: GlueContext, DynamicFrames, a sink that keeps its table in the
+catalog), run unchanged as a second job on the same warm environment. Everything goes through
+the `sluice` command line.
 
 Run it with scripts/demo.sh, which installs everything first.
 """
@@ -29,6 +32,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 ROOT = Path(__file__).resolve().parent.parent
 SLUICE = str(Path(sys.executable).parent / "sluice")
 JOB_SCRIPT = ROOT / "examples" / "sales_etl.py"
+GLUE_SCRIPT = ROOT / "examples" / "glue_style_etl.py"
 REGIONS = ("eu", "us", "apac", "latam")
 PRODUCTS = ("widget", "gadget", "doohickey", "gizmo", "sprocket")
 ROWS_PER_FILE = 50_000
@@ -61,7 +65,7 @@ def _wait_serving(address: str, proc: subprocess.Popen[bytes]) -> None:
 
 def _wait_warm(address: str) -> None:
     """Wait for the pool's first environment, so the run shows a warm start."""
-    from sdk import connect
+    from sluice.sdk import connect
 
     print("\nwaiting for the warm pool's first Spark environment ...", flush=True)
     started = time.monotonic()
@@ -112,10 +116,10 @@ def main() -> None:
     data_dir.mkdir()
     port = _free_port()
     address = f"127.0.0.1:{port}"
-    print(f"$ sluice server --port {port} --data-dir {data_dir} --plaintext", flush=True)
+    print(f"$ sluice server --port {port} --data-dir {data_dir}", flush=True)
     log = (data_dir / "server.log").open("wb")
     server = subprocess.Popen(
-        [SLUICE, "server", "--port", str(port), "--data-dir", str(data_dir), "--plaintext"],
+        [SLUICE, "server", "--port", str(port), "--data-dir", str(data_dir)],
         stdout=log,
         stderr=log,
         env={**os.environ, "SLUICE_ADDRESS": address},
@@ -128,6 +132,11 @@ def main() -> None:
         print(f"$ export SLUICE_TOKEN=$(cat {data_dir / 'admin-token'})")
         input_dir = data_dir / "input" / "sales"
         output_dir = data_dir / "output" / "revenue_by_month"
+        glue_output_dir = data_dir / "output" / "revenue_glue"
+        # The run's code acts as its sandbox's own OS user (when the server runs as root): it
+        # writes the output in a directory anyone may write, like /tmp.
+        output_dir.parent.mkdir()
+        output_dir.parent.chmod(0o1777)
         rows = write_sales(input_dir)
         print(f"wrote {rows} orders in {FILES} CSV files under {input_dir}")
 
@@ -165,15 +174,18 @@ def main() -> None:
             "--allow",
             "glue:GetTable,glue:CreateTable,glue:UpdateTable,glue:GetPartitions,"
             "glue:BatchCreatePartition=table/sales/revenue_by_month",
+            "--allow",
+            "glue:GetTable,glue:CreateTable,glue:UpdateTable,glue:GetPartitions,"
+            "glue:BatchCreatePartition=table/sales/revenue_glue",
         )
         sluice(address, "jobs", "get", "sales-etl")
         _wait_warm(address)
         sluice(address, "pool", "status")
         sluice(address, "jobs", "run", "sales-etl", "--wait")
         sluice(address, "runs", "list", "sales-etl")
-        # Who did what: the operator defined and started the job; the run, as its own
-        # principal run/<run id>, registered the table.
-        sluice(address, "audit", "--resource", "*sales*")
+        # Who made what: the operator the job; the run, as its own principal run/<run id>, the
+        # database, the table and its partitions (the rest of the trail is reads and polling).
+        sluice(address, "audit", "--resource", "*sales*", "--action", "glue:*Create*")
         sluice(address, "tables", "get", "sales", "revenue_by_month")
         sluice(
             address,
@@ -186,11 +198,56 @@ def main() -> None:
         )
         parquet = sorted(output_dir.glob("year=2025/month=12/*.parquet"))
         print(f"\n{len(parquet)} Parquet file(s) in {output_dir}/year=2025/month=12/")
+
+        # The same ETL as an AWS Glue script, unchanged: Sluice's awsglue is on every run's path.
+        print(f"\nthe same ETL written for AWS Glue: {GLUE_SCRIPT.relative_to(ROOT)}", flush=True)
+        sluice(
+            address,
+            "jobs",
+            "create",
+            "sales-glue",
+            "--script",
+            str(GLUE_SCRIPT),
+            "--role",
+            "analytics",
+            "--description",
+            "The sales ETL as an AWS Glue script (GlueContext, DynamicFrames, a catalog sink)",
+            "--arg",
+            f"input_path={input_dir}",
+            "--arg",
+            f"output_path={glue_output_dir.as_uri()}",
+            "--arg",
+            "database=sales",
+            "--arg",
+            "table=revenue_glue",
+        )
+        # Same role, so the run takes the environment the first job's run left warm.
+        # It prints what the script printed too.
+        sluice(address, "jobs", "run", "sales-glue", "--wait")
+        sluice(address, "tables", "get", "sales", "revenue_glue")
+        sluice(
+            address,
+            "partitions",
+            "list",
+            "sales",
+            "revenue_glue",
+            "--expression",
+            "year = 2025 AND month >= 10",
+        )
     finally:
+        # Stopping takes a while (the Spark environments, the sandboxes' agents and Ray stop
+        # in turn): say so, rather than sit silent.
+        print(
+            f"\nstopping the server (SIGTERM to pid {server.pid}): it finishes its calls, then "
+            "stops the Spark environments, the sandboxes and the embedded Ray (about 20 s) ...",
+            flush=True,
+        )
+        stopping = time.monotonic()
         server.terminate()
         server.wait(timeout=120)
         log.close()
-    print(f"\ndemo: done; the server stopped cleanly (exit {server.returncode})")
+        print(f"stopped in {time.monotonic() - stopping:.1f} s (exit {server.returncode})")
+    print(f"\ndemo: done; data, job output and the server log are under {data_dir}")
 
 
 if __name__ == "__main__":

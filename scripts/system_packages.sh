@@ -3,8 +3,11 @@
 # on a Debian-like system; otherwise nothing is changed (the server then reports what it cannot
 # enforce). Safe to run again: `apt-get update` runs only when something is missing.
 #   nftables: the kernel network policy of sandbox users (agents/netpolicy.py).
+#   chromium, chromium-driver: the console's browser tests (headless, driven by Playwright).
+#   libpostgresql-jdbc-java: PostgreSQL's JDBC driver (/usr/share/java/postgresql.jar), which
+#     run environments put on Spark's classpath for Glue scripts' JDBC sources and sinks.
 set -euo pipefail
-PACKAGES=(nftables)
+PACKAGES=(nftables chromium chromium-driver libpostgresql-jdbc-java)
 
 installed() { [ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" = "install ok installed" ]; }
 

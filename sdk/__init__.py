@@ -8,10 +8,10 @@ Example:
     ...     run = client.jobs.wait_for_run("daily", client.jobs.start_run("daily"))
 """
 
-from sdk.catalog import CatalogClient
-from sdk.client import Client, connect
-from sdk.config import ClientOptions
-from sdk.errors import (
+from sluice.sdk.catalog import CatalogClient
+from sluice.sdk.client import Client, connect
+from sluice.sdk.config import ClientOptions
+from sluice.sdk.errors import (
     AccessDenied,
     AlreadyExists,
     ConcurrentModification,
@@ -29,7 +29,7 @@ from sdk.errors import (
     Unavailable,
     from_rpc_error,
 )
-from sdk.jobs import JobsClient, LogTail, RunState, StopResult
+from sluice.sdk.jobs import JobsClient, LogTail, RunState, StopResult
 
 __all__ = [
     "AccessDenied",

@@ -8,8 +8,8 @@ from typing import Any
 import grpc
 from google.protobuf.message import Message
 
-from sdk.config import ClientOptions
-from sdk.errors import from_rpc_error
+from sluice.sdk.config import ClientOptions
+from sluice.sdk.errors import from_rpc_error
 
 
 class ServiceCalls:

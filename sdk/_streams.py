@@ -8,7 +8,7 @@ from typing import Any, Generic, Self, TypeVar
 
 import grpc
 
-from sdk.errors import from_rpc_error
+from sluice.sdk.errors import from_rpc_error
 
 T = TypeVar("T")
 

@@ -8,12 +8,17 @@ from typing import Self
 
 import grpc
 
-from sdk.audit import AuditClient
-from sdk.auth import BearerToken
-from sdk.catalog import CatalogClient
-from sdk.config import ClientOptions
-from sdk.iam import IamClient
-from sdk.jobs import JobsClient
+from sluice.sdk.audit import AuditClient
+from sluice.sdk.auth import BearerToken
+from sluice.sdk.catalog import CatalogClient
+from sluice.sdk.config import ClientOptions
+from sluice.sdk.crawlers import CrawlersClient
+from sluice.sdk.iam import IamClient
+from sluice.sdk.jobs import JobsClient
+from sluice.sdk.notifications import NotificationsClient
+from sluice.sdk.scripts import ScriptsClient
+from sluice.sdk.triggers import TriggersClient
+from sluice.sdk.workflows import WorkflowsClient
 
 
 class Client:
@@ -39,8 +44,13 @@ class Client:
         self._channel = grpc.intercept_channel(raw, BearerToken(token)) if token else raw
         self._catalog = CatalogClient(self._channel, options, self._address)
         self._jobs = JobsClient(self._channel, options, self._address)
+        self._triggers = TriggersClient(self._channel, options, self._address)
+        self._workflows = WorkflowsClient(self._channel, options, self._address)
+        self._crawlers = CrawlersClient(self._channel, options, self._address)
+        self._scripts = ScriptsClient(self._channel, options, self._address)
         self._iam = IamClient(self._channel, options, self._address)
         self._audit = AuditClient(self._channel, options, self._address)
+        self._notifications = NotificationsClient(self._channel, options, self._address)
 
     @property
     def address(self) -> str:
@@ -63,9 +73,34 @@ class Client:
         return self._jobs
 
     @property
+    def triggers(self) -> TriggersClient:
+        """Triggers: jobs started on a schedule, when other jobs end, on demand, or on events."""
+        return self._triggers
+
+    @property
+    def workflows(self) -> WorkflowsClient:
+        """Workflows: graphs of triggers and jobs, run as a whole."""
+        return self._workflows
+
+    @property
+    def crawlers(self) -> CrawlersClient:
+        """Crawlers: tables and partitions inferred from data, and custom classifiers."""
+        return self._crawlers
+
+    @property
+    def scripts(self) -> ScriptsClient:
+        """Script generation (Glue's GetMapping, GetPlan, CreateScript, GetDataflowGraph)."""
+        return self._scripts
+
+    @property
     def audit(self) -> AuditClient:
         """The audit trail: who called what, on what, and how it ended."""
         return self._audit
+
+    @property
+    def notifications(self) -> NotificationsClient:
+        """Run notifications: run events (followed or listed) and the account's webhook."""
+        return self._notifications
 
     @property
     def iam(self) -> IamClient:

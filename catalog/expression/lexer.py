@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from common.errors import InvalidInput
+from sluice.common.errors import InvalidInput
 
 _SHOWN_CHARS = 40
 

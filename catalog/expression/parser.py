@@ -17,9 +17,7 @@ Grammar, loosest binding first; keywords are case-insensitive:
 
 from __future__ import annotations
 
-from common.errors import InvalidInput
-
-from .ast import (
+from sluice.catalog.core.expression.ast import (
     And,
     Between,
     CompareOp,
@@ -34,7 +32,8 @@ from .ast import (
     Not,
     Or,
 )
-from .lexer import Token, TokenKind, syntax_error, tokenize
+from sluice.catalog.core.expression.lexer import Token, TokenKind, syntax_error, tokenize
+from sluice.common.errors import InvalidInput
 
 MAX_EXPRESSION_LENGTH = 2048
 MAX_DEPTH = 50

@@ -14,11 +14,7 @@ from typing import Any
 
 from sqlalchemy import BindParameter, ColumnElement, String, and_, bindparam, not_, or_
 
-from catalog.names import text_value
-from catalog.partition_keys import DEFAULT_PARTITION, KeyType, PartitionKey, encode_value
-from common.errors import InvalidInput
-
-from .ast import (
+from sluice.catalog.core.expression.ast import (
     And,
     Between,
     CompareOp,
@@ -32,7 +28,15 @@ from .ast import (
     Not,
     Or,
 )
-from .lexer import syntax_error
+from sluice.catalog.core.expression.lexer import syntax_error
+from sluice.catalog.core.names import text_value
+from sluice.catalog.core.partition_keys import (
+    DEFAULT_PARTITION,
+    KeyType,
+    PartitionKey,
+    encode_value,
+)
+from sluice.common.errors import InvalidInput
 
 LIKE_ESCAPE = "\\"
 _LIKE_KEY_TYPES = (KeyType.STRING, KeyType.OTHER)

@@ -1,1 +1,1 @@
-"""Alembic migrations of the catalog schema (see catalog.schema)."""
+"""Alembic migrations of the catalog schema (see sluice.catalog.core.schema)."""

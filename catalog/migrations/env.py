@@ -1,3 +1,3 @@
-from common.migrations import run_env
+from sluice.common.migrations import run_env
 
 run_env()

@@ -1,5 +1,5 @@
 """Catalog storage: the CatalogStore interface and its one SQL implementation."""
 
-from catalog.store.base import CatalogStore
+from sluice.catalog.core.store.base import CatalogStore
 
 __all__ = ["CatalogStore"]

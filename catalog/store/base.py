@@ -12,7 +12,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from datetime import datetime
 
-from catalog.model import (
+from sluice.catalog.core.model import (
     BatchGetPartitionResult,
     BatchUpdatePartitionEntry,
     Connection,
@@ -32,7 +32,7 @@ from catalog.model import (
     UserDefinedFunction,
     UserDefinedFunctionInput,
 )
-from common.paging import Page, PageRequest
+from sluice.common.paging import Page, PageRequest
 
 
 class CatalogStore(ABC):
@@ -69,7 +69,7 @@ class CatalogStore(ABC):
         self, catalog_id: str, database_name: str, expression: str, page: PageRequest
     ) -> Page[Table]:
         """expression: a regular expression over names, read as Glue and Hive read it
-        (catalog.name_patterns: whole name, any case, a lone '*' for any characters)."""
+        (sluice.catalog.core.name_patterns: whole name, any case, a lone '*' for any characters)."""
 
     @abstractmethod
     def update_table(

@@ -215,3 +215,29 @@ class SqlUserDefinedFunction(SQLModel, table=True):
     owner_type: str = Field(sa_column=Column(String(16), nullable=False))
     resource_uris: list[dict[str, str]] = Field(sa_column=Column(_json(), nullable=False))
     create_time: datetime = Field(sa_column=Column(UtcDateTime, nullable=False))
+
+
+class SqlDatabaseTag(SQLModel, table=True):
+    """A database's tags (TagResource, Tags on CreateDatabase), going with it."""
+
+    __tablename__ = "database_tags"
+    __table_args__ = (PrimaryKeyConstraint("resource_id", "key", name="pk_database_tags"),)
+
+    resource_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("databases.id", ondelete="CASCADE"), nullable=False)
+    )
+    key: str = Field(sa_column=Column(String(128), nullable=False))
+    value: str = Field(sa_column=Column(String(256), nullable=False))
+
+
+class SqlConnectionTag(SQLModel, table=True):
+    """A connection's tags (TagResource, Tags on CreateConnection), going with it."""
+
+    __tablename__ = "connection_tags"
+    __table_args__ = (PrimaryKeyConstraint("resource_id", "key", name="pk_connection_tags"),)
+
+    resource_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("connections.id", ondelete="CASCADE"), nullable=False)
+    )
+    key: str = Field(sa_column=Column(String(128), nullable=False))
+    value: str = Field(sa_column=Column(String(256), nullable=False))

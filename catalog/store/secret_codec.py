@@ -1,6 +1,6 @@
 """How the SQL catalog store protects secret connection properties at rest.
 
-The store encrypts a property when common.redaction.is_secret_key names its key, and decrypts
+The store encrypts a property when sluice.common.redaction.is_secret_key names its key, and decrypts
 it when reading. common.secrets.SecretBox is the implementation the server uses.
 """
 

@@ -5,15 +5,15 @@ Each resource's operations live in their own sql_* module; this class puts them 
 
 from __future__ import annotations
 
-from catalog.store.base import CatalogStore
-from catalog.store.sql_base import CatalogQuotas, utc_now
-from catalog.store.sql_connections import ConnectionOps
-from catalog.store.sql_databases import DatabaseOps
-from catalog.store.sql_functions import FunctionOps
-from catalog.store.sql_partitions import PartitionOps
-from catalog.store.sql_search import SearchOps
-from catalog.store.sql_tables import TableOps
-from catalog.store.sql_versions import TableVersionOps
+from sluice.catalog.core.store.base import CatalogStore
+from sluice.catalog.core.store.sql_base import CatalogQuotas, utc_now
+from sluice.catalog.core.store.sql_connections import ConnectionOps
+from sluice.catalog.core.store.sql_databases import DatabaseOps
+from sluice.catalog.core.store.sql_functions import FunctionOps
+from sluice.catalog.core.store.sql_partitions import PartitionOps
+from sluice.catalog.core.store.sql_search import SearchOps
+from sluice.catalog.core.store.sql_tables import TableOps
+from sluice.catalog.core.store.sql_versions import TableVersionOps
 
 __all__ = ["CatalogQuotas", "SqlCatalogStore", "utc_now"]
 
@@ -28,7 +28,7 @@ class SqlCatalogStore(
     FunctionOps,
     CatalogStore,
 ):
-    """CatalogStore over SQL tables (catalog.store.rows), migrated by catalog.schema.
+    """CatalogStore over SQL tables (sluice.catalog.core.store.rows), migrated by catalog.schema.
 
     Args:
         db: The database; its schema must be upgraded with catalog.schema.upgrade_schema.

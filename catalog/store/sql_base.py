@@ -9,11 +9,11 @@ from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, Connection, Select, func, or_, select
 
-from catalog.store.rows import SqlDatabase, SqlTable
-from catalog.store.secret_codec import SecretCodec
-from common.db import Database
-from common.errors import EntityNotFound, ResourceNumberLimitExceeded
-from common.paging import PageTokenCodec, Segment
+from sluice.catalog.core.store.rows import SqlDatabase, SqlTable
+from sluice.catalog.core.store.secret_codec import SecretCodec
+from sluice.common.db import Database
+from sluice.common.errors import EntityNotFound, ResourceNumberLimitExceeded
+from sluice.common.paging import PageTokenCodec, Segment
 
 DATABASES = SqlDatabase.__table__
 TABLES = SqlTable.__table__

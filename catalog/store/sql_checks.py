@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
-from catalog import names
-from catalog.model import (
+from sluice.catalog.core import names
+from sluice.catalog.core.model import (
     CONNECTION_TYPES,
     Column,
     ConnectionInput,
@@ -17,8 +17,8 @@ from catalog.model import (
     TableInput,
     UserDefinedFunctionInput,
 )
-from catalog.partition_keys import partition_keys_of
-from common.errors import InvalidInput
+from sluice.catalog.core.partition_keys import partition_keys_of
+from sluice.common.errors import InvalidInput
 
 MAX_DESCRIPTION = 2048
 MAX_PARAMETER_KEY = 255

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from catalog.model import (
+from sluice.catalog.core.model import (
     Column,
     Order,
     PhysicalConnectionRequirements,

@@ -9,16 +9,24 @@ from typing import Any
 from sqlalchemy import Connection as DbConnection
 from sqlalchemy import Row, delete, exists, insert, select, update
 
-from catalog.model import CONNECTION_TYPES, Connection, ConnectionInput, GetConnectionsFilter
-from catalog.names import resource_name
-from catalog.store import sql_checks as checks
-from catalog.store.rows import SqlConnection
-from catalog.store.secret_codec import SecretCodec
-from catalog.store.sql_base import SqlStoreBase, segment_filter
-from catalog.store.sql_codec import physical_requirements_from_json, physical_requirements_to_json
-from common.errors import AlreadyExists, EntityNotFound, InvalidInput
-from common.paging import Page, PageRequest
-from common.redaction import is_secret_key
+from sluice.catalog.core.model import (
+    CONNECTION_TYPES,
+    Connection,
+    ConnectionInput,
+    GetConnectionsFilter,
+)
+from sluice.catalog.core.names import resource_name
+from sluice.catalog.core.store import sql_checks as checks
+from sluice.catalog.core.store.rows import SqlConnection
+from sluice.catalog.core.store.secret_codec import SecretCodec
+from sluice.catalog.core.store.sql_base import SqlStoreBase, segment_filter
+from sluice.catalog.core.store.sql_codec import (
+    physical_requirements_from_json,
+    physical_requirements_to_json,
+)
+from sluice.common.errors import AlreadyExists, EntityNotFound, InvalidInput
+from sluice.common.paging import Page, PageRequest
+from sluice.common.redaction import is_secret_key
 
 CONNECTIONS = SqlConnection.__table__
 

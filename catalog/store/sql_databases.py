@@ -6,12 +6,17 @@ from dataclasses import replace
 
 from sqlalchemy import Connection, Row, delete, insert, select, update
 
-from catalog import names
-from catalog.model import Database, DatabaseInput
-from catalog.store import sql_checks as checks
-from catalog.store.sql_base import DATABASES, SqlStoreBase, enforce_quota, segment_filter
-from common.errors import AlreadyExists, EntityNotFound
-from common.paging import Page, PageRequest
+from sluice.catalog.core import names
+from sluice.catalog.core.model import Database, DatabaseInput
+from sluice.catalog.core.store import sql_checks as checks
+from sluice.catalog.core.store.sql_base import (
+    DATABASES,
+    SqlStoreBase,
+    enforce_quota,
+    segment_filter,
+)
+from sluice.common.errors import AlreadyExists, EntityNotFound
+from sluice.common.paging import Page, PageRequest
 
 _COLUMNS = (
     DATABASES.c.id,

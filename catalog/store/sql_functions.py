@@ -7,14 +7,14 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, delete, exists, insert, select, tuple_, update
 
-from catalog.model import PrincipalType, UserDefinedFunction, UserDefinedFunctionInput
-from catalog.names import resource_name
-from catalog.store import sql_checks as checks
-from catalog.store.rows import SqlUserDefinedFunction
-from catalog.store.sql_base import DATABASES, SqlStoreBase, name_pattern, segment_filter
-from catalog.store.sql_codec import resource_uris_from_json, resource_uris_to_json
-from common.errors import AlreadyExists, EntityNotFound
-from common.paging import Page, PageRequest
+from sluice.catalog.core.model import PrincipalType, UserDefinedFunction, UserDefinedFunctionInput
+from sluice.catalog.core.names import resource_name
+from sluice.catalog.core.store import sql_checks as checks
+from sluice.catalog.core.store.rows import SqlUserDefinedFunction
+from sluice.catalog.core.store.sql_base import DATABASES, SqlStoreBase, name_pattern, segment_filter
+from sluice.catalog.core.store.sql_codec import resource_uris_from_json, resource_uris_to_json
+from sluice.common.errors import AlreadyExists, EntityNotFound
+from sluice.common.paging import Page, PageRequest
 
 FUNCTIONS = SqlUserDefinedFunction.__table__
 

@@ -28,8 +28,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError
 
-from catalog.expression import parse, to_sql
-from catalog.model import (
+from sluice.catalog.core.expression import parse, to_sql
+from sluice.catalog.core.model import (
     BatchGetPartitionResult,
     BatchUpdatePartitionEntry,
     ErrorDetail,
@@ -37,8 +37,8 @@ from catalog.model import (
     PartitionError,
     PartitionInput,
 )
-from catalog.names import resource_name
-from catalog.partition_keys import (
+from sluice.catalog.core.names import resource_name
+from sluice.catalog.core.partition_keys import (
     SLOT_COUNT,
     PartitionKey,
     check_count,
@@ -46,28 +46,28 @@ from catalog.partition_keys import (
     encode_checked,
     partition_keys_of,
 )
-from catalog.store import sql_checks as checks
-from catalog.store.rows import SqlPartition
-from catalog.store.sql_base import (
+from sluice.catalog.core.store import sql_checks as checks
+from sluice.catalog.core.store.rows import SqlPartition
+from sluice.catalog.core.store.sql_base import (
     SqlStoreBase,
     TableRef,
     plan_for_current_sizes,
     segment_filter,
 )
-from catalog.store.sql_codec import (
+from sluice.catalog.core.store.sql_codec import (
     columns_from_json,
     storage_descriptor_from_json,
     storage_descriptor_to_json,
 )
-from common.errors import (
+from sluice.common.errors import (
     AlreadyExists,
     ConcurrentModification,
     EntityNotFound,
     InvalidInput,
     SluiceError,
 )
-from common.limits import check_batch
-from common.paging import Page, PageRequest
+from sluice.common.limits import check_batch
+from sluice.common.paging import Page, PageRequest
 
 PARTITIONS = SqlPartition.__table__
 SLOTS = tuple(PARTITIONS.c[f"k{i}"] for i in range(SLOT_COUNT))

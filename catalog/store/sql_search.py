@@ -8,14 +8,14 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, exists, select
 
-from catalog.model import Comparator, PropertyPredicate, SortCriterion, Table
-from catalog.names import text_value
-from catalog.store import sql_checks as checks
-from catalog.store.rows import SqlTableParameter
-from catalog.store.sql_base import DATABASES, TABLES, SqlStoreBase, segment_filter
-from catalog.store.sql_table_values import TABLE_COLUMNS, table_from_values
-from common.errors import InvalidInput
-from common.paging import Page, PageRequest
+from sluice.catalog.core.model import Comparator, PropertyPredicate, SortCriterion, Table
+from sluice.catalog.core.names import text_value
+from sluice.catalog.core.store import sql_checks as checks
+from sluice.catalog.core.store.rows import SqlTableParameter
+from sluice.catalog.core.store.sql_base import DATABASES, TABLES, SqlStoreBase, segment_filter
+from sluice.catalog.core.store.sql_table_values import TABLE_COLUMNS, table_from_values
+from sluice.common.errors import InvalidInput
+from sluice.common.paging import Page, PageRequest
 
 PARAMETERS = SqlTableParameter.__table__
 # Glue's ValueString bounds SearchText and a filter's key and value; Glue documents no bound

@@ -7,9 +7,9 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from catalog.model import Table, TableInput
-from catalog.store.rows import SqlTable
-from catalog.store.sql_codec import (
+from sluice.catalog.core.model import Table, TableInput
+from sluice.catalog.core.store.rows import SqlTable
+from sluice.catalog.core.store.sql_codec import (
     columns_from_json,
     columns_to_json,
     storage_descriptor_from_json,

@@ -7,33 +7,33 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, Select, bindparam, delete, exists, insert, select, update
 
-from catalog.model import ErrorDetail, Table, TableError, TableInput
-from catalog.name_patterns import table_name_matcher
-from catalog.names import resource_name
-from catalog.store import sql_checks as checks
-from catalog.store.rows import SqlPartition, SqlTableParameter, SqlTableVersion
-from catalog.store.sql_base import (
+from sluice.catalog.core.model import ErrorDetail, Table, TableError, TableInput
+from sluice.catalog.core.name_patterns import table_name_matcher
+from sluice.catalog.core.names import resource_name
+from sluice.catalog.core.store import sql_checks as checks
+from sluice.catalog.core.store.rows import SqlPartition, SqlTableParameter, SqlTableVersion
+from sluice.catalog.core.store.sql_base import (
     DATABASES,
     TABLES,
     SqlStoreBase,
     enforce_quota,
     segment_filter,
 )
-from catalog.store.sql_table_values import (
+from sluice.catalog.core.store.sql_table_values import (
     TABLE_COLUMNS,
     snapshot,
     table_from_values,
     table_values,
 )
-from common.errors import (
+from sluice.common.errors import (
     AlreadyExists,
     ConcurrentModification,
     EntityNotFound,
     InvalidInput,
     SluiceError,
 )
-from common.limits import check_batch
-from common.paging import Page, PageRequest
+from sluice.common.limits import check_batch
+from sluice.common.paging import Page, PageRequest
 
 VERSIONS = SqlTableVersion.__table__
 PARAMETERS = SqlTableParameter.__table__

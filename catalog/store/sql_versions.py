@@ -6,14 +6,14 @@ from datetime import datetime
 
 from sqlalchemy import and_, delete, or_, select
 
-from catalog.model import TableVersion
-from catalog.names import resource_name
-from catalog.store import sql_checks as checks
-from catalog.store.sql_base import TABLES, SqlStoreBase, segment_filter
-from catalog.store.sql_table_values import table_from_snapshot
-from catalog.store.sql_tables import VERSIONS, version_number
-from common.errors import EntityNotFound, InvalidInput
-from common.paging import Page, PageRequest
+from sluice.catalog.core.model import TableVersion
+from sluice.catalog.core.names import resource_name
+from sluice.catalog.core.store import sql_checks as checks
+from sluice.catalog.core.store.sql_base import TABLES, SqlStoreBase, segment_filter
+from sluice.catalog.core.store.sql_table_values import table_from_snapshot
+from sluice.catalog.core.store.sql_tables import VERSIONS, version_number
+from sluice.common.errors import EntityNotFound, InvalidInput
+from sluice.common.paging import Page, PageRequest
 
 
 class TableVersionOps(SqlStoreBase):

@@ -5,7 +5,7 @@ store (store.py, sql_store.py), the batched writer (writer.py) and the OTLP outb
 (otlp.py). The server's audit interceptor (control_plane/interceptors/audit.py) uses it.
 """
 
-from control_plane.audit.model import AuditFilter, AuditRecord, Outcome
-from control_plane.audit.trail import AuditConfig, AuditTrail
+from sluice.control_plane.audit.model import AuditFilter, AuditRecord, Outcome
+from sluice.control_plane.audit.trail import AuditConfig, AuditTrail
 
 __all__ = ["AuditConfig", "AuditFilter", "AuditRecord", "AuditTrail", "Outcome"]

@@ -14,9 +14,9 @@ from typing import Any
 
 from opentelemetry.trace import SpanContext, TraceFlags
 
-from control_plane.audit.model import Attr, Outcome
-from control_plane.audit.tracing import call_attributes
-from control_plane.security.calls import CallInfo
+from sluice.control_plane.audit.model import Attr, Outcome
+from sluice.control_plane.audit.tracing import call_attributes
+from sluice.control_plane.security.calls import CallInfo
 
 # gRPC status codes of a refusal: not authenticated, not authorised.
 DENIED_CODES = frozenset({16, 7})

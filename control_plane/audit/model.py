@@ -39,6 +39,7 @@ class Attr:
     READ_ONLY = "sluice.read_only"
     REQUEST_ID = "sluice.request_id"
     DENIED_REASON = "sluice.denied_reason"
+    DOOR = "sluice.door"
     OPERATOR = "sluice.principal.operator"
     RUN_ID = "sluice.principal.run_id"
     INTERRUPTED = "sluice.interrupted"
@@ -139,6 +140,7 @@ class AuditFilter:
         outcome: only records that ended so.
         start_time: records of calls started at or after this time.
         end_time: records of calls started before this time.
+        trace_id: only the records of this trace.
     """
 
     account: str | None = None
@@ -148,6 +150,7 @@ class AuditFilter:
     outcome: Outcome | None = None
     start_time: datetime | None = None
     end_time: datetime | None = None
+    trace_id: str = ""
 
 
 @dataclass(frozen=True)

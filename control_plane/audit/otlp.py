@@ -19,9 +19,9 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
-from control_plane.audit.model import AuditRecord
-from control_plane.audit.store import AuditStore
-from control_plane.audit.tracing import span_from_record
+from sluice.control_plane.audit.model import AuditRecord
+from sluice.control_plane.audit.store import AuditStore
+from sluice.control_plane.audit.tracing import span_from_record
 
 DEFAULT_CURSOR = "otlp"
 DEFAULT_BATCH_SIZE = 512

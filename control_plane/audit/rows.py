@@ -2,7 +2,7 @@
 
 The Sql* classes describe the schema (control_plane/audit/migrations creates it); they never
 leave the store, which reads and writes them with SQLAlchemy Core and returns
-control_plane.audit.model objects.
+sluice.control_plane.audit.model objects.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from sqlalchemy import (
 )
 from sqlmodel import Field, SQLModel
 
-from catalog.store.rows import BIG_ID, UtcDateTime
+from sluice.catalog.core.store.rows import BIG_ID, UtcDateTime
 
 # Matched with LIKE for globs and prefixes: byte order on PostgreSQL, so its indexes serve them.
 MATCHED = String(1024).with_variant(String(1024, collation="C"), "postgresql")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from common.db import Database
-from common.migrations import upgrade
+from sluice.common.db import Database
+from sluice.common.migrations import upgrade
 
 VERSION_TABLE = "alembic_version_audit"
 MIGRATIONS = Path(__file__).parent / "migrations"

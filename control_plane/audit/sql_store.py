@@ -22,10 +22,10 @@ from sqlalchemy import (
     update,
 )
 
-from common.db import Database
-from common.errors import InvalidInput
-from common.paging import Page, PageRequest, PageTokenCodec
-from control_plane.audit.model import (
+from sluice.common.db import Database
+from sluice.common.errors import InvalidInput
+from sluice.common.paging import Page, PageRequest, PageTokenCodec
+from sluice.control_plane.audit.model import (
     GRPC_UNKNOWN,
     Attr,
     AuditFilter,
@@ -35,8 +35,8 @@ from control_plane.audit.model import (
     Outcome,
     ns_to_datetime,
 )
-from control_plane.audit.rows import AUDIT_CURSORS, AUDIT_EVENTS
-from control_plane.audit.store import AuditStore
+from sluice.control_plane.audit.rows import AUDIT_CURSORS, AUDIT_EVENTS
+from sluice.control_plane.audit.store import AuditStore
 
 T = AUDIT_EVENTS
 _LIKE_ESCAPE = "\\"
@@ -48,7 +48,7 @@ def utc_now() -> datetime:
 
 
 class SqlAuditStore(AuditStore):
-    """AuditStore over a common.db.Database whose schema control_plane.audit.schema upgraded.
+    """AuditStore over a common.db.Database whose schema sluice.control_plane.audit.schema upgraded.
 
     Args:
         db: The database; the same one as the stores whose changes are audited, so that a
@@ -418,6 +418,7 @@ def _scope(audit_filter: AuditFilter) -> tuple[object, ...]:
         audit_filter.outcome,
         audit_filter.start_time,
         audit_filter.end_time,
+        audit_filter.trace_id,
     )
 
 
@@ -451,6 +452,8 @@ def _conditions(audit_filter: AuditFilter) -> list[ColumnElement[bool]]:
         conditions.append(T.c.time >= audit_filter.start_time)
     if audit_filter.end_time is not None:
         conditions.append(T.c.time < audit_filter.end_time)
+    if audit_filter.trace_id:
+        conditions.append(T.c.trace_id == audit_filter.trace_id)
     return conditions
 
 

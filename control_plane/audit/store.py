@@ -15,8 +15,8 @@ from datetime import datetime
 
 from sqlalchemy import Connection
 
-from common.paging import Page, PageRequest
-from control_plane.audit.model import AuditFilter, AuditRecord, Completion, FollowBatch
+from sluice.common.paging import Page, PageRequest
+from sluice.control_plane.audit.model import AuditFilter, AuditRecord, Completion, FollowBatch
 
 
 class AuditStore(ABC):

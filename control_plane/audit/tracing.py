@@ -25,8 +25,8 @@ from opentelemetry.trace import SpanContext, SpanKind, TraceFlags
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from opentelemetry.trace.status import Status, StatusCode
 
-from control_plane.audit.model import GRPC_UNKNOWN, Attr, AuditRecord, Outcome
-from control_plane.security.calls import CallInfo
+from sluice.control_plane.audit.model import GRPC_UNKNOWN, Attr, AuditRecord, Outcome
+from sluice.control_plane.security.calls import CallInfo
 
 TRACER_NAME = "sluice.audit"
 DEFAULT_SERVICE_NAME = "sluice"
@@ -228,6 +228,8 @@ def call_attributes(info: CallInfo) -> dict[str, Any]:
             attributes[Attr.RUN_ID] = principal.run_id
     if info.denied_reason:
         attributes[Attr.DENIED_REASON] = info.denied_reason
+    if info.door:
+        attributes[Attr.DOOR] = info.door
     return attributes
 
 

@@ -26,15 +26,15 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode, Tracer
 from sqlalchemy import Connection
 
-from common.db import Database
-from common.paging import PageTokenCodec
-from control_plane.audit import otlp, writer
-from control_plane.audit.calls import Call, MethodNames
-from control_plane.audit.model import AuditRecord, Completion
-from control_plane.audit.otlp import ExportStats, OtlpOutboxExporter
-from control_plane.audit.sql_store import SqlAuditStore
-from control_plane.audit.store import AuditStore
-from control_plane.audit.tracing import (
+from sluice.common.db import Database
+from sluice.common.paging import PageTokenCodec
+from sluice.control_plane.audit import otlp, writer
+from sluice.control_plane.audit.calls import Call, MethodNames
+from sluice.control_plane.audit.model import AuditRecord, Completion
+from sluice.control_plane.audit.otlp import ExportStats, OtlpOutboxExporter
+from sluice.control_plane.audit.sql_store import SqlAuditStore
+from sluice.control_plane.audit.store import AuditStore
+from sluice.control_plane.audit.tracing import (
     DEFAULT_SERVICE_NAME,
     TRACER_NAME,
     AuditSpanProcessor,
@@ -45,11 +45,11 @@ from control_plane.audit.tracing import (
     record_from_span,
     span_context_in,
 )
-from control_plane.audit.writer import BatchWriter, WriterStats
-from control_plane.security.calls import CallInfo
+from sluice.control_plane.audit.writer import BatchWriter, WriterStats
+from sluice.control_plane.security.calls import CallInfo
 
 if TYPE_CHECKING:
-    from control_plane.interceptors.audit import AuditInterceptor
+    from sluice.control_plane.interceptors.audit import AuditInterceptor
 
 
 @dataclass(frozen=True)
@@ -96,7 +96,7 @@ class AuditTrail:
 
     Args:
         db: The database of the audited stores (records commit with their changes in it); its
-            audit schema must be upgraded (control_plane.audit.schema.upgrade_schema).
+            audit schema must be upgraded (sluice.control_plane.audit.schema.upgrade_schema).
         page_tokens: Signs the next_tokens of audit queries.
         config: How the trail is kept and exported.
         store: The store to use instead of a SqlAuditStore over db.
@@ -169,7 +169,7 @@ class AuditTrail:
     def interceptor(self) -> AuditInterceptor:
         """The server interceptor that makes every call's span and record."""
         # Imported here: the interceptor module imports this one.
-        from control_plane.interceptors.audit import AuditInterceptor
+        from sluice.control_plane.interceptors.audit import AuditInterceptor
 
         return AuditInterceptor(self)
 

@@ -24,9 +24,9 @@ from typing import Any
 
 import grpc
 
-from common.errors import SluiceError
-from control_plane.audit.model import AuditRecord, Completion
-from control_plane.audit.store import AuditStore
+from sluice.common.errors import SluiceError
+from sluice.control_plane.audit.model import AuditRecord, Completion
+from sluice.control_plane.audit.store import AuditStore
 
 DEFAULT_FLUSH_INTERVAL_S = 0.1
 DEFAULT_MAX_BATCH = 500

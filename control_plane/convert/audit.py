@@ -9,10 +9,10 @@ from typing import Any
 
 from google.protobuf.message import Message
 
-from common.errors import InvalidInput
-from control_plane.audit.model import Attr, AuditFilter, AuditRecord, Outcome, ns_to_datetime
-from control_plane.convert.common import datetime_from, timestamp
 from sluice.audit.v1 import types_pb2 as pb
+from sluice.common.errors import InvalidInput
+from sluice.control_plane.audit.model import Attr, AuditFilter, AuditRecord, Outcome, ns_to_datetime
+from sluice.control_plane.convert.common import datetime_from, timestamp
 
 _OUTCOMES: Mapping[Outcome, pb.AuditOutcome.ValueType] = MappingProxyType(
     {
@@ -58,6 +58,7 @@ def audit_filter_from_proto(request: Message, account: str | None) -> AuditFilte
         outcome=outcome_from_proto(request.outcome),  # type: ignore[attr-defined]
         start_time=start,
         end_time=end,
+        trace_id=request.trace_id,  # type: ignore[attr-defined]
     )
 
 

@@ -9,9 +9,9 @@ from typing import Any
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from common.errors import InvalidInput
-from common.limits import max_results_of
-from common.paging import PageRequest, Segment
+from sluice.common.errors import InvalidInput
+from sluice.common.limits import max_results_of
+from sluice.common.paging import PageRequest, Segment
 
 
 def datetime_from(message: Message, field: str) -> datetime | None:

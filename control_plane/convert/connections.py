@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from catalog import model
-from common.redaction import is_secret_key
-from control_plane.convert.common import map_field, params, timestamp
+from sluice.catalog.core import model
 from sluice.catalog.v1 import types_pb2 as pb
+from sluice.common.redaction import is_secret_key
+from sluice.control_plane.convert.common import map_field, params, timestamp
 
 
 def is_secret_property(key: str) -> bool:
     """Whether a connection property is secret: the rule that also encrypts it at rest and
-    redacts it from the audit trail (common.redaction.is_secret_key)."""
+    redacts it from the audit trail (sluice.common.redaction.is_secret_key)."""
     return is_secret_key(key)
 
 

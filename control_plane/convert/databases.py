@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from catalog import model
-from control_plane.convert.common import map_field, params, timestamp
+from sluice.catalog.core import model
 from sluice.catalog.v1 import types_pb2 as pb
+from sluice.control_plane.convert.common import map_field, params, timestamp
 
 
 def database_input_from_proto(message: pb.DatabaseInput) -> model.DatabaseInput:

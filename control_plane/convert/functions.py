@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from catalog import model
-from common.errors import InvalidInput
-from control_plane.convert.common import timestamp
+from sluice.catalog.core import model
 from sluice.catalog.v1 import types_pb2 as pb
+from sluice.common.errors import InvalidInput
+from sluice.control_plane.convert.common import timestamp
 
 _PRINCIPALS_TO_PROTO: dict[model.PrincipalType, pb.PrincipalType] = {
     model.PrincipalType.USER: pb.PRINCIPAL_TYPE_USER,

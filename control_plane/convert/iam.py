@@ -9,9 +9,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
-from common.errors import InvalidInput
-from control_plane.convert.common import timestamp
-from control_plane.security.model import (
+from sluice.common.errors import InvalidInput
+from sluice.control_plane.convert.common import timestamp
+from sluice.control_plane.security.access_keys import AccessKeyInfo
+from sluice.control_plane.security.model import (
     Policy,
     PolicyInput,
     PrincipalInput,
@@ -19,7 +20,7 @@ from control_plane.security.model import (
     PrincipalUpdate,
     TokenInfo,
 )
-from control_plane.security.policy import Effect, Statement
+from sluice.control_plane.security.policy import Effect, Statement
 from sluice.iam.v1 import iam_pb2 as api
 from sluice.iam.v1 import types_pb2 as pb
 
@@ -123,4 +124,14 @@ def policy_to_proto(policy: Policy) -> pb.Policy:
         statements=[statement_to_proto(s) for s in policy.statements],
         created_on=timestamp(policy.created_on),
         last_modified_on=timestamp(policy.last_modified_on),
+    )
+
+
+def access_key_info_to_proto(info: AccessKeyInfo) -> pb.AccessKeyInfo:
+    return pb.AccessKeyInfo(
+        access_key_id=info.access_key_id,
+        account=info.account,
+        principal_name=info.principal_name,
+        description=info.description,
+        created_on=timestamp(info.created_on),
     )

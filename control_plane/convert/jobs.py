@@ -8,15 +8,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Protocol
+from typing import Any, Protocol
 
-from common.errors import InvalidInput, SluiceError
-from common.limits import max_results_of
-from common.paging import PageRequest
-from control_plane.convert.common import call_name, map_field, params, required, timestamp
-from control_plane.jobs import workers
-from control_plane.jobs.executor import PoolSnapshot
-from control_plane.jobs.model import (
+from google.protobuf import json_format
+from google.protobuf.message import Message
+
+from sluice.common.errors import InvalidInput, SluiceError
+from sluice.common.limits import max_results_of
+from sluice.common.paging import PageRequest
+from sluice.control_plane.convert.common import call_name, map_field, params, required, timestamp
+from sluice.control_plane.jobs import workers
+from sluice.control_plane.jobs.executor import PoolSnapshot
+from sluice.control_plane.jobs.model import (
     CommandName,
     Job,
     JobCommand,
@@ -175,6 +178,8 @@ def job_input_from_create(request: api.CreateJobRequest) -> JobInput:
         number_of_workers=request.number_of_workers,
         connections=_connections(request),
         tags=params(request.tags),
+        glue_properties=glue_properties(request),
+        code_gen_configuration_nodes=code_gen_nodes(request),
     )
 
 
@@ -193,11 +198,72 @@ def job_input_from_update(job_name: str, update: pb.JobUpdate) -> JobInput:
         worker_type=_worker_type(update.worker_type),
         number_of_workers=update.number_of_workers,
         connections=_connections(update),
+        glue_properties=glue_properties(update),
+        code_gen_configuration_nodes=code_gen_nodes(update),
     )
 
 
+# Glue members Sluice keeps and returns unchanged but has no machinery for (Terraform sets
+# them): the same fields in CreateJobRequest, JobUpdate and Job, stored as JSON by field name.
+GLUE_ONLY_FIELDS = (
+    "log_uri",
+    "max_capacity",
+    "security_configuration",
+    "notification_property",
+    "glue_version",
+    "execution_class",
+    "job_mode",
+    "job_run_queuing_enabled",
+    "maintenance_window",
+)
+
+
+def glue_properties(message: Message) -> dict[str, object]:
+    """The Glue-only members a request sets, as JSON values by field name."""
+    kept: dict[str, object] = {}
+    for field, value in message.ListFields():
+        if field.name in GLUE_ONLY_FIELDS:
+            kept[field.name] = (
+                json_format.MessageToDict(value, preserving_proto_field_name=True)
+                if field.message_type is not None
+                else value
+            )
+    return kept
+
+
+def code_gen_nodes(message: api.CreateJobRequest | pb.JobUpdate) -> dict[str, object]:
+    """A visual job's nodes (CodeGenConfigurationNodes) as JSON values by node id."""
+    return {
+        node_id: whole_numbers(json_format.MessageToDict(node))
+        for node_id, node in message.code_gen_configuration_nodes.items()
+    }
+
+
+def whole_numbers(value: Any) -> Any:
+    """value with whole floats as integers (a Struct holds every number as a double; Glue's
+    node members are integers: MaxBand 5 must come back as 5, not 5.0)."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return int(value)
+    if isinstance(value, dict):
+        return {key: whole_numbers(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [whole_numbers(item) for item in value]
+    return value
+
+
+def _set_glue_properties(message: Message, properties: Mapping[str, Any]) -> None:
+    for name, value in properties.items():
+        field = message.DESCRIPTOR.fields_by_name.get(name)
+        if field is None:
+            continue  # a member of a later version of Sluice
+        if field.message_type is not None:
+            json_format.ParseDict(value, getattr(message, name))
+        else:
+            setattr(message, name, value)
+
+
 def job_to_proto(job: Job) -> pb.Job:
-    return pb.Job(
+    message = pb.Job(
         name=job.name,
         description=job.description,
         role=job.role,
@@ -217,6 +283,10 @@ def job_to_proto(job: Job) -> pb.Job:
         created_on=timestamp(job.created_on),
         last_modified_on=timestamp(job.last_modified_on),
     )
+    _set_glue_properties(message, job.glue_properties)
+    for node_id, node in job.code_gen_configuration_nodes.items():
+        message.code_gen_configuration_nodes[node_id].update(node)
+    return message
 
 
 # Runs
@@ -238,6 +308,10 @@ def run_input_from_proto(
         timeout=request.timeout,
         worker_type=_worker_type(request.worker_type),
         number_of_workers=request.number_of_workers,
+        job_run_queuing_enabled=request.job_run_queuing_enabled
+        if request.HasField("job_run_queuing_enabled")
+        else None,
+        notify_delay_after=request.notification_property.notify_delay_after or None,
         subnet_id=subnet_id,
         security_group_id=security_group_id,
         trace_parent=trace_parent,
@@ -264,6 +338,10 @@ def job_run_to_proto(run: JobRun) -> pb.JobRun:
         execution_time=run.execution_time,
         environment_id=run.environment_id,
         warm_start=run.warm_start,
+        job_run_queuing_enabled=run.job_run_queuing_enabled,
+        notification_property=pb.JobNotificationProperty(notify_delay_after=run.notify_delay_after)
+        if run.notify_delay_after
+        else None,
     )
 
 
@@ -315,7 +393,19 @@ def pool_status_to_proto(snapshot: PoolSnapshot) -> pb.PoolStatus:
                 ray_started=sandbox.ray_started,
                 ray_address=sandbox.ray_address,
                 network_policy=sandbox.network_policy,
+                idle_since=timestamp(sandbox.idle_since),
+                resource_limits=sandbox.resource_limits,
             )
             for sandbox in snapshot.sandboxes
+        ],
+        queue=[
+            pb.QueuedRun(
+                account=run.account,
+                job_name=run.job_name,
+                run_id=run.run_id,
+                position=run.position,
+                started_on=timestamp(run.started_on),
+            )
+            for run in snapshot.queue
         ],
     )

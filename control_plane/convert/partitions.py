@@ -4,10 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from catalog import model
-from control_plane.convert.common import datetime_from, map_field, params, required, timestamp
-from control_plane.convert.storage import optional_storage_descriptor, storage_descriptor_to_proto
+from sluice.catalog.core import model
 from sluice.catalog.v1 import types_pb2 as pb
+from sluice.control_plane.convert.common import (
+    datetime_from,
+    map_field,
+    params,
+    required,
+    timestamp,
+)
+from sluice.control_plane.convert.storage import (
+    optional_storage_descriptor,
+    storage_descriptor_to_proto,
+)
 
 
 def partition_input_from_proto(message: pb.PartitionInput) -> model.PartitionInput:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from catalog import model
-from control_plane.convert.common import map_field, params
+from sluice.catalog.core import model
 from sluice.catalog.v1 import types_pb2 as pb
+from sluice.control_plane.convert.common import map_field, params
 
 
 def column_from_proto(column: pb.Column) -> model.Column:

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from catalog import model
-from common.errors import InvalidInput
-from control_plane.convert.common import datetime_from, map_field, params, timestamp
-from control_plane.convert.storage import (
+from sluice.catalog.core import model
+from sluice.catalog.v1 import types_pb2 as pb
+from sluice.common.errors import InvalidInput
+from sluice.control_plane.convert.common import datetime_from, map_field, params, timestamp
+from sluice.control_plane.convert.storage import (
     columns_from_proto,
     columns_to_proto,
     optional_storage_descriptor,
     storage_descriptor_to_proto,
 )
-from sluice.catalog.v1 import types_pb2 as pb
 
 _COMPARATORS: dict[int, model.Comparator] = {
     pb.COMPARATOR_EQUALS: model.Comparator.EQUALS,

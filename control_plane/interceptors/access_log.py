@@ -9,9 +9,9 @@ from typing import Any
 
 import grpc
 
-from control_plane.interceptors.handlers import Behaviour, StreamBehaviour, wrap_handler
-from control_plane.interceptors.request_id import ensure_request_id
-from control_plane.logs import fields
+from sluice.control_plane.interceptors.handlers import Behaviour, StreamBehaviour, wrap_handler
+from sluice.control_plane.interceptors.request_id import ensure_request_id
+from sluice.control_plane.logs import fields
 
 ACCESS_LOGGER = "sluice.access"
 

@@ -21,22 +21,22 @@ from opentelemetry.context import Context
 from opentelemetry.trace import NonRecordingSpan, set_span_in_context
 from sqlalchemy import Connection
 
-from common.db import before_commit
-from control_plane.audit.calls import Call, MethodNames
-from control_plane.audit.tracing import attach_span_context, detach_span, remote_parent
-from control_plane.audit.writer import AuditBacklogged
-from control_plane.interceptors.errors import status_for
-from control_plane.interceptors.handlers import (
+from sluice.common.db import before_commit
+from sluice.control_plane.audit.calls import Call, MethodNames
+from sluice.control_plane.audit.tracing import attach_span_context, detach_span, remote_parent
+from sluice.control_plane.audit.writer import AuditBacklogged
+from sluice.control_plane.interceptors.errors import status_for
+from sluice.control_plane.interceptors.handlers import (
     SLUICE_METHOD_PREFIX,
     Behaviour,
     StreamBehaviour,
     wrap_handler,
 )
-from control_plane.interceptors.request_id import ensure_request_id
-from control_plane.security.calls import CallInfo, call_scope
+from sluice.control_plane.interceptors.request_id import ensure_request_id
+from sluice.control_plane.security.calls import CallInfo, call_scope
 
 if TYPE_CHECKING:
-    from control_plane.audit.trail import AuditTrail
+    from sluice.control_plane.audit.trail import AuditTrail
 
 MAX_STATUS_MESSAGE = 1024
 # Peers remembered (their parsed address); a server has far fewer connections than this.

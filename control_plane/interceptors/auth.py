@@ -14,6 +14,7 @@ of another account can be inferred; only the operator may name any account.
 from __future__ import annotations
 
 import functools
+import hmac
 from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
@@ -22,15 +23,31 @@ from google.protobuf import descriptor_pool
 from google.protobuf.message import Message
 from google.protobuf.message_factory import GetMessageClass
 
-from common.errors import AccessDenied, EntityNotFound, Unauthenticated
-from common.limits import check_batch
-from control_plane.interceptors.handlers import Behaviour, StreamBehaviour, wrap_handler
-from control_plane.security.actions import Operation, operation
-from control_plane.security.calls import CallInfo, Principal, current_call
-from control_plane.security.parameters import request_parameters
+from sluice.common.errors import (
+    AccessDenied,
+    EntityNotFound,
+    IncompleteSignature,
+    Unauthenticated,
+)
+from sluice.common.limits import check_batch
+from sluice.control_plane.interceptors.handlers import Behaviour, StreamBehaviour, wrap_handler
+from sluice.control_plane.security.actions import Operation, operation
+from sluice.control_plane.security.calls import CallInfo, Principal, current_call
+from sluice.control_plane.security.parameters import request_parameters
 
 _BEARER = "bearer "
 _ACCOUNT_FIELDS = ("catalog_id", "account")
+# What a door (a thin translation of another protocol onto this API, see control_plane/glue)
+# sends along with its calls: its key (proving it is the server's own door), its name, the
+# address of its client, and the parts of the client's AWS Signature Version 4.
+DOOR_KEY = "sluice-door-key"
+DOOR_NAME = "sluice-door"
+DOOR_CLIENT = "sluice-door-client"
+SIGV4_AUTHORIZATION = "sluice-sigv4-authorization"
+SIGV4_DATE = "sluice-sigv4-date"
+SIGV4_REQUEST_SHA256 = "sluice-sigv4-request-sha256"
+# Why the door could not make the canonical request (a signed header missing, ...).
+SIGV4_REQUEST_ERROR = "sluice-sigv4-request-error"
 
 
 class Guard(Protocol):
@@ -40,6 +57,10 @@ class Guard(Protocol):
 
     def authenticate_certificate(self, subject: str) -> Principal: ...
 
+    def authenticate_sigv4(
+        self, authorization: str, amz_date: str, canonical_request_sha256: str
+    ) -> Principal: ...
+
     def is_allowed(self, principal: Principal, action: str, resource: str) -> bool: ...
 
 
@@ -47,8 +68,10 @@ class AuthInterceptor(grpc.ServerInterceptor):
     """Authenticates and authorises every Sluice RPC; grpc's own services (health,
     reflection) pass through unauthenticated, as load balancers and tools need them."""
 
-    def __init__(self, guard: Guard) -> None:
+    def __init__(self, guard: Guard, door_key: str = "") -> None:
         self._guard = guard
+        # The secret of this server's doors; "" accepts no door's call.
+        self._door_key = door_key.encode()
 
     def intercept_service(
         self, continuation: Any, handler_call_details: grpc.HandlerCallDetails
@@ -136,13 +159,20 @@ class AuthInterceptor(grpc.ServerInterceptor):
 
     def _principal(self, context: grpc.ServicerContext, info: CallInfo) -> Principal:
         token = ""
+        door: dict[str, str] = {}
         for key, value in context.invocation_metadata() or ():
             if key == "authorization" and isinstance(value, str):
                 if not value.lower().startswith(_BEARER):
                     info.denied_reason = "malformed authorization header"
                     raise Unauthenticated("the authorization header must be 'Bearer <token>'")
                 token = value[len(_BEARER) :].strip()
+            elif key.startswith("sluice-") and isinstance(value, str):
+                door[key] = value
         try:
+            if door:
+                principal = self._door_principal(door, info)
+                if principal is not None:
+                    return principal
             if token:
                 return self._guard.authenticate(token)
             subject = _certificate_subject(context)
@@ -155,6 +185,27 @@ class AuthInterceptor(grpc.ServerInterceptor):
         raise Unauthenticated(
             "no credentials: send 'authorization: Bearer <token>' (SLUICE_TOKEN) "
             "or a client certificate"
+        )
+
+    def _door_principal(self, door: dict[str, str], info: CallInfo) -> Principal | None:
+        """The principal of a call a door makes for its client (None: the door passes no
+        credentials of its own kind, the call's token or certificate decide)."""
+        sigv4 = door.get(SIGV4_AUTHORIZATION)
+        key = door.get(DOOR_KEY, "").encode()
+        if not (self._door_key and key and hmac.compare_digest(key, self._door_key)):
+            if sigv4 is not None or DOOR_NAME in door:
+                # Only the server's own door has verified what it forwards (the request the
+                # signature covers); anyone else could replay a signature over another body.
+                raise Unauthenticated("door credentials are accepted only from this server's doors")
+            return None
+        info.door = door.get(DOOR_NAME, "")
+        info.client_address = door.get(DOOR_CLIENT, info.client_address)
+        if sigv4 is None:
+            return None
+        if SIGV4_REQUEST_ERROR in door:
+            raise IncompleteSignature(door[SIGV4_REQUEST_ERROR])
+        return self._guard.authenticate_sigv4(
+            sigv4, door.get(SIGV4_DATE, ""), door.get(SIGV4_REQUEST_SHA256, "")
         )
 
     def _account(

@@ -13,10 +13,10 @@ from google.protobuf import any_pb2
 from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
-from common.errors import InternalError, SluiceError
-from control_plane.interceptors.handlers import Behaviour, StreamBehaviour, wrap_handler
-from control_plane.interceptors.request_id import ensure_request_id
-from control_plane.logs import fields
+from sluice.common.errors import InternalError, SluiceError
+from sluice.control_plane.interceptors.handlers import Behaviour, StreamBehaviour, wrap_handler
+from sluice.control_plane.interceptors.request_id import ensure_request_id
+from sluice.control_plane.logs import fields
 
 ERROR_DOMAIN = "sluice"
 Metadata = Sequence[tuple[str, str | bytes]]

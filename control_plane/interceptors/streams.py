@@ -1,11 +1,12 @@
 """Followers never starve calls: a cap on the long-lived response streams of the server.
 
-Every Sluice server-streaming call (TailJobRunLogs, FollowAuditEvents) holds one of the server's
-worker threads for as long as its client follows, which may be days. This interceptor lets at
-most `max_streams` of them run at once, leaving the other worker threads to unary calls, and at
-most `max_per_principal` for one caller, so one client cannot take every follower slot. A stream
-beyond either cap is refused at once with ResourceNumberLimitExceededException
-(RESOURCE_EXHAUSTED); it never waits for a thread.
+Every Sluice server-streaming call (TailJobRunLogs, FollowAuditEvents, WatchJobRun,
+WatchRunEvents) holds one of the server's worker threads for as long as its client follows, which
+may be days. This interceptor lets at most `max_streams` of them run at once, leaving the other
+worker threads to unary calls, and at most `max_per_principal` for one caller, so one client
+cannot take every follower slot. A stream beyond either cap is refused at once with
+ResourceNumberLimitExceededException (RESOURCE_EXHAUSTED); it never waits for a thread (a
+WatchJobRun refused so makes the SDK's wait_for_run poll GetJobRun instead).
 
 It sits inside the auth interceptor, so the caller is known; without authentication (the
 development mode) callers are told apart by their address.
@@ -19,10 +20,10 @@ from typing import Any
 
 import grpc
 
-from common.errors import ResourceNumberLimitExceeded
-from control_plane.interceptors.audit import client_of
-from control_plane.interceptors.handlers import StreamBehaviour, wrap_handler
-from control_plane.security.calls import current_call
+from sluice.common.errors import ResourceNumberLimitExceeded
+from sluice.control_plane.interceptors.audit import client_of
+from sluice.control_plane.interceptors.handlers import StreamBehaviour, wrap_handler
+from sluice.control_plane.security.calls import current_call
 
 
 class StreamLimits:
@@ -48,14 +49,14 @@ class StreamLimits:
             held = self._by_caller.get(caller, 0)
             if held >= self.max_per_principal:
                 raise ResourceNumberLimitExceeded(
-                    f"{caller} already has {held} log or audit streams open, the most one "
+                    f"{caller} already has {held} streams open (logs, audit, runs), the most one "
                     f"caller may (max {self.max_per_principal}); close one and try again",
                     limit=str(self.max_per_principal),
                 )
             if self._total >= self.max_streams:
                 raise ResourceNumberLimitExceeded(
-                    f"the server already serves {self._total} log or audit streams, the most "
-                    f"it serves at once (max {self.max_streams}); try again later",
+                    f"the server already serves {self._total} streams (logs, audit, runs), the "
+                    f"most it serves at once (max {self.max_streams}); try again later",
                     limit=str(self.max_streams),
                 )
             self._total += 1

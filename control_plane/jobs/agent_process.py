@@ -5,6 +5,13 @@ The agent (`python -m agents.service`) is the only Ray driver: the server proces
 Ray, so a dead Ray head or a crashed driver takes down the agent alone while the catalog keeps
 being served. The agent gets its settings as one JSON line on stdin, which stays open for as
 long as this process lives: a server killed outright leaves an agent that notices and exits.
+
+A sandbox's agent starts as the sandbox's OS user (root only to start it: no supplementary
+groups, umask 077) and is put in the sandbox's cgroups before it reads its settings, so before
+it starts anything: nothing of the sandbox runs as root or outside its limits. Its socket is in
+its own dir, which that user controls: root would follow a link planted there (to another
+sandbox's agent), so the server moves the socket, once it checked it is one of the user's, to
+a path only root may write (publish_to), and connects there.
 """
 
 from __future__ import annotations
@@ -13,25 +20,30 @@ import contextlib
 import dataclasses
 import logging
 import os
+import stat
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 
-from agents import head
-from agents.api import EXIT_CLUSTER_LOST, AgentSettings, parse_log_line
-from agents.client import AgentClient
-from common.secrets import without_server_secrets
-from control_plane.logs import fields
+from sluice.agents import head, os_users
+from sluice.agents.api import EXIT_CLUSTER_LOST, AgentSettings, parse_log_line
+from sluice.agents.client import AgentClient
+from sluice.agents.limits import SandboxCgroups
+from sluice.common.secrets import without_server_secrets
+from sluice.control_plane.logs import fields
 
 log = logging.getLogger("sluice.jobs")
 AGENT_LOGGER = "sluice.agent"
 agent_log = logging.getLogger(AGENT_LOGGER)
 
-AGENT_COMMAND = (sys.executable, "-m", "agents.service")
+AGENT_COMMAND = (sys.executable, "-m", "sluice.agents.service")
 # The agent is the longest part of a graceful stop: it destroys environments and stops Ray.
 STOP_TIMEOUT_S = 90.0
+# How often the server looks for a new agent's socket to publish.
+PUBLISH_POLL_S = 0.05
 
 
 class AgentProcess:
@@ -42,6 +54,12 @@ class AgentProcess:
         min_backoff_s: wait before restarting an agent that exited; doubles on each quick exit
             up to max_backoff_s, and is reset by an agent that lived longer than stable_s.
         on_restart: called after an agent was started again (from the supervising thread).
+        user: the OS user to start the agent as (None: this process's); its settings' work
+            area is then the agent's working and home directory.
+        cgroups: the groups the agent is put in before it runs anything.
+        publish_to: where the server connects to the agent: its socket (settings.socket_path,
+            directly in a dir of user's that root made) is moved there once the agent made
+            it. Needs user.
     """
 
     def __init__(
@@ -52,8 +70,16 @@ class AgentProcess:
         max_backoff_s: float = 30.0,
         stable_s: float = 60.0,
         on_restart: Callable[[], None] | None = None,
+        user: os_users.OsUser | None = None,
+        cgroups: SandboxCgroups | None = None,
+        publish_to: Path | None = None,
     ) -> None:
+        if publish_to is not None and user is None:
+            raise ValueError("publish_to needs a user whose socket it publishes")
         self._settings = settings
+        self._user = user
+        self._cgroups = cgroups
+        self._publish_to = publish_to
         self._min_backoff_s = min_backoff_s
         self._max_backoff_s = max_backoff_s
         self._stable_s = stable_s
@@ -62,7 +88,7 @@ class AgentProcess:
         self._stopping = threading.Event()
         self._process: subprocess.Popen[bytes] | None = None
         self._thread: threading.Thread | None = None
-        self.client = AgentClient(settings.socket_path, settings.config.pool.size)
+        self.client = AgentClient(publish_to or settings.socket_path, settings.config.pool.size)
 
     @property
     def pid(self) -> int | None:
@@ -103,8 +129,12 @@ class AgentProcess:
         self._close_stdin(process)
         config = self._settings.config
         if code != 0 and not keep_environments and config.ray.address is None:
-            # No agent stopped the embedded head (the last one died, or was killed): do it here.
-            stopped = head.stop(config)
+            # No agent stopped the embedded head (the last one died, or was killed): do it here;
+            # a sandbox's by its user alone (root takes no lock in that user's files).
+            if self._user is not None:
+                stopped = os_users.kill_processes(self._user.uid)
+            else:
+                stopped = head.stop(config)
             log.info("embedded Ray head stopped", extra=fields(processes=stopped))
         if self._thread is not None:
             self._thread.join(timeout=5.0)
@@ -113,25 +143,62 @@ class AgentProcess:
 
     def _spawn(self) -> None:
         """Under the lock: start an agent process."""
+        env = {
+            **without_server_secrets(os.environ),
+            # The agent forks children (`ray start`, helpers run as the sandbox's user) while
+            # it serves gRPC; grpcio's fork handlers can crash such a child before its exec.
+            "GRPC_ENABLE_FORK_SUPPORT": "false",
+        }
+        as_user: dict[str, object] = {}
+        if self._user is not None:
+            home = str(self._settings.config.work_area)
+            env.update(
+                {
+                    "HOME": home,
+                    "USER": self._user.name,
+                    "LOGNAME": self._user.name,
+                    "TMPDIR": str(self._settings.config.data_dir),
+                }
+            )
+            env.pop("PWD", None)
+            env.pop("OLDPWD", None)
+            as_user = {
+                "user": self._user.uid,
+                "group": self._user.gid,
+                "extra_groups": [],
+                "umask": 0o077,
+                "cwd": home,
+            }
         process = subprocess.Popen(
             AGENT_COMMAND,
             stdin=subprocess.PIPE,
             # Read back and logged as the server's own records (its format, its level).
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
-            env={
-                **without_server_secrets(os.environ),
-                # The agent forks children (`ray start`, helpers run as the sandbox's user) while
-                # it serves gRPC; grpcio's fork handlers can crash such a child before its exec.
-                "GRPC_ENABLE_FORK_SUPPORT": "false",
-            },
+            env=env,
             # Its own session: a terminal's Ctrl-C reaches the server, which stops the agent.
             start_new_session=True,
+            **as_user,  # type: ignore[arg-type]
         )
+        if self._cgroups is not None:
+            # The agent waits for its settings before anything else: nothing escapes the move.
+            try:
+                self._cgroups.add(process.pid)
+            except OSError:
+                process.kill()
+                process.wait()
+                self._close_stdin(process)
+                raise
         self._process = process
         threading.Thread(
             target=_relay_output, args=(process,), name="sluice-agent-log", daemon=True
         ).start()
+        if self._publish_to is not None:
+            # The previous agent's socket is dead: calls wait ("starting") for the new one.
+            self._publish_to.unlink(missing_ok=True)
+            threading.Thread(
+                target=self._publish, args=(process,), name="sluice-agent-socket", daemon=True
+            ).start()
         level = logging.getLevelName(logging.getLogger().getEffectiveLevel())
         settings = dataclasses.replace(self._settings, log_level=level)
         if process.stdin is not None:
@@ -177,6 +244,18 @@ class AgentProcess:
             if self._on_restart is not None:
                 self._on_restart()
 
+    def _publish(self, process: subprocess.Popen[bytes]) -> None:
+        """Move the agent's socket to publish_to once it is there, for as long as it runs."""
+        assert self._publish_to is not None and self._user is not None
+        while process.poll() is None and not self._stopping.is_set():
+            try:
+                if publish_socket(self._settings.socket_path, self._publish_to, self._user.uid):
+                    return
+            except OSError as exc:
+                log.warning("cannot publish the agent's socket", extra=fields(error=str(exc)))
+                return
+            time.sleep(PUBLISH_POLL_S)
+
     @staticmethod
     def _close_stdin(process: subprocess.Popen[bytes]) -> None:
         if process.stdin is not None:
@@ -184,6 +263,40 @@ class AgentProcess:
                 process.stdin.close()
             except OSError:
                 return
+
+
+def publish_socket(source: Path, target: Path, uid: int) -> bool:
+    """Move the unix socket source (in a dir of uid's whose parent root owns) to target (in a
+    dir only root writes), if it is a socket of uid's: never through a link uid planted.
+
+    Returns:
+        Whether it was moved; False if source is not there (yet).
+
+    Raises:
+        OSError: source is something else than a socket of uid's (what is left is removed).
+    """
+    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
+    directory = os.open(source.parent, flags)
+    try:
+        try:
+            info = os.stat(source.name, dir_fd=directory, follow_symlinks=False)
+        except FileNotFoundError:
+            return False
+        if not stat.S_ISSOCK(info.st_mode) or info.st_uid != uid:
+            raise OSError(f"{source} is not a socket of uid {uid}")
+        if stat.S_IMODE(info.st_mode) != 0o600:
+            # The agent chmods its socket 0600 once it serves (Agent.serve): not before.
+            return False
+        # Moved by name: whatever is there now moves (a link swapped in meanwhile, too)...
+        os.rename(source.name, target, src_dir_fd=directory)
+    finally:
+        os.close(directory)
+    # ...so it is checked again where uid cannot change it any more.
+    moved = os.lstat(target)
+    if not stat.S_ISSOCK(moved.st_mode) or moved.st_uid != uid:
+        target.unlink(missing_ok=True)
+        raise OSError(f"{source} was replaced by something else than a socket of uid {uid}")
+    return True
 
 
 def _relay_output(process: subprocess.Popen[bytes]) -> None:

@@ -11,18 +11,18 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
-from agents.api import PoolStatus, RunLaunch
-from agents.config import EnvironmentSpec
-from agents.errors import NoCapacity
-from agents.isolation import IsolationTuple as AgentsIsolation
-from agents.runs import LogChunk, RunRequest
-from agents.runs import LogStream as AgentsStream
-from agents.runs import RunProgress as AgentsProgress
-from agents.runs import RunState as AgentsState
-from common.errors import AlreadyExists, SluiceError
-from control_plane.jobs.executor import (
+from sluice.agents.api import PoolStatus, RunLaunch
+from sluice.agents.config import EnvironmentSpec
+from sluice.agents.errors import AgentUnavailable, NoCapacity
+from sluice.agents.isolation import IsolationTuple as AgentsIsolation
+from sluice.agents.runs import LogChunk, RunRequest
+from sluice.agents.runs import LogStream as AgentsStream
+from sluice.agents.runs import RunProgress as AgentsProgress
+from sluice.agents.runs import RunState as AgentsState
+from sluice.common.errors import AlreadyExists, SluiceError
+from sluice.control_plane.jobs.executor import (
     CapacityUnavailable,
     ExecutionState,
     LaunchError,
@@ -32,7 +32,7 @@ from control_plane.jobs.executor import (
     PoolSnapshot,
     RunProgress,
 )
-from control_plane.jobs.model import IsolationTuple, LogLine, LogStream, WorkerSpec
+from sluice.control_plane.jobs.model import IsolationTuple, LogLine, LogStream, WorkerSpec
 
 # The agents enforce a run's timeout only as a backstop: the scheduler's own deadline comes
 # first, so that the run ends TIMEOUT in the store rather than FAILED.
@@ -123,6 +123,8 @@ class AgentsExecutor:
         except AlreadyExists:
             progress = self._supervisor.progress(request.run_id)
             return LaunchInfo(progress.environment_id, self._warm.get(request.run_id, False))
+        except AgentUnavailable as exc:
+            raise CapacityUnavailable(exc.message, no_room=False) from exc
         except NoCapacity as exc:
             raise CapacityUnavailable(exc.message) from exc
         except SluiceError as exc:
@@ -154,16 +156,21 @@ class AgentsExecutor:
 
     def pool_status(self) -> PoolSnapshot:
         status = self._supervisor.pool_status()
-        return PoolSnapshot(
-            target_size=status.target_size,
-            warm=status.warm,
-            starting=status.starting,
-            bound_idle=status.bound_idle,
-            busy=status.busy,
-            ray_started=status.ray_started,
-            ray_address=status.ray_address,
-            resource_limits=status.resource_limits,
-        )
+        return PoolSnapshot(**pool_counts(status), resource_limits=status.resource_limits)
+
+
+def pool_counts(status: PoolStatus) -> dict[str, Any]:
+    """The fields an agent's PoolStatus shares with PoolSnapshot and SandboxSnapshot: the one
+    conversion from the agents' status to the API's."""
+    return {
+        "target_size": status.target_size,
+        "warm": status.warm,
+        "starting": status.starting,
+        "bound_idle": status.bound_idle,
+        "busy": status.busy,
+        "ray_started": status.ray_started,
+        "ray_address": status.ray_address,
+    }
 
 
 def _execution_progress(progress: AgentsProgress) -> RunProgress | None:

@@ -3,14 +3,15 @@ raises InvalidInput, before anything is written."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from catalog import names
-from common.errors import InvalidInput
-from control_plane.jobs import workers
-from control_plane.jobs.model import (
+from sluice.catalog.core import names
+from sluice.common.errors import InvalidInput
+from sluice.control_plane.jobs import workers
+from sluice.control_plane.jobs.model import (
     DEFAULT_MAX_CONCURRENT_RUNS,
     DEFAULT_TIMEOUT_MINUTES,
     CommandName,
@@ -18,7 +19,7 @@ from control_plane.jobs.model import (
     JobInput,
     Params,
 )
-from control_plane.jobs.scripts import parse_script_location
+from sluice.control_plane.jobs.scripts import parse_script_location
 
 MAX_JOB_NAME = 255
 MAX_DESCRIPTION = 2048
@@ -32,6 +33,8 @@ MAX_CONNECTIONS = 1000
 MAX_TAGS = 50
 MAX_TAG_KEY = 128
 MAX_TAG_VALUE = 256
+MAX_GLUE_PROPERTIES_BYTES = 8192
+MAX_CODE_GEN_NODES_BYTES = 256 * 1024
 _JOB_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*")
 _ARGUMENT_KEY = re.compile(r"--[A-Za-z0-9_][A-Za-z0-9_.\-]*")
 _PYTHON_VERSION = re.compile(r"3(\.[0-9]{1,2})?")
@@ -54,6 +57,8 @@ class CheckedJob:
     number_of_workers: int
     connections: tuple[str, ...]
     tags: dict[str, str]
+    glue_properties: dict[str, object]
+    code_gen_configuration_nodes: dict[str, object]
 
 
 def account(value: str) -> str:
@@ -138,6 +143,40 @@ def _tags(values: Mapping[str, str]) -> dict[str, str]:
     return dict(values)
 
 
+def notify_delay_after(value: int | None) -> int | None:
+    """Glue's NotifyDelayAfter: minutes, at least 1; None or 0 for none given."""
+    if not value:
+        return None
+    return _bounded_int("notify_delay_after", value, 1, MAX_TIMEOUT_MINUTES)
+
+
+def _glue_properties(values: Mapping[str, object]) -> dict[str, object]:
+    # Kept only to be returned: bounded, so that they cannot bloat the store.
+    notification = values.get("notification_property")
+    if isinstance(notification, dict):
+        delay = notification.get("notify_delay_after")
+        if isinstance(delay, int):
+            notify_delay_after(delay)
+    size = len(json.dumps(dict(values), default=str))
+    if size > MAX_GLUE_PROPERTIES_BYTES:
+        raise InvalidInput(
+            f"the job's Glue-only members (GlueVersion, MaxCapacity, LogUri, ...) take {size} "
+            f"bytes, at most {MAX_GLUE_PROPERTIES_BYTES}"
+        )
+    return dict(values)
+
+
+def _code_gen_nodes(values: Mapping[str, object]) -> dict[str, object]:
+    # Stored and returned as given: bounded (what they mean is the code generator's check).
+    size = len(json.dumps(dict(values), default=str))
+    if size > MAX_CODE_GEN_NODES_BYTES:
+        raise InvalidInput(
+            f"the job's CodeGenConfigurationNodes take {size} bytes, at most "
+            f"{MAX_CODE_GEN_NODES_BYTES}"
+        )
+    return dict(values)
+
+
 def _connections(values: tuple[str, ...]) -> tuple[str, ...]:
     if len(values) > MAX_CONNECTIONS:
         raise InvalidInput(f"a job has at most {MAX_CONNECTIONS} connections")
@@ -169,6 +208,8 @@ def job_input(value: JobInput) -> CheckedJob:
         number_of_workers=workers.checked_number_of_workers(value.number_of_workers),
         connections=_connections(tuple(value.connections)),
         tags=_tags(value.tags),
+        glue_properties=_glue_properties(value.glue_properties),
+        code_gen_configuration_nodes=_code_gen_nodes(value.code_gen_configuration_nodes),
     )
 
 

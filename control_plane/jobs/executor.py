@@ -13,7 +13,14 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
-from control_plane.jobs.model import CommandName, IsolationTuple, LogLine, WorkerSpec
+from sluice.control_plane.jobs.model import (
+    CommandName,
+    IsolationTuple,
+    JobRun,
+    LogLine,
+    RunState,
+    WorkerSpec,
+)
 
 
 @dataclass(frozen=True)
@@ -84,6 +91,36 @@ class SandboxSnapshot:
     ray_address: str
     # Whether the kernel refuses the sandbox's OS user the database ("enforced: ..."), or why not.
     network_policy: str = ""
+    # Since when a bound sandbox has had no run; None while it has one, and for a spare.
+    idle_since: datetime | None = None
+    # The sandbox's own kernel limits (its cgroup), "enforced: ..." or "not enforced: <why>".
+    resource_limits: str = ""
+
+
+@dataclass(frozen=True)
+class QueuedRun:
+    """A run waiting for room (WAITING, with job run queuing); position 1 starts next of its
+    account's."""
+
+    account: str
+    job_name: str
+    run_id: str
+    position: int
+    started_on: datetime
+
+
+def queue_of(runs: Sequence[JobRun]) -> tuple[QueuedRun, ...]:
+    """The WAITING runs of runs (the store's active runs, oldest first), each account's numbered
+    in the order the scheduler launches them."""
+    positions: dict[str, int] = {}
+    queue = []
+    for run in runs:
+        if run.state is RunState.WAITING:
+            positions[run.account] = positions.get(run.account, 0) + 1
+            queue.append(
+                QueuedRun(run.account, run.job_name, run.id, positions[run.account], run.started_on)
+            )
+    return tuple(queue)
 
 
 @dataclass(frozen=True)
@@ -101,13 +138,16 @@ class PoolSnapshot:
     resource_limits: str = ""
     # Each account's sandbox and the spares; empty with one shared agent (--ray-address).
     sandboxes: tuple[SandboxSnapshot, ...] = ()
+    # The runs waiting for room, each account's in order.
+    queue: tuple[QueuedRun, ...] = ()
 
     def seen_by(self, account: str) -> PoolSnapshot:
         """What a caller of an account (not the operator) may see: its own sandbox alone, its
         counts as the pool's, and no Ray address. With one shared agent (no sandboxes), the
         shared pool's counts, without the address."""
+        queue = tuple(run for run in self.queue if run.account == account)
         if not self.sandboxes:
-            return replace(self, ray_address="")
+            return replace(self, ray_address="", queue=queue)
         own = tuple(
             replace(sandbox, ray_address="")
             for sandbox in self.sandboxes
@@ -123,6 +163,7 @@ class PoolSnapshot:
             ray_address="",
             resource_limits=self.resource_limits,
             sandboxes=own,
+            queue=queue,
         )
 
 
@@ -135,7 +176,16 @@ class LaunchError(Exception):
 
 
 class CapacityUnavailable(Exception):
-    """No environment can take the run now; the scheduler parks it in WAITING and retries."""
+    """No environment can take the run now: a run with job run queuing waits (WAITING) and is
+    launched again when room appears; one without is tried again a few times, then FAILED.
+
+    no_room is False when the executor itself is not available (its agent restarts): such
+    attempts are not counted against a run without queuing."""
+
+    def __init__(self, message: str = "", *, no_room: bool = True) -> None:
+        super().__init__(message)
+        self.message = message
+        self.no_room = no_room
 
 
 class RunExecutor(Protocol):

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from common.errors import ConcurrentModification
+from sluice.common.errors import ConcurrentModification
 
 logger = logging.getLogger(__name__)
 

@@ -141,6 +141,12 @@ class JobInput:
     number_of_workers: int = 0
     connections: tuple[str, ...] = ()
     tags: Params = field(default_factory=dict)
+    # Glue members kept and returned unchanged (GlueVersion, MaxCapacity, LogUri, ...), by
+    # their proto field names, as JSON values; see convert.jobs.GLUE_ONLY_FIELDS.
+    glue_properties: Mapping[str, object] = field(default_factory=dict)
+    # A visual job's nodes (Glue's CodeGenConfigurationNodes: node id -> {kind: structure}),
+    # kept and returned unchanged; its script was generated from them.
+    code_gen_configuration_nodes: Mapping[str, object] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -163,6 +169,8 @@ class Job:
     number_of_workers: int = DEFAULT_NUMBER_OF_WORKERS
     connections: tuple[str, ...] = ()
     tags: Params = field(default_factory=dict)
+    glue_properties: Mapping[str, object] = field(default_factory=dict)
+    code_gen_configuration_nodes: Mapping[str, object] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -189,6 +197,8 @@ class RunInput:
     timeout: int = 0
     worker_type: str = ""
     number_of_workers: int = 0
+    # Glue's NotificationProperty.NotifyDelayAfter (minutes); None takes the job's.
+    notify_delay_after: int | None = None
     subnet_id: str = ""
     security_group_id: str = ""
     # W3C traceparent of the call starting the run; "" for none.
@@ -196,6 +206,8 @@ class RunInput:
     # The role the caller was found allowed to pass: the run starts only while the job still
     # names it (an UpdateJob in between fails the start); "" for no such condition.
     expected_role: str = ""
+    # Glue's JobRunQueuingEnabled for this run; None takes the job's.
+    job_run_queuing_enabled: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -218,6 +230,8 @@ class JobRun:
     previous_run_id: str = ""
     trigger_name: str = ""
     error_message: str = ""
+    # Glue's NotificationProperty.NotifyDelayAfter (minutes), its own or its job's; 0: none.
+    notify_delay_after: int = 0
     completed_on: datetime | None = None
     # Seconds the run spent running.
     execution_time: int = 0
@@ -226,6 +240,9 @@ class JobRun:
     # Where the scheduler last stopped reading the executor's logs (opaque to the store).
     log_cursor: str = ""
     trace_parent: str = ""
+    # Glue's JobRunQueuingEnabled: with no room for it, the run waits (WAITING, in order of
+    # start within its account) instead of failing.
+    job_run_queuing_enabled: bool = False
 
     @property
     def account(self) -> str:

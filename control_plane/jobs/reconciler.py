@@ -19,10 +19,10 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from control_plane.jobs.executor import RunExecutor
-from control_plane.jobs.leases import Fence, LeaseLost
-from control_plane.jobs.model import RunState
-from control_plane.jobs.store import JobStore
+from sluice.control_plane.jobs.executor import RunExecutor
+from sluice.control_plane.jobs.leases import Fence, LeaseLost
+from sluice.control_plane.jobs.model import RunState
+from sluice.control_plane.jobs.store import JobStore
 
 logger = logging.getLogger(__name__)
 

@@ -26,7 +26,7 @@ from sqlalchemy import (
 )
 from sqlmodel import Field, SQLModel
 
-from catalog.store.rows import BIG_ID, NAME, UtcDateTime
+from sluice.catalog.core.store.rows import BIG_ID, NAME, UtcDateTime
 
 
 class SqlJob(SQLModel, table=True):
@@ -55,6 +55,14 @@ class SqlJob(SQLModel, table=True):
     number_of_workers: int = Field(sa_column=Column(Integer, nullable=False))
     connections: list[str] = Field(sa_column=Column(JSON, nullable=False))
     tags: dict[str, str] = Field(sa_column=Column(JSON, nullable=False))
+    # Glue members kept and returned unchanged (GlueVersion, MaxCapacity, LogUri, ...).
+    glue_properties: dict[str, object] = Field(
+        default_factory=dict, sa_column=Column(JSON, nullable=False, server_default="{}")
+    )
+    # A visual job's CodeGenConfigurationNodes, as given.
+    code_gen_configuration_nodes: dict[str, object] = Field(
+        default_factory=dict, sa_column=Column(JSON, nullable=False, server_default="{}")
+    )
     active_runs: int = Field(sa_column=Column(Integer, nullable=False))
     created_on: datetime = Field(sa_column=Column(UtcDateTime, nullable=False))
     last_modified_on: datetime = Field(sa_column=Column(UtcDateTime, nullable=False))
@@ -85,6 +93,8 @@ class SqlJobRun(SQLModel, table=True):
         UniqueConstraint("run_id", name="uq_job_runs_run_id"),
         Index("ix_job_runs_job_id_id", "job_id", "id"),
         Index("ix_job_runs_state", "state"),
+        Index("ix_job_runs_completed_on", "completed_on"),
+        Index("ix_job_runs_workflow_run_id", "workflow_run_id"),
     )
 
     id: int | None = Field(default=None, sa_column=Column(BIG_ID, primary_key=True))
@@ -132,10 +142,19 @@ class SqlJobRun(SQLModel, table=True):
     launch_token: int = Field(
         default=0, sa_column=Column(BigInteger, nullable=False, server_default="0")
     )
+    # The workflow run that started it (None: not started by a workflow).
+    workflow_run_id: str | None = Field(default=None, sa_column=Column(String(80), nullable=True))
+    # Glue's NotificationProperty.NotifyDelayAfter (minutes), the run's own or else its job's;
+    # None for neither.
+    notify_delay_after: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
+    # Glue's JobRunQueuingEnabled, the run's own or else its job's when it started.
+    job_run_queuing_enabled: bool = Field(
+        default=False, sa_column=Column(Boolean, nullable=False, server_default="0")
+    )
 
 
 class SqlLease(SQLModel, table=True):
-    """A named lease (control_plane.jobs.leases). Rows are never deleted, so that a name's
+    """A named lease (sluice.control_plane.jobs.leases). Rows are never deleted, so that a name's
     token only ever grows."""
 
     __tablename__ = "leases"

@@ -10,57 +10,77 @@ import socket
 import stat
 import tempfile
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 
 from opentelemetry.trace import Tracer
 from sqlalchemy.engine import make_url
 
-from agents import naming, os_users
-from agents.api import AgentSettings, socket_path
-from agents.config import (
+from sluice.agents import head, naming, os_users
+from sluice.agents.api import AgentSettings, socket_path
+from sluice.agents.config import (
     MAX_RAY_TEMP_DIR_CHARS,
+    MIB,
     AgentsConfig,
     EnvironmentSpec,
     PoolConfig,
     RayConfig,
 )
-from agents.layout import DataLayout
-from common.db import Database
-from common.errors import SluiceError
-from common.paging import PageTokenCodec
-from control_plane.config import ServerConfig
-from control_plane.errors import StartupError
-from control_plane.jobs.agent_process import AgentProcess
-from control_plane.jobs.agents_executor import AgentRuns, AgentsExecutor, environment_spec
-from control_plane.jobs.executor import PoolSnapshot, SandboxSnapshot
-from control_plane.jobs.fleet import (
+from sluice.agents.layout import DataLayout
+from sluice.agents.limits import ResourceLimits, limits_for
+from sluice.agents.ports import PortBlock
+from sluice.catalog.core.store.base import CatalogStore
+from sluice.common.db import Database
+from sluice.common.errors import SluiceError
+from sluice.common.paging import PageTokenCodec
+from sluice.control_plane.config import ServerConfig
+from sluice.control_plane.errors import StartupError
+from sluice.control_plane.jobs import sandbox_host
+from sluice.control_plane.jobs.agent_process import AgentProcess
+from sluice.control_plane.jobs.agents_executor import (
+    AgentRuns,
+    AgentsExecutor,
+    environment_spec,
+    pool_counts,
+)
+from sluice.control_plane.jobs.executor import PoolSnapshot, SandboxSnapshot
+from sluice.control_plane.jobs.fleet import (
     AgentFleet,
     FleetRuns,
     SandboxPlan,
     default_sandbox_dir,
     is_sandbox_id,
     new_sandbox_id,
-    os_user_of,
     sandbox_root,
     total_pool,
 )
-from control_plane.jobs.leases import Fence, LeaseKeeper
-from control_plane.jobs.model import (
+from sluice.control_plane.jobs.leases import Fence, LeaseKeeper
+from sluice.control_plane.jobs.model import (
     DEFAULT_NUMBER_OF_WORKERS,
     DEFAULT_WORKER_TYPE,
     CommandName,
     JobRun,
     RunState,
 )
-from control_plane.jobs.reconciler import Reconciler
-from control_plane.jobs.sandbox_network import secure_sandbox_user
-from control_plane.jobs.scheduler import Scheduler, SchedulerConfig
-from control_plane.jobs.scripts import DEFAULT_MAX_SCRIPT_BYTES, ScriptSources
-from control_plane.jobs.sql_leases import SqlLeaseStore
-from control_plane.jobs.sql_store import SqlJobStore
-from control_plane.jobs.tracing import RunTracing
-from control_plane.jobs.workers import worker_spec
-from control_plane.logs import fields
+from sluice.control_plane.jobs.reconciler import Reconciler
+from sluice.control_plane.jobs.sandbox_network import (
+    held_ports,
+    release_ports,
+    sandbox_ports,
+    secure_sandbox_user,
+    server_ports,
+)
+from sluice.control_plane.jobs.scheduler import Scheduler, SchedulerConfig
+from sluice.control_plane.jobs.scripts import DEFAULT_MAX_SCRIPT_BYTES, ScriptSources
+from sluice.control_plane.jobs.sql_leases import SqlLeaseStore
+from sluice.control_plane.jobs.sql_store import SqlJobStore
+from sluice.control_plane.jobs.tracing import RunTracing
+from sluice.control_plane.jobs.triggers.firer import TriggerFirer
+from sluice.control_plane.jobs.triggers.network import job_network
+from sluice.control_plane.jobs.triggers.sql_store import SqlTriggerStore
+from sluice.control_plane.jobs.workers import worker_spec
+from sluice.control_plane.jobs.workflows.sql_store import SqlWorkflowStore
+from sluice.control_plane.logs import fields
 
 log = logging.getLogger("sluice.jobs")
 
@@ -68,6 +88,9 @@ AGENTS_DIR = "agents"
 RAY_JAVA_LIB_ROOT = Path("/tmp/ray")
 # Ray's temp dir in a sandbox's work area (AgentsConfig.ray_temp_dir with a work_dir).
 SANDBOX_RAY_TEMP = "r"
+# A sandbox's agent and idle Ray head (GCS, raylet, workers' pool), beyond its environments.
+SANDBOX_OVERHEAD_MB = 1536
+SANDBOX_OVERHEAD_PIDS = 2048
 # Servers on one database schedule runs only while they hold this lease.
 SCHEDULER_LEASE = "jobs.scheduler"
 
@@ -111,15 +134,31 @@ def check_sandbox_dir(config: ServerConfig) -> Path:
     return root
 
 
+def sandbox_limits(config: ServerConfig) -> ResourceLimits:
+    """A sandbox's kernel limits: the configured ones, or room for its agent and Ray head and
+    for as many environments of the default shape as a sandbox may hold (max_environments)."""
+    environment = limits_for(default_environment_spec())
+    count = config.max_environments
+    memory_mb = config.sandbox_memory_mb or (
+        SANDBOX_OVERHEAD_MB + count * (environment.memory_bytes // MIB)
+    )
+    return ResourceLimits(
+        memory_bytes=memory_mb * MIB,
+        cpus=config.sandbox_cpus or count * environment.cpus,
+        pids=SANDBOX_OVERHEAD_PIDS + count * environment.pids,
+    )
+
+
 def sandbox_config(config: ServerConfig, plan: SandboxPlan) -> AgentsConfig:
     """The settings of one sandbox's agent: its private data dir, its work area, and its OS
     user where this server may switch users (as root)."""
     return _agents_config(
         config,
-        plan.data_dir,
+        plan.agent_dir,
         None,
         run_as=plan.os_user if os_users.can_switch_users() else None,
         work_dir=plan.work_dir,
+        ports=held_ports(plan.data_dir),
     )
 
 
@@ -133,12 +172,7 @@ def sandbox_configs(config: ServerConfig) -> dict[str, AgentsConfig]:
     except FileNotFoundError:
         return {}
     return {
-        sandbox_id: sandbox_config(
-            config,
-            SandboxPlan(
-                sandbox_id, agents_dir / sandbox_id, root / sandbox_id, os_user_of(sandbox_id)
-            ),
-        )
+        sandbox_id: sandbox_config(config, SandboxPlan.of(agents_dir, root, sandbox_id))
         for sandbox_id in ids
     }
 
@@ -150,6 +184,7 @@ def _agents_config(
     *,
     run_as: str | None = None,
     work_dir: Path | None = None,
+    ports: PortBlock | None = None,
 ) -> AgentsConfig:
     return AgentsConfig(
         data_dir=data_dir,
@@ -160,6 +195,7 @@ def _agents_config(
             auth_token_path=config.ray_auth_token_path,
             num_cpus=config.ray_num_cpus,
             temp_dir=temp_dir,
+            ports=ports,
         ),
         pool=PoolConfig(
             size=config.pool_size,
@@ -193,6 +229,19 @@ def share_ray_java_lib_root(path: Path = RAY_JAVA_LIB_ROOT) -> None:
         os.chmod(path, 0o1777)
     except OSError as exc:
         raise StartupError(f"cannot share {path} among sandbox users: {exc.strerror}") from None
+
+
+def stop_single_agent_head(settings: AgentsConfig) -> None:
+    """Stop the embedded head a server of the single-agent era left running in its data dir's
+    agents dir (as the server's user, with no sandbox): its runs are on no sandbox's record, so
+    the reconciler fails them (environment lost), and nothing of it may outlive them."""
+    if head.read_record(DataLayout(settings.data_dir)) is None:
+        return
+    stopped = head.stop(settings)
+    log.warning(
+        "stopped the Ray head of the single agent of an earlier version: its runs are lost",
+        extra=fields(processes=stopped),
+    )
 
 
 def check_script_roots(config: ServerConfig) -> None:
@@ -251,9 +300,11 @@ class JobsRuntime:
         *,
         tracer: Tracer | None = None,
         run_credentials: Callable[[JobRun], Mapping[str, str]] | None = None,
+        catalog: CatalogStore | None = None,
     ) -> None:
         """tracer records the runs' spans; run_credentials gives a run's temporary
-        credentials (environment variables)."""
+        credentials (environment variables); catalog resolves the connections of the jobs
+        triggers start."""
         self._config = config
         self._tracing = RunTracing(tracer)
         self._run_credentials = run_credentials
@@ -269,8 +320,9 @@ class JobsRuntime:
         # Ray: a sandbox (agent, head, OS user) per account, and spares started ahead.
         self._agent: AgentProcess | None = None
         self.fleet: AgentFleet | None = None
-        # Each sandbox's network policy status, by sandbox id.
+        # Each sandbox's network policy and kernel limits status, by sandbox id.
         self._network_policies: dict[str, str] = {}
+        self._sandbox_limits: dict[str, str] = {}
         runs: AgentRuns
         if config.ray_address is not None:
             self._agent = AgentProcess(
@@ -283,11 +335,18 @@ class JobsRuntime:
                 check_sandbox_dir(config),
                 config.spares,
                 self._sandbox_agent,
+                idle_s=config.sandbox_idle_s,
+                remove_sandbox=self._remove_sandbox,
             )
             runs = FleetRuns(self.fleet)
         self.executor = AgentsExecutor(runs, settings.pool.spec)
         self._scheduler: Scheduler | None = None
         self._reconciler: Reconciler | None = None
+        # Triggers fire on the scheduler lease's holder too.
+        self.triggers = SqlTriggerStore(db, codec)
+        self.workflows = SqlWorkflowStore(db, codec, self.triggers)
+        self.trigger_network = job_network(self.store, catalog)
+        self._firer: TriggerFirer | None = None
         self.lease = LeaseKeeper(
             SqlLeaseStore(db),
             SCHEDULER_LEASE,
@@ -308,6 +367,7 @@ class JobsRuntime:
             sandbox_root(sandbox_dir(self._config))
             if os_users.can_switch_users():
                 share_ray_java_lib_root()
+            stop_single_agent_head(self.settings)
             self.fleet.start()
         elif self._agent is not None:
             try:
@@ -331,6 +391,14 @@ class JobsRuntime:
         self.lease.start()
         report = reconciler.start()
         scheduler.start()
+        self._firer = TriggerFirer(
+            self.triggers,
+            self.trigger_network,
+            fence=self.lease.fence,
+            on_fired=lambda _fired: scheduler.wake(),
+            workflows=self.workflows.advance,
+        )
+        self._firer.start()
         log.info(
             "jobs started",
             extra=fields(
@@ -348,11 +416,18 @@ class JobsRuntime:
         """A run was started or stopped: look at the runs now."""
         self._wake()
 
+    def wake_triggers(self) -> None:
+        """A trigger changed: look at the triggers now."""
+        if self._firer is not None:
+            self._firer.wake()
+
     def stop(self) -> None:
         """Stop scheduling and the agent. Runs still executing keep running for the next start
         to re-attach; with none, the environments (and an embedded Ray) are shut down, whatever
         the agent was doing. A run whose environment was still starting is not failed: it stays
         queued (STARTING or WAITING) and is launched at the next start, as nothing of it ran."""
+        if self._firer is not None:
+            self._firer.stop()
         if self._scheduler is not None:
             self._scheduler.stop()
         if self._reconciler is not None:
@@ -386,13 +461,7 @@ class JobsRuntime:
         statuses = self.fleet.sandbox_statuses()
         total = total_pool([status.pool for status in statuses])
         return PoolSnapshot(
-            target_size=total.target_size,
-            warm=total.warm,
-            starting=total.starting,
-            bound_idle=total.bound_idle,
-            busy=total.busy,
-            ray_started=total.ray_started,
-            ray_address=total.ray_address,
+            **pool_counts(total),
             resource_limits=total.resource_limits,
             sandboxes=tuple(
                 SandboxSnapshot(
@@ -400,14 +469,14 @@ class JobsRuntime:
                     account=status.account,
                     os_user=status.os_user,
                     state=status.state,
-                    target_size=status.pool.target_size,
-                    warm=status.pool.warm,
-                    starting=status.pool.starting,
-                    bound_idle=status.pool.bound_idle,
-                    busy=status.pool.busy,
-                    ray_started=status.pool.ray_started,
-                    ray_address=status.pool.ray_address,
+                    **pool_counts(status.pool),
                     network_policy=self._network_policies.get(status.sandbox_id, ""),
+                    idle_since=(
+                        datetime.fromtimestamp(status.idle_since, UTC)
+                        if status.idle_since is not None
+                        else None
+                    ),
+                    resource_limits=self._sandbox_limits.get(status.sandbox_id, ""),
                 )
                 for status in statuses
             ),
@@ -421,18 +490,39 @@ class JobsRuntime:
         return [
             DataLayout(path).runs_dir
             for plan in self.fleet.plans()
-            for path in (plan.data_dir, plan.work_dir)
+            for path in (plan.agent_dir, plan.work_dir)
         ]
 
     def _sandbox_agent(self, plan: SandboxPlan) -> AgentProcess:
+        # Its port block first: every listening port of its Ray and Spark falls in it.
+        ports = sandbox_ports(plan.data_dir)
         settings = sandbox_config(self._config, plan)
-        # Before the agent starts Ray as the sandbox's user: that user never reaches the database.
+        agent_socket = sandbox_host.check_agent_dir(plan.agent_dir)
+        # Before the agent starts as the sandbox's user: that user never reaches the database,
+        # owns its dirs, and lives in its own cgroups.
         self._network_policies[plan.sandbox_id] = secure_sandbox_user(
-            plan.os_user, self._config.database_url
+            plan.os_user, self._config.database_url, ports, server_ports(self._config)
         )
+        prepared = sandbox_host.prepare(
+            plan.sandbox_id, plan.os_user, plan.user_dirs, sandbox_limits(self._config)
+        )
+        self._sandbox_limits[plan.sandbox_id] = prepared.limits
         return AgentProcess(
-            AgentSettings(settings, socket_path(settings.data_dir)), on_restart=self._wake
+            AgentSettings(settings, agent_socket),
+            on_restart=self._wake,
+            user=prepared.user,
+            cgroups=prepared.cgroups,
+            # Root connects only where the sandbox's user cannot plant a link.
+            publish_to=plan.server_socket if prepared.user is not None else None,
         )
+
+    def _remove_sandbox(self, plan: SandboxPlan) -> None:
+        sandbox_host.dismantle(plan.sandbox_id, plan.os_user, plan.user_dirs)
+        plan.server_socket.unlink(missing_ok=True)
+        # Its processes are gone: its port block may be given to another sandbox.
+        release_ports(plan.data_dir)
+        self._network_policies.pop(plan.sandbox_id, None)
+        self._sandbox_limits.pop(plan.sandbox_id, None)
 
     def _wake(self) -> None:
         if self._scheduler is not None:
@@ -455,3 +545,4 @@ class JobsRuntime:
         if self._reconciler is not None:
             self._reconciler.wake()
         self._wake()
+        self.wake_triggers()

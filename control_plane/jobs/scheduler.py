@@ -12,6 +12,13 @@ lease's Fence, so that a server replaced while it stalled changes nothing. Befor
 run it records the launch in the run (claim_launch): a successor finding a launch begun under
 an earlier token launches it only if its executor runs it already, and otherwise fails it
 (retried per max_retries), so that no run is executed twice.
+
+When the executor has no room for a run (CapacityUnavailable), a run with Glue's job run
+queuing (job_run_queuing_enabled) waits in WAITING: each account's queued runs are launched in
+the order they were started, the oldest alone at a time, as soon as a run ends (room may have
+appeared) or every waiting_retry_s; they time out per their timeout while they wait. A run
+without queuing stays STARTING and is tried again with a growing delay, as Glue does, up to
+capacity_attempts times or capacity_window_s, and then ends FAILED.
 """
 
 from __future__ import annotations
@@ -22,11 +29,11 @@ import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-from common.errors import SluiceError
-from control_plane.jobs import workers
-from control_plane.jobs.executor import (
+from sluice.common.errors import SluiceError
+from sluice.control_plane.jobs import workers
+from sluice.control_plane.jobs.executor import (
     CapacityUnavailable,
     ExecutionState,
     LaunchError,
@@ -34,15 +41,22 @@ from control_plane.jobs.executor import (
     RunExecutor,
     RunProgress,
 )
-from control_plane.jobs.leases import Fence, LeaseLost
-from control_plane.jobs.model import JobRun, RunState
-from control_plane.jobs.scripts import ScriptSources
-from control_plane.jobs.store import JobStore, LaunchClaim
-from control_plane.jobs.tracing import RunTracing
+from sluice.control_plane.jobs.leases import Fence, LeaseLost
+from sluice.control_plane.jobs.model import JobRun, RunState
+from sluice.control_plane.jobs.scripts import ScriptSources
+from sluice.control_plane.jobs.store import JobStore, LaunchClaim
+from sluice.control_plane.jobs.tracing import RunTracing
 
 logger = logging.getLogger(__name__)
 
 LAUNCH_INTERNAL_ERROR = "the environment could not be started: internal error (see the server log)"
+# A run without job run queuing that found no room, after its last attempt (Glue's exception name
+# first, as Glue's own error messages have it).
+NO_CAPACITY = (
+    "ResourceNumberLimitExceededException: no room for the run on the cluster after {attempts} "
+    "attempts over {seconds} s ({reason}); with job run queuing (JobRunQueuingEnabled) it would "
+    "have waited for room"
+)
 LAUNCH_INTERRUPTED = (
     "the launch was interrupted: the server launching the run stopped or lost its scheduler "
     "lease, and the run is not executing where this server can see it (it is not launched twice)"
@@ -57,14 +71,20 @@ def utc_now() -> datetime:
 class SchedulerConfig:
     """poll_interval_s: how often active runs are looked at when nothing wakes the scheduler.
     launch_workers: launches in flight at once. waiting_retry_s: how long a WAITING run waits
-    before it is launched again. log_drain_pass_s: how long one pass copies the logs of a run
-    that has ended before it looks at the other runs (it goes on at the next pass, from the
-    stored cursor, and ends the run only once every line is copied). run_env: environment
-    variables every run gets."""
+    before it is launched again when no run ended meanwhile; a run without queuing that found
+    no room is tried again after it, then twice as long each time up to
+    capacity_backoff_max_s, and fails after capacity_attempts attempts or capacity_window_s.
+    log_drain_pass_s: how long one pass copies the logs of a run that has ended before it looks
+    at the other runs (it goes on at the next pass, from the stored cursor, and ends the run
+    only once every line is copied). run_env: environment variables every run gets."""
 
     poll_interval_s: float = 0.15
     launch_workers: int = 2
     waiting_retry_s: float = 2.0
+    # Glue: "a maximum of 15 minutes or 10 attempts, whichever comes first".
+    capacity_attempts: int = 10
+    capacity_window_s: float = 900.0
+    capacity_backoff_max_s: float = 120.0
     log_drain_pass_s: float = 2.0
     run_env: Mapping[str, str] = field(default_factory=dict)
 
@@ -77,6 +97,10 @@ class SchedulerConfig:
             raise ValueError("waiting_retry_s must not be negative")
         if self.log_drain_pass_s <= 0:
             raise ValueError("log_drain_pass_s must be positive")
+        if self.capacity_attempts < 1:
+            raise ValueError("capacity_attempts must be at least 1")
+        if self.capacity_window_s < 0 or self.capacity_backoff_max_s < 0:
+            raise ValueError("capacity_window_s and capacity_backoff_max_s must not be negative")
 
 
 class Scheduler:
@@ -120,6 +144,15 @@ class Scheduler:
         self._launching: set[str] = set()
         # Runs the executor runs for this scheduler, until it forgets them; guarded by _lock.
         self._executing: set[str] = set()
+        # Queued runs taken off their account's queue for a launch; guarded by _lock.
+        self._dequeued: set[str] = set()
+        # Runs ended (their room freed) so far, and how many had ended when each queued run
+        # last found no room; guarded by _lock.
+        self._ended = 0
+        self._parked: dict[str, int] = {}
+        # Runs without queuing that found no room: attempts, first one, next try; guarded by
+        # _lock.
+        self._no_room: dict[str, _NoRoom] = {}
         self._thread: threading.Thread | None = None
         self._pool: ThreadPoolExecutor | None = None
 
@@ -177,12 +210,22 @@ class Scheduler:
             with self._lock:
                 # A run gone from the active list has ended for good; it needs no guarding.
                 self._owned &= active
+                self._dequeued &= active
+                self._parked = {k: v for k, v in self._parked.items() if k in active}
+                self._no_room = {k: v for k, v in self._no_room.items() if k in active}
+                dequeued = set(self._dequeued)
+            # Each account's queue: its WAITING runs and those taken off it for a launch, in
+            # the order they were started (the store lists active runs oldest first).
+            queues: dict[str, list[str]] = {}
+            for run in runs:
+                if run.state is RunState.WAITING or run.id in dequeued:
+                    queues.setdefault(run.account, []).append(run.id)
             now = self._clock()
             for run in runs:
                 if self._halt.is_set():
                     return
                 try:
-                    self._step(run, now, fence)
+                    self._step(run, now, fence, queues.get(run.account, []))
                 except LeaseLost:
                     logger.warning("the scheduler lease was taken over; this pass ends")
                     return
@@ -199,16 +242,25 @@ class Scheduler:
                 logger.exception("scheduler pass failed; retrying")
             self._wake.wait(self._config.poll_interval_s)
 
-    def _step(self, run: JobRun, now: datetime, fence: Fence | None) -> None:
+    def _step(self, run: JobRun, now: datetime, fence: Fence | None, queue: list[str]) -> None:
         with self._lock:
             launching = run.id in self._launching
             owned = run.id in self._owned
+            no_room = self._no_room.get(run.id)
         if run.state is not RunState.STOPPING and now >= run.deadline:
             self._time_out(run, launching, fence)
         elif run.state is RunState.STARTING and not owned:
-            self._submit_launch(run, fence)
+            if run.job_run_queuing_enabled and queue and run.id not in queue:
+                # Its account has runs queued before it: it queues behind them, and tries for
+                # room once it heads the queue and a run has ended (or waiting_retry_s after).
+                with self._lock:
+                    self._parked[run.id] = self._ended
+                self._store.transition(run.id, {RunState.STARTING}, RunState.WAITING, fence=fence)
+            elif no_room is None or now >= no_room.next_try:
+                self._submit_launch(run, fence)
         elif run.state is RunState.WAITING:
-            self._relaunch_waiting(run, now, fence)
+            if queue and queue[0] == run.id:
+                self._relaunch_waiting(run, now, fence, queue[1:])
         elif run.state is RunState.RUNNING:
             self._follow(run, fence)
         elif run.state is RunState.STOPPING and not launching:
@@ -223,14 +275,26 @@ class Scheduler:
         with self._lock:
             self._owned.add(run.id)
             self._launching.add(run.id)
+            # A run ending from now on may make room for it.
+            self._parked[run.id] = self._ended
         pool.submit(self._launch, run, fence)
 
-    def _relaunch_waiting(self, run: JobRun, now: datetime, fence: Fence | None) -> None:
-        if (now - run.last_modified_on).total_seconds() < self._config.waiting_retry_s:
+    def _relaunch_waiting(
+        self, run: JobRun, now: datetime, fence: Fence | None, behind: list[str]
+    ) -> None:
+        """Launches the head of its account's queue again once a run has ended since it found
+        no room, or waiting_retry_s after that. The room of the runs ended so far goes to the
+        head: the runs behind it wait for a run to end after this (or waiting_retry_s)."""
+        with self._lock:
+            room = self._parked.get(run.id, -1) != self._ended
+        if not room and (now - run.last_modified_on).total_seconds() < self._config.waiting_retry_s:
             return
         if self._store.transition(run.id, {RunState.WAITING}, RunState.STARTING, fence=fence):
             with self._lock:
                 self._owned.discard(run.id)
+                self._dequeued.add(run.id)
+                for waiting in behind:
+                    self._parked[waiting] = self._ended
             self._submit_launch(run, fence)
 
     def _launch(self, run: JobRun, fence: Fence | None) -> None:
@@ -247,6 +311,7 @@ class Scheduler:
         finally:
             with self._lock:
                 self._launching.discard(run.id)
+                self._dequeued.discard(run.id)
             self.wake()
 
     def _launch_and_record(self, run: JobRun, fence: Fence | None) -> None:
@@ -273,8 +338,8 @@ class Scheduler:
                 info = self._executor.launch(request)
                 span.set_attribute("sluice.environment_id", info.environment_id)
                 span.set_attribute("sluice.warm_start", info.warm)
-        except CapacityUnavailable:
-            self._store.transition(run.id, starting, RunState.WAITING, fence=fence)
+        except CapacityUnavailable as exc:
+            self._no_capacity(run, exc, fence)
             return
         except LaunchError as exc:
             self._store.transition(
@@ -308,6 +373,40 @@ class Scheduler:
             # Stopped or timed out while it launched: nothing will follow this environment.
             self._executor.stop(run.id)
             self._forget(run.id)
+
+    def _no_capacity(self, run: JobRun, exc: CapacityUnavailable, fence: Fence | None) -> None:
+        """A queued run goes (back) to WAITING; one without queuing is tried again later, or
+        FAILED after its last attempt."""
+        starting = {RunState.STARTING}
+        if run.job_run_queuing_enabled:
+            self._store.transition(run.id, starting, RunState.WAITING, fence=fence)
+            return
+        now = self._clock()
+        config = self._config
+        with self._lock:
+            previous = self._no_room.get(run.id)
+            first = previous.first if previous is not None else now
+            attempts = (previous.attempts if previous is not None else 0) + int(exc.no_room)
+            delay = min(
+                config.waiting_retry_s * 2 ** max(attempts - 1, 0), config.capacity_backoff_max_s
+            )
+            self._no_room[run.id] = _NoRoom(attempts, first, now + timedelta(seconds=delay))
+            # Launched again (by a later pass) once its next try is due.
+            self._owned.discard(run.id)
+        waited = (now - first).total_seconds()
+        if attempts < config.capacity_attempts and waited < config.capacity_window_s:
+            return
+        logger.warning("job run %s: no room after %d attempts; failing it", run.id, attempts)
+        self._store.transition(
+            run.id,
+            starting,
+            RunState.FAILED,
+            error_message=NO_CAPACITY.format(
+                attempts=attempts, seconds=int(waited), reason=exc.message or "no capacity"
+            ),
+            retry=True,
+            fence=fence,
+        )
 
     def _claim_launch(self, run: JobRun, fence: Fence) -> bool:
         """Whether to launch the run: claimed for this tenure, or adopted from an earlier one
@@ -427,6 +526,9 @@ class Scheduler:
         with self._lock:
             self._executing.discard(run_id)
         self._executor.forget(run_id)
+        with self._lock:
+            # Its environment is back: a queued run may fit now.
+            self._ended += 1
 
     # Logs
 
@@ -447,6 +549,15 @@ class Scheduler:
                 return None
             if time.monotonic() >= deadline:
                 return cursor
+
+
+@dataclass(frozen=True)
+class _NoRoom:
+    """A run without queuing that found no room: attempts that did, the first, the next try."""
+
+    attempts: int
+    first: datetime
+    next_try: datetime
 
 
 def _execution_time(progress: RunProgress) -> int | None:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from common.errors import EntityNotFound, InvalidInput
+from sluice.common.errors import EntityNotFound, InvalidInput
 
 UPLOADED_PREFIX = "sluice://scripts/"
 FILE_PREFIX = "file://"

@@ -8,10 +8,10 @@ from typing import TypeVar
 
 from sqlalchemy import Connection, Row, select
 
-from common.db import Database
-from common.errors import EntityNotFound
-from common.paging import PageTokenCodec
-from control_plane.jobs.model import (
+from sluice.common.db import Database
+from sluice.common.errors import EntityNotFound
+from sluice.common.paging import PageTokenCodec
+from sluice.control_plane.jobs.model import (
     CommandName,
     IsolationTuple,
     Job,
@@ -19,8 +19,8 @@ from control_plane.jobs.model import (
     JobRun,
     RunState,
 )
-from control_plane.jobs.rows import JOB_RUNS, JOBS
-from control_plane.jobs.scripts import DEFAULT_MAX_SCRIPT_BYTES
+from sluice.control_plane.jobs.rows import JOB_RUNS, JOBS
+from sluice.control_plane.jobs.scripts import DEFAULT_MAX_SCRIPT_BYTES
 
 R = TypeVar("R")
 
@@ -103,6 +103,8 @@ def job_from_row(row: Row) -> Job:
         number_of_workers=row.number_of_workers,
         connections=tuple(row.connections),
         tags=dict(row.tags),
+        glue_properties=dict(row.glue_properties or {}),
+        code_gen_configuration_nodes=dict(row.code_gen_configuration_nodes or {}),
     )
 
 
@@ -133,10 +135,12 @@ def run_from_row(row: Row) -> JobRun:
         previous_run_id=row.previous_run_id,
         trigger_name=row.trigger_name,
         error_message=row.error_message,
+        notify_delay_after=row.notify_delay_after or 0,
         completed_on=row.completed_on,
         execution_time=row.execution_time,
         environment_id=row.environment_id,
         warm_start=bool(row.warm_start),
         log_cursor=row.log_cursor,
         trace_parent=row.trace_parent,
+        job_run_queuing_enabled=bool(row.job_run_queuing_enabled),
     )

@@ -6,18 +6,18 @@ from collections.abc import Mapping
 
 from sqlalchemy import Connection, delete, exists, insert, select, update
 
-from common.errors import AlreadyExists, EntityNotFound, InvalidInput
-from common.paging import Page, PageRequest
-from control_plane.jobs import checks
-from control_plane.jobs.model import (
+from sluice.common.errors import AlreadyExists, EntityNotFound, InvalidInput
+from sluice.common.paging import Page, PageRequest
+from sluice.control_plane.jobs import checks
+from sluice.control_plane.jobs.model import (
     STOPPABLE_STATES,
     TERMINAL_STATES,
     Job,
     JobInput,
     RunState,
 )
-from control_plane.jobs.rows import JOB_RUNS, JOB_TAGS, JOBS
-from control_plane.jobs.sql_base import SqlStoreBase, job_from_row, state_values
+from sluice.control_plane.jobs.rows import JOB_RUNS, JOB_TAGS, JOBS
+from sluice.control_plane.jobs.sql_base import SqlStoreBase, job_from_row, state_values
 
 
 def _definition(job: checks.CheckedJob) -> dict[str, object]:
@@ -36,6 +36,8 @@ def _definition(job: checks.CheckedJob) -> dict[str, object]:
         "worker_type": job.worker_type,
         "number_of_workers": job.number_of_workers,
         "connections": list(job.connections),
+        "glue_properties": job.glue_properties,
+        "code_gen_configuration_nodes": job.code_gen_configuration_nodes,
     }
 
 

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Connection, Row, insert, select, update
 
-from common.db import Database
-from common.errors import AlreadyExists, InvalidInput
-from control_plane.jobs.leases import (
+from sluice.common.db import Database
+from sluice.common.errors import AlreadyExists, InvalidInput
+from sluice.control_plane.jobs.leases import (
     MAX_HOLDER,
     MAX_LEASE_NAME,
     Fence,
@@ -17,8 +17,8 @@ from control_plane.jobs.leases import (
     LeaseLost,
     LeaseStore,
 )
-from control_plane.jobs.rows import LEASES
-from control_plane.jobs.sql_base import utc_now
+from sluice.control_plane.jobs.rows import LEASES
+from sluice.control_plane.jobs.sql_base import utc_now
 
 
 def check_fence(conn: Connection, fence: Fence) -> None:

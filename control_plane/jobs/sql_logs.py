@@ -6,13 +6,13 @@ from collections.abc import Sequence
 
 from sqlalchemy import insert, select, update
 
-from common.errors import EntityNotFound
-from common.paging import Page, PageRequest
-from control_plane.jobs import checks
-from control_plane.jobs.model import LogEntry, LogLine, LogStream
-from control_plane.jobs.rows import JOB_RUN_LOGS, JOB_RUNS
-from control_plane.jobs.sql_base import SqlStoreBase
-from control_plane.jobs.sql_runs import checked_run_id
+from sluice.common.errors import EntityNotFound
+from sluice.common.paging import Page, PageRequest
+from sluice.control_plane.jobs import checks
+from sluice.control_plane.jobs.model import LogEntry, LogLine, LogStream
+from sluice.control_plane.jobs.rows import JOB_RUN_LOGS, JOB_RUNS
+from sluice.control_plane.jobs.sql_base import SqlStoreBase
+from sluice.control_plane.jobs.sql_runs import checked_run_id
 
 # CloudWatch's limit on one event; longer lines are cut.
 MAX_LOG_MESSAGE = 262_144

@@ -6,10 +6,10 @@ from datetime import datetime
 
 from sqlalchemy import delete, select
 
-from control_plane.jobs.model import TERMINAL_STATES
-from control_plane.jobs.retention import RunRetention, RunsPruned
-from control_plane.jobs.rows import JOB_RUN_LOGS, JOB_RUNS
-from control_plane.jobs.sql_base import SqlStoreBase, state_values
+from sluice.control_plane.jobs.model import TERMINAL_STATES
+from sluice.control_plane.jobs.retention import RunRetention, RunsPruned
+from sluice.control_plane.jobs.rows import JOB_RUN_LOGS, JOB_RUNS
+from sluice.control_plane.jobs.sql_base import SqlStoreBase, state_values
 
 R = JOB_RUNS
 L = JOB_RUN_LOGS

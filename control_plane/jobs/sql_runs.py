@@ -10,17 +10,17 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, delete, insert, select, update
 
-from common.errors import (
+from sluice.common.errors import (
     ConcurrentModification,
     ConcurrentRunsExceeded,
     EntityNotFound,
     FailedPrecondition,
     InvalidInput,
 )
-from common.paging import Page, PageRequest
-from control_plane.jobs import checks, workers
-from control_plane.jobs.leases import Fence
-from control_plane.jobs.model import (
+from sluice.common.paging import Page, PageRequest
+from sluice.control_plane.jobs import checks, workers
+from sluice.control_plane.jobs.leases import Fence
+from sluice.control_plane.jobs.model import (
     ACTIVE_STATES,
     RETRYABLE_STATES,
     RUN_ID_PREFIX,
@@ -31,10 +31,10 @@ from control_plane.jobs.model import (
     RunState,
     check_transition,
 )
-from control_plane.jobs.rows import JOB_RUNS, JOBS
-from control_plane.jobs.sql_base import SqlStoreBase, run_from_row, state_values
-from control_plane.jobs.sql_leases import check_fence
-from control_plane.jobs.store import LaunchClaim
+from sluice.control_plane.jobs.rows import JOB_RUNS, JOBS
+from sluice.control_plane.jobs.sql_base import SqlStoreBase, run_from_row, state_values
+from sluice.control_plane.jobs.sql_leases import check_fence
+from sluice.control_plane.jobs.store import LaunchClaim
 
 MAX_ERROR_MESSAGE = 4096
 _RUN_ID = re.compile(re.escape(RUN_ID_PREFIX) + r"[0-9a-f]{1,64}")
@@ -49,6 +49,117 @@ def checked_run_id(value: str) -> str:
     if not _RUN_ID.fullmatch(value):
         raise InvalidInput(f"job run id {value!r} is not valid")
     return value
+
+
+def claim_run_slot(conn: Connection, account: str, job_name: str, expected_role: str) -> Row:
+    """Takes one of the job's max_concurrent_runs slots in conn's transaction; the job's row.
+
+    The cap is checked and taken in one statement, so racing starts cannot overshoot. Raises
+    EntityNotFound (no such job), ConcurrentModification (its role is no longer expected_role,
+    when given) or ConcurrentRunsExceeded, having changed nothing.
+    """
+    conditions = [
+        JOBS.c.account == account,
+        JOBS.c.name == job_name,
+        JOBS.c.active_runs < JOBS.c.max_concurrent_runs,
+    ]
+    if expected_role:
+        conditions.append(JOBS.c.role == expected_role)
+    claimed = conn.execute(
+        update(JOBS).where(*conditions).values(active_runs=JOBS.c.active_runs + 1)
+    ).rowcount
+    job = SqlStoreBase._job_row(conn, account, job_name)
+    if not claimed and expected_role and job.role != expected_role:
+        raise ConcurrentModification(
+            f"Job {job_name} changed its role while the run was starting; start it again"
+        )
+    if not claimed:
+        raise ConcurrentRunsExceeded(
+            f"Job {job_name} already has {job.max_concurrent_runs} concurrent run(s), its "
+            "max_concurrent_runs (ConcurrentRunsExceededException)"
+        )
+    return job
+
+
+def insert_run(
+    conn: Connection,
+    job: Row,
+    now: datetime,
+    run_arguments: dict[str, str],
+    **fields: Any,
+) -> str:
+    """A new STARTING run of job (whose slot claim_run_slot took), in conn's transaction; its id.
+    fields are run_values'."""
+    values = run_values(job, now, run_arguments, **fields)
+    conn.execute(insert(JOB_RUNS).values(**values))
+    return str(values["run_id"])
+
+
+def job_notify_delay_after(job: Row) -> int:
+    """The NotifyDelayAfter of a job's NotificationProperty (kept with its Glue members); 0 for
+    none."""
+    notification = (job.glue_properties or {}).get("notification_property")
+    value = notification.get("notify_delay_after") if isinstance(notification, dict) else None
+    return value if isinstance(value, int) and value > 0 else 0
+
+
+def run_values(
+    job: Row,
+    now: datetime,
+    run_arguments: dict[str, str],
+    *,
+    trigger_name: str = "",
+    notify_delay_after: int | None = None,
+    subnet_id: str = "",
+    security_group_id: str = "",
+    previous_run_id: str = "",
+    attempt: int = 0,
+    timeout: int | None = None,
+    worker_type: str = "",
+    number_of_workers: int = 0,
+    trace_parent: str = "",
+    workflow_run_id: str | None = None,
+    job_run_queuing_enabled: bool | None = None,
+) -> dict[str, Any]:
+    """The row of a new STARTING run of job, with a new run id. Its values are checked already;
+    0, "" and None take the job's."""
+    if job_run_queuing_enabled is None:
+        job_run_queuing_enabled = (job.glue_properties or {}).get("job_run_queuing_enabled") is True
+    return {
+        "run_id": new_run_id(),
+        "job_id": job.id,
+        "account": job.account,
+        "job_name": job.name,
+        "attempt": attempt,
+        "previous_run_id": previous_run_id,
+        "trigger_name": trigger_name,
+        "notify_delay_after": notify_delay_after or job_notify_delay_after(job) or None,
+        "arguments": checks.merged_arguments(
+            job.default_arguments, run_arguments, job.non_overridable_arguments
+        ),
+        "state": str(RunState.STARTING),
+        "error_message": "",
+        "command_name": job.command_name,
+        "script_location": job.script_location,
+        "python_version": job.python_version,
+        "role": job.role,
+        "subnet_id": subnet_id,
+        "security_group_id": security_group_id,
+        "timeout": timeout or job.timeout,
+        "worker_type": worker_type or job.worker_type,
+        "number_of_workers": number_of_workers or job.number_of_workers,
+        "max_retries": job.max_retries,
+        "started_on": now,
+        "last_modified_on": now,
+        "execution_time": 0,
+        "environment_id": "",
+        "warm_start": False,
+        "log_seq": 0,
+        "log_cursor": "",
+        "trace_parent": trace_parent,
+        "workflow_run_id": workflow_run_id,
+        "job_run_queuing_enabled": job_run_queuing_enabled,
+    }
 
 
 class RunOps(SqlStoreBase):
@@ -68,27 +179,7 @@ class RunOps(SqlStoreBase):
         )
         now = self._now()
         with self._db.write() as conn:
-            # The cap is checked and taken in one statement, so racing starts cannot overshoot.
-            conditions = [
-                JOBS.c.account == acc,
-                JOBS.c.name == name,
-                JOBS.c.active_runs < JOBS.c.max_concurrent_runs,
-            ]
-            if run_input.expected_role:
-                conditions.append(JOBS.c.role == run_input.expected_role)
-            claimed = conn.execute(
-                update(JOBS).where(*conditions).values(active_runs=JOBS.c.active_runs + 1)
-            ).rowcount
-            job = self._job_row(conn, acc, name)
-            if not claimed and run_input.expected_role and job.role != run_input.expected_role:
-                raise ConcurrentModification(
-                    f"Job {name} changed its role while the run was starting; start it again"
-                )
-            if not claimed:
-                raise ConcurrentRunsExceeded(
-                    f"Job {name} already has {job.max_concurrent_runs} concurrent run(s), its "
-                    "max_concurrent_runs (ConcurrentRunsExceededException)"
-                )
+            job = claim_run_slot(conn, acc, name, run_input.expected_role)
             attempt = 0
             if previous_id:
                 previous = self._run_row(conn, acc, name, previous_id)
@@ -98,40 +189,22 @@ class RunOps(SqlStoreBase):
                         "be retried"
                     )
                 attempt = previous.attempt + 1
-            run_id = new_run_id()
-            conn.execute(
-                insert(JOB_RUNS).values(
-                    run_id=run_id,
-                    job_id=job.id,
-                    account=acc,
-                    job_name=name,
-                    attempt=attempt,
-                    previous_run_id=previous_id,
-                    trigger_name=trigger_name,
-                    arguments=checks.merged_arguments(
-                        job.default_arguments, run_arguments, job.non_overridable_arguments
-                    ),
-                    state=str(RunState.STARTING),
-                    error_message="",
-                    command_name=job.command_name,
-                    script_location=job.script_location,
-                    python_version=job.python_version,
-                    role=job.role,
-                    subnet_id=subnet_id,
-                    security_group_id=security_group_id,
-                    timeout=timeout or job.timeout,
-                    worker_type=worker_type or job.worker_type,
-                    number_of_workers=number_of_workers or job.number_of_workers,
-                    max_retries=job.max_retries,
-                    started_on=now,
-                    last_modified_on=now,
-                    execution_time=0,
-                    environment_id="",
-                    warm_start=False,
-                    log_seq=0,
-                    log_cursor="",
-                    trace_parent=checks.trace_parent(run_input.trace_parent),
-                )
+            run_id = insert_run(
+                conn,
+                job,
+                now,
+                run_arguments,
+                trigger_name=trigger_name,
+                notify_delay_after=checks.notify_delay_after(run_input.notify_delay_after),
+                subnet_id=subnet_id,
+                security_group_id=security_group_id,
+                previous_run_id=previous_id,
+                attempt=attempt,
+                timeout=timeout,
+                worker_type=worker_type,
+                number_of_workers=number_of_workers,
+                trace_parent=checks.trace_parent(run_input.trace_parent),
+                job_run_queuing_enabled=run_input.job_run_queuing_enabled,
             )
             return run_from_row(self._run_by_id(conn, run_id))
 
@@ -327,6 +400,8 @@ class RunOps(SqlStoreBase):
                 "number_of_workers",
                 "max_retries",
                 "trace_parent",
+                "workflow_run_id",
+                "job_run_queuing_enabled",
             )
         }
         conn.execute(

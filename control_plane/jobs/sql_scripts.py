@@ -7,11 +7,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from common.errors import EntityNotFound, InvalidInput
-from control_plane.jobs import checks
-from control_plane.jobs.rows import JOB_SCRIPTS
-from control_plane.jobs.scripts import checked_script_name, uploaded_location
-from control_plane.jobs.sql_base import SqlStoreBase
+from sluice.common.errors import EntityNotFound, InvalidInput
+from sluice.control_plane.jobs import checks
+from sluice.control_plane.jobs.rows import JOB_SCRIPTS
+from sluice.control_plane.jobs.scripts import checked_script_name, uploaded_location
+from sluice.control_plane.jobs.sql_base import SqlStoreBase
 
 
 class ScriptOps(SqlStoreBase):

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from control_plane.jobs.sql_jobs import JobOps
-from control_plane.jobs.sql_logs import LogOps
-from control_plane.jobs.sql_retention import RetentionOps
-from control_plane.jobs.sql_runs import RunOps
-from control_plane.jobs.sql_scripts import ScriptOps
-from control_plane.jobs.store import JobStore
+from sluice.control_plane.jobs.sql_jobs import JobOps
+from sluice.control_plane.jobs.sql_logs import LogOps
+from sluice.control_plane.jobs.sql_retention import RetentionOps
+from sluice.control_plane.jobs.sql_runs import RunOps
+from sluice.control_plane.jobs.sql_scripts import ScriptOps
+from sluice.control_plane.jobs.store import JobStore
 
 
 class SqlJobStore(JobOps, RunOps, LogOps, ScriptOps, RetentionOps, JobStore):

@@ -14,9 +14,9 @@ from abc import ABC, abstractmethod
 from collections.abc import Collection, Mapping, Sequence
 from enum import StrEnum
 
-from common.paging import Page, PageRequest
-from control_plane.jobs.leases import Fence
-from control_plane.jobs.model import (
+from sluice.common.paging import Page, PageRequest
+from sluice.control_plane.jobs.leases import Fence
+from sluice.control_plane.jobs.model import (
     Job,
     JobInput,
     JobRun,

@@ -13,8 +13,8 @@ from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.trace import Span, Status, StatusCode, Tracer
 
-from control_plane.audit.tracing import context_from_traceparent, traceparent
-from control_plane.jobs.model import JobRun, RunState
+from sluice.control_plane.audit.tracing import context_from_traceparent, traceparent
+from sluice.control_plane.jobs.model import JobRun, RunState
 
 
 def _nanos(when: datetime) -> int:

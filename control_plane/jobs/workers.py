@@ -6,8 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
-from common.errors import InvalidInput
-from control_plane.jobs.model import (
+from sluice.common.errors import InvalidInput
+from sluice.control_plane.jobs.model import (
     DEFAULT_NUMBER_OF_WORKERS,
     DEFAULT_WORKER_TYPE,
     CommandName,

@@ -24,12 +24,17 @@ from typing import Any
 
 from google.protobuf.message import Message
 
-from catalog import names
-from common.errors import AccessDenied, InvalidInput
-from control_plane.jobs.checks import job_name
-from control_plane.security import checks
-from control_plane.security.policy import resource_name
-from control_plane.security.tokens import checked_token_id
+from sluice.catalog.core import names
+from sluice.common.errors import AccessDenied, InvalidInput
+from sluice.control_plane.crawlers.model import crawler_name
+from sluice.control_plane.jobs.checks import job_name
+from sluice.control_plane.jobs.triggers.model import trigger_name, workflow_name
+from sluice.control_plane.security import checks
+from sluice.control_plane.security.access_keys import checked_access_key_id
+from sluice.control_plane.security.policy import resource_name
+from sluice.control_plane.security.tokens import checked_token_id
+from sluice.control_plane.tags.arns import SERVICES as ARN_SERVICES
+from sluice.control_plane.tags.arns import parse_arn
 
 # Alternatives separated by "|": the first non-empty field wins; a missing or empty one is "*".
 Template = tuple[str, ...]
@@ -41,6 +46,14 @@ def _token_or_principal(value: str) -> str:
     # Token resources are named by the token id (RevokeToken) or by its principal's name.
     try:
         return checked_token_id(value)
+    except InvalidInput:
+        return checks.principal_name(value)
+
+
+def _access_key_or_principal(value: str) -> str:
+    # Access key resources are named by the key id (DeleteAccessKey) or by its principal's name.
+    try:
+        return checked_access_key_id(value)
     except InvalidInput:
         return checks.principal_name(value)
 
@@ -60,9 +73,14 @@ _NORMALISERS: Mapping[str, tuple[Callable[[str], str], ...]] = MappingProxyType(
             functools.partial(names.resource_name, "function"),
         ),
         "job": (job_name,),
+        "trigger": (trigger_name,),
+        "workflow": (workflow_name,),
+        "crawler": (crawler_name,),
+        "classifier": (crawler_name,),
         "jobrun": (job_name,),
         "principal": (checks.principal_name,),
         "token": (_token_or_principal,),
+        "accessKey": (_access_key_or_principal,),
         "policy": (checks.policy_name,),
     }
 )
@@ -112,6 +130,9 @@ class Operation:
         read_only: whether the RPC changes nothing.
         batch: for a batch call on items of different resources, where the items are.
         listing: for a list call, where the listed items are.
+        arn: for a call on a resource named by a Glue ARN (tags), the request field holding
+            it: the resource is the ARN's, in the caller's account (another account's ARN is
+            the servicer's EntityNotFound), and service and kind are the ARN's type's.
     """
 
     action: str
@@ -121,6 +142,7 @@ class Operation:
     read_only: bool
     batch: Items | None = None
     listing: Items | None = None
+    arn: str = ""
 
     def resource(self, account: str, request: Message) -> str:
         """The ARN-like name of what this call acts on, its names normalised as the store does.
@@ -128,6 +150,11 @@ class Operation:
         Raises:
             InvalidInput: A name in the request is not valid (the store would refuse it too).
         """
+        if self.arn:
+            parsed = parse_arn(_path(request, self.arn))
+            return resource_name(
+                ARN_SERVICES[parsed.kind], account, _relative(parsed.kind, [parsed.name])
+            )
         if not self.kind:
             return resource_name(self.service, account, "*")
         parts = [_field(request, alternatives) for alternatives in self.fields]
@@ -222,6 +249,9 @@ def _field(request: Message, alternatives: str) -> str:
 
 
 def _part(request: Message, item: Any, path: str) -> str:
+    if "|" in path:
+        # Alternatives, as in a request's fields: the first non-empty wins.
+        return next((v for v in (_part(request, item, p) for p in path.split("|")) if v), "")
     if path == ITEM:
         return item if isinstance(item, str) else ""
     if path.startswith(ITEM + "."):
@@ -382,6 +412,158 @@ _JOBS: Mapping[str, Operation] = {
         "sluice:TailJobRunLogs", "jobs", "jobrun", "job_name", "run_id", read_only=True
     ),
     "GetPoolStatus": _op("sluice:GetPoolStatus", "jobs", "pool", read_only=True),
+    "WatchJobRun": _op(
+        "sluice:WatchJobRun", "jobs", "jobrun", "job_name", "run_id", read_only=True
+    ),
+}
+
+# Run notifications: the account's run events (sluice:jobs:<account>:runevents) and its webhook
+# (sluice:jobs:<account>:webhook).
+_NOTIFICATIONS: Mapping[str, Operation] = {
+    "GetRunEvents": _op("sluice:GetRunEvents", "jobs", "runevents", read_only=True),
+    "WatchRunEvents": _op("sluice:WatchRunEvents", "jobs", "runevents", read_only=True),
+    "PutWebhook": _op("sluice:PutWebhook", "jobs", "webhook", read_only=False),
+    "GetWebhook": _op("sluice:GetWebhook", "jobs", "webhook", read_only=True),
+    "DeleteWebhook": _op("sluice:DeleteWebhook", "jobs", "webhook", read_only=False),
+}
+
+
+def _trigger(method: str, *fields: str, listing: Items | None = None) -> tuple[str, Operation]:
+    # Triggers are resources of the jobs service: sluice:jobs:<account>:trigger/<name>.
+    action = f"sluice:{method}" if method == "NotifyEvent" else f"glue:{method}"
+    read_only = method.startswith(("Get", "List", "BatchGet"))
+    return method, _op(action, "jobs", "trigger", *fields, read_only=read_only, listing=listing)
+
+
+_TRIGGERS: Mapping[str, Operation] = dict(
+    [
+        _trigger("CreateTrigger", "name"),
+        _trigger("GetTrigger", "name"),
+        _trigger("GetTriggers", "*", listing=Items("triggers", ("item.name",))),
+        _trigger("ListTriggers", "*", listing=Items("trigger_names", (ITEM,))),
+        # Authorised on trigger/*; a trigger the caller may not see is left out of the answer.
+        _trigger("BatchGetTriggers", "*", listing=Items("triggers", ("item.name",))),
+        _trigger("UpdateTrigger", "name"),
+        _trigger("DeleteTrigger", "name"),
+        _trigger("StartTrigger", "name"),
+        _trigger("StopTrigger", "name"),
+        _trigger("NotifyEvent", "name"),
+    ]
+)
+
+
+def _workflow(method: str, *fields: str, listing: Items | None = None) -> tuple[str, Operation]:
+    # Workflows are resources of the jobs service: sluice:jobs:<account>:workflow/<name>.
+    read_only = method.startswith(("Get", "List", "BatchGet"))
+    return method, _op(
+        f"glue:{method}", "jobs", "workflow", *fields, read_only=read_only, listing=listing
+    )
+
+
+_WORKFLOWS: Mapping[str, Operation] = dict(
+    [
+        _workflow("CreateWorkflow", "name"),
+        _workflow("GetWorkflow", "name"),
+        _workflow("ListWorkflows", "*", listing=Items("workflows", (ITEM,))),
+        # Authorised on workflow/*; a workflow the caller may not see is left out.
+        _workflow("BatchGetWorkflows", "*", listing=Items("workflows", ("item.name",))),
+        _workflow("UpdateWorkflow", "name"),
+        _workflow("DeleteWorkflow", "name"),
+        _workflow("StartWorkflowRun", "name"),
+        _workflow("GetWorkflowRun", "name"),
+        _workflow("GetWorkflowRuns", "name"),
+        _workflow("StopWorkflowRun", "name"),
+        _workflow("GetWorkflowRunProperties", "name"),
+        _workflow("PutWorkflowRunProperties", "name"),
+        _workflow("ResumeWorkflowRun", "name"),
+    ]
+)
+
+# Job bookmarks: GetJobBookmark and ResetJobBookmark act on the job, CommitJobBookmark on the
+# committing run (sluice:jobs:<account>:jobrun/<job>/<run id>).
+_BOOKMARKS: Mapping[str, Operation] = {
+    "GetJobBookmark": _op("glue:GetJobBookmark", "jobs", "job", "job_name", read_only=True),
+    "ResetJobBookmark": _op("glue:ResetJobBookmark", "jobs", "job", "job_name", read_only=False),
+    "CommitJobBookmark": _op(
+        "sluice:CommitJobBookmark", "jobs", "jobrun", "job_name", "run_id", read_only=False
+    ),
+}
+
+
+def _crawler(
+    method: str, kind: str, *fields: str, listing: Items | None = None
+) -> tuple[str, Operation]:
+    # Crawlers and classifiers are resources of the jobs service:
+    # sluice:jobs:<account>:crawler/<name>, sluice:jobs:<account>:classifier/<name>.
+    read_only = method.startswith(("Get", "List", "BatchGet"))
+    return method, _op(
+        f"glue:{method}", "jobs", kind, *fields, read_only=read_only, listing=listing
+    )
+
+
+_CLASSIFIER_NAME = (
+    "grok_classifier.name|xml_classifier.name|json_classifier.name|csv_classifier.name"
+)
+_CRAWLERS: Mapping[str, Operation] = dict(
+    [
+        _crawler("CreateCrawler", "crawler", "name"),
+        _crawler("GetCrawler", "crawler", "name"),
+        _crawler("GetCrawlers", "crawler", "*", listing=Items("crawlers", ("item.name",))),
+        # Authorised on crawler/*; a crawler the caller may not see is left out of the answer.
+        _crawler("BatchGetCrawlers", "crawler", "*", listing=Items("crawlers", ("item.name",))),
+        _crawler("ListCrawlers", "crawler", "*", listing=Items("crawler_names", (ITEM,))),
+        _crawler("UpdateCrawler", "crawler", "name"),
+        _crawler("DeleteCrawler", "crawler", "name"),
+        _crawler("StartCrawler", "crawler", "name"),
+        _crawler("StopCrawler", "crawler", "name"),
+        _crawler(
+            "GetCrawlerMetrics",
+            "crawler",
+            "*",
+            listing=Items("crawler_metrics_list", ("item.crawler_name",)),
+        ),
+        _crawler("ListCrawls", "crawler", "crawler_name"),
+        _crawler("StartCrawlerSchedule", "crawler", "crawler_name"),
+        _crawler("StopCrawlerSchedule", "crawler", "crawler_name"),
+        _crawler("UpdateCrawlerSchedule", "crawler", "crawler_name"),
+        _crawler("CreateClassifier", "classifier", _CLASSIFIER_NAME),
+        _crawler("GetClassifier", "classifier", "name"),
+        _crawler(
+            "GetClassifiers",
+            "classifier",
+            "*",
+            listing=Items(
+                "classifiers",
+                (
+                    "item.grok_classifier.name|item.xml_classifier.name"
+                    "|item.json_classifier.name|item.csv_classifier.name",
+                ),
+            ),
+        ),
+        _crawler("UpdateClassifier", "classifier", _CLASSIFIER_NAME),
+        _crawler("DeleteClassifier", "classifier", "name"),
+    ]
+)
+
+# Uploaded scripts (sluice:jobs:<account>:script/<name>), as UploadScript names them.
+_SCRIPTS: Mapping[str, Operation] = {
+    "GetScript": _op("sluice:GetScript", "jobs", "script", "name", read_only=True),
+}
+
+# Code generation: the calls as a whole are on the jobs service (sluice:jobs:<account>:*);
+# GetMapping and GetPlan also need glue:GetTable on each table they read (the servicer checks).
+# None changes anything; CreateScript counts as a write, as every Create does.
+_CODEGEN: Mapping[str, Operation] = {
+    method: _op(f"glue:{method}", "jobs", "", read_only=not method.startswith("Create"))
+    for method in ("GetMapping", "GetPlan", "CreateScript", "GetDataflowGraph")
+}
+
+# Tags: on the resource the ARN names (sluice:catalog:<account>:database/<name>, ...).
+_TAGS: Mapping[str, Operation] = {
+    method: Operation(
+        f"glue:{method}", "", "", (), read_only=method == "GetTags", arn="resource_arn"
+    )
+    for method in ("TagResource", "UntagResource", "GetTags")
 }
 
 _IAM_KINDS = {
@@ -389,6 +571,8 @@ _IAM_KINDS = {
     "Principals": ("principal", "*"),
     "Token": ("token", "token_id|principal_name|name"),
     "Tokens": ("token", "principal_name|name"),
+    "AccessKey": ("accessKey", "access_key_id|principal_name"),
+    "AccessKeys": ("accessKey", "principal_name"),
     "Policy": ("policy", "name|policy_name"),
     "Policies": ("policy", "*"),
 }
@@ -412,6 +596,14 @@ SERVICES: Mapping[str, str] = MappingProxyType(
     {
         "sluice.catalog.v1.CatalogService": "catalog",
         "sluice.jobs.v1.JobService": "jobs",
+        "sluice.jobs.v1.TriggerService": "triggers",
+        "sluice.jobs.v1.WorkflowService": "workflows",
+        "sluice.jobs.v1.JobBookmarkService": "bookmarks",
+        "sluice.jobs.v1.NotificationService": "notifications",
+        "sluice.crawlers.v1.CrawlerService": "crawlers",
+        "sluice.jobs.v1.CodeGenService": "codegen",
+        "sluice.jobs.v1.ScriptService": "scripts",
+        "sluice.catalog.v1.TagService": "tags",
         "sluice.iam.v1.IamService": "iam",
         "sluice.audit.v1.AuditService": "audit",
     }
@@ -430,6 +622,22 @@ def operation(full_method: str) -> Operation:
         return _CATALOG[method]
     if kind == "jobs":
         return _JOBS[method]
+    if kind == "triggers":
+        return _TRIGGERS[method]
+    if kind == "workflows":
+        return _WORKFLOWS[method]
+    if kind == "bookmarks":
+        return _BOOKMARKS[method]
+    if kind == "notifications":
+        return _NOTIFICATIONS[method]
+    if kind == "crawlers":
+        return _CRAWLERS[method]
+    if kind == "codegen":
+        return _CODEGEN[method]
+    if kind == "scripts":
+        return _SCRIPTS[method]
+    if kind == "tags":
+        return _TAGS[method]
     if kind == "iam":
         return _iam(method)
     read_only = method.startswith(("Query", "Follow", "Get", "List"))

@@ -13,15 +13,21 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Generic, TypeVar
 
-from common.errors import Unauthenticated
-from control_plane.security.calls import Principal
-from control_plane.security.identity_store import IdentityStore
-from control_plane.security.policy import ADMIN_ROLE, Decision, Statement, evaluate
-from control_plane.security.tokens import INVALID_TOKEN, cache_key, parse_token, secret_matches
+from sluice.common.errors import InvalidSignature, Unauthenticated, UnrecognizedClient
+from sluice.control_plane.security import sigv4
+from sluice.control_plane.security.calls import Principal
+from sluice.control_plane.security.identity_store import IdentityStore
+from sluice.control_plane.security.policy import ADMIN_ROLE, Decision, Statement, evaluate
+from sluice.control_plane.security.tokens import (
+    INVALID_TOKEN,
+    cache_key,
+    parse_token,
+    secret_matches,
+)
 
 DEFAULT_CACHE_TTL_S = 5.0
 DEFAULT_MAX_CACHE_ENTRIES = 10_000
@@ -41,6 +47,14 @@ class _Verified:
 
     principal: Principal
     expires_on: datetime | None
+
+
+@dataclass(frozen=True)
+class _SigningKey:
+    """An access key's principal and the signing key of one scope (never the secret itself)."""
+
+    principal: Principal
+    key: bytes = field(repr=False)
 
 
 class _TtlCache(Generic[V]):
@@ -127,6 +141,9 @@ class Authenticator:
         self._credentials: _TtlCache[_Verified] = _TtlCache(
             cache_ttl_s, max_cache_entries, monotonic
         )
+        self._signing_keys: _TtlCache[_SigningKey] = _TtlCache(
+            cache_ttl_s, max_cache_entries, monotonic
+        )
         self._statements: _TtlCache[tuple[Statement, ...]] = _TtlCache(
             cache_ttl_s, max_cache_entries, monotonic
         )
@@ -162,6 +179,43 @@ class Authenticator:
         if principal.run_id and not self._run_active(principal.run_id):
             raise Unauthenticated(RUN_ENDED)
         return principal
+
+    def authenticate_sigv4(
+        self, authorization: str, amz_date: str, canonical_request_sha256: str
+    ) -> Principal:
+        """The principal whose access key signed a request (AWS Signature Version 4).
+
+        Args:
+            authorization: The request's Authorization header.
+            amz_date: Its X-Amz-Date header.
+            canonical_request_sha256: The hash of its canonical request (the door makes it from
+                the HTTP request, see sigv4.canonical_request_sha256).
+
+        Raises:
+            IncompleteSignature: The header or the date is missing or malformed.
+            UnrecognizedClient: No principal has the access key id.
+            InvalidSignature: The signature does not match, or the date is more than
+                sigv4.MAX_SKEW away.
+        """
+        signed = sigv4.parse_authorization(authorization)
+        sigv4.check_date(signed, amz_date, self._now())
+        # The signing key is per day, region and service: the cache never holds the secret.
+        cache_key = ("sigv4", signed.access_key_id, signed.scope)
+        cached = self._signing_keys.get(cache_key)
+        if cached is None:
+            generation = self._signing_keys.generation
+            found = self._store.lookup_access_key(signed.access_key_id)
+            if found is None:
+                raise UnrecognizedClient("The security token included in the request is invalid.")
+            secret, record = found
+            cached = _SigningKey(record.as_principal(), sigv4.signing_key(secret, signed))
+            self._signing_keys.put(cache_key, cached, generation)
+        if not sigv4.signature_matches(cached.key, signed, amz_date, canonical_request_sha256):
+            raise InvalidSignature(
+                "The request signature we calculated does not match the signature you provided. "
+                "Check your AWS Secret Access Key and signing method."
+            )
+        return cached.principal
 
     def authenticate_certificate(self, subject: str) -> Principal:
         """The principal a verified client certificate with this subject CN stands for.
@@ -212,4 +266,5 @@ class Authenticator:
     def invalidate(self) -> None:
         """Forgets every verified credential and every principal's statements."""
         self._credentials.clear()
+        self._signing_keys.clear()
         self._statements.clear()

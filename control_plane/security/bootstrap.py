@@ -12,11 +12,11 @@ import logging
 import os
 from pathlib import Path
 
-from common.errors import AlreadyExists, FailedPrecondition
-from control_plane.security.identity_store import IdentityStore
-from control_plane.security.model import PrincipalInput
-from control_plane.security.policy import ADMIN_ROLE
-from control_plane.security.tokens import given_token
+from sluice.common.errors import AlreadyExists, FailedPrecondition
+from sluice.control_plane.security.identity_store import IdentityStore
+from sluice.control_plane.security.model import PrincipalInput
+from sluice.control_plane.security.policy import ADMIN_ROLE
+from sluice.control_plane.security.tokens import given_token
 
 ADMIN_NAME = "admin"
 ADMIN_TOKEN_FILE = "admin-token"

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 
-from common.errors import Unauthenticated
+from sluice.common.errors import Unauthenticated
 
 
 @dataclass(frozen=True)
@@ -55,6 +55,8 @@ class CallInfo:
     parameters: dict[str, object] = field(default_factory=dict)
     # Why the call was refused (authentication or authorisation), if it was.
     denied_reason: str = ""
+    # The door the call came through when not gRPC itself (e.g. "glue": the AWS JSON protocol).
+    door: str = ""
     # Set by the auth interceptor: whether the caller may do an action on a resource (an
     # ARN-like name), for decisions a servicer makes itself, such as revealing secrets.
     authorizer: Callable[[str, str], bool] | None = field(default=None, repr=False)

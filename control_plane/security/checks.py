@@ -6,9 +6,9 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from catalog import names
-from common.errors import InvalidInput
-from control_plane.security.model import RUN_PRINCIPAL_PREFIX
+from sluice.catalog.core import names
+from sluice.common.errors import InvalidInput
+from sluice.control_plane.security.model import RUN_PRINCIPAL_PREFIX
 
 MAX_ROLES = 50
 # As long as a job's role may be: a run's principal holds its job's role.

@@ -16,8 +16,13 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Collection
 from datetime import datetime
 
-from common.paging import Page, PageRequest
-from control_plane.security.model import (
+from sluice.common.paging import Page, PageRequest
+from sluice.control_plane.security.access_keys import (
+    AccessKeyInfo,
+    IssuedAccessKey,
+    NewAccessKey,
+)
+from sluice.control_plane.security.model import (
     IssuedToken,
     Policy,
     PolicyInput,
@@ -27,8 +32,8 @@ from control_plane.security.model import (
     TokenCredential,
     TokenInfo,
 )
-from control_plane.security.policy import Statement
-from control_plane.security.tokens import NewToken
+from sluice.control_plane.security.policy import Statement
+from sluice.control_plane.security.tokens import NewToken
 
 
 class IdentityStore(ABC):
@@ -131,6 +136,34 @@ class IdentityStore(ABC):
     def purge_run_principals(self, expired_before: datetime) -> int:
         """Deletes run principals none of whose tokens is usable after expired_before (all
         revoked or expired by then); returns how many."""
+
+    # Access keys
+    @abstractmethod
+    def create_access_key(
+        self,
+        account: str,
+        principal_name: str,
+        *,
+        description: str = "",
+        key: NewAccessKey | None = None,
+    ) -> IssuedAccessKey:
+        """A new access key pair of the principal (key: an existing pair to register instead).
+        AlreadyExists if the access key id is taken."""
+
+    @abstractmethod
+    def list_access_keys(
+        self, account: str, principal_name: str, page: PageRequest
+    ) -> Page[AccessKeyInfo]:
+        """The principal's access keys, oldest first."""
+
+    @abstractmethod
+    def delete_access_key(self, account: str, access_key_id: str) -> AccessKeyInfo:
+        """EntityNotFound if the account has no such key."""
+
+    @abstractmethod
+    def lookup_access_key(self, access_key_id: str) -> tuple[str, PrincipalRecord] | None:
+        """The secret access key (decrypted) and principal of a key, of any account; None if
+        there is none."""
 
     # Policies
     @abstractmethod

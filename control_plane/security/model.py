@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from control_plane.security.calls import Principal
-from control_plane.security.policy import Statement
+from sluice.control_plane.security.calls import Principal
+from sluice.control_plane.security.policy import Statement
 
 # The name of the temporary principal of a job run is this prefix and the run's id.
 RUN_PRINCIPAL_PREFIX = "run/"

@@ -10,7 +10,7 @@ from __future__ import annotations
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 
-from common.redaction import REDACTED, is_secret_key
+from sluice.common.redaction import REDACTED, is_secret_key
 
 _NAME_FIELDS = ("name", "function_name", "connection_name")
 _MAX_MAP_ENTRIES = 20

@@ -28,7 +28,7 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from common.errors import InvalidInput
+from sluice.common.errors import InvalidInput
 
 ADMIN_ROLE = "admin"
 RESOURCE_PREFIX = "sluice:"

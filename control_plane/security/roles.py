@@ -15,9 +15,9 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from common.errors import AccessDenied, Unauthenticated
-from control_plane.security.calls import current_call
-from control_plane.security.policy import ADMIN_ROLE, resource_name
+from sluice.common.errors import AccessDenied, Unauthenticated
+from sluice.control_plane.security.calls import current_call
+from sluice.control_plane.security.policy import ADMIN_ROLE, resource_name
 
 PASS_ROLE = "sluice:PassRole"
 

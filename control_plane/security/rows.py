@@ -2,7 +2,7 @@
 
 The Sql* classes describe the schema (control_plane/security/migrations creates it); they never
 leave the store, which reads and writes them with SQLAlchemy Core and returns
-control_plane.security.model objects.
+sluice.control_plane.security.model objects.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from sqlalchemy import (
 )
 from sqlmodel import Field, SQLModel
 
-from catalog.store.rows import BIG_ID, NAME, UtcDateTime
+from sluice.catalog.core.store.rows import BIG_ID, NAME, UtcDateTime
 
 
 class SqlPrincipal(SQLModel, table=True):
@@ -74,6 +74,28 @@ class SqlToken(SQLModel, table=True):
     revoked_on: datetime | None = Field(default=None, sa_column=Column(UtcDateTime, nullable=True))
 
 
+class SqlAccessKey(SQLModel, table=True):
+    """An access key pair (SigV4): the secret is kept encrypted with the server's secret key,
+    since verifying a signature needs it."""
+
+    __tablename__ = "iam_access_keys"
+    __table_args__ = (
+        UniqueConstraint("access_key_id", name="uq_iam_access_keys_access_key_id"),
+        Index("ix_iam_access_keys_principal_id_id", "principal_id", "id"),
+    )
+
+    id: int | None = Field(default=None, sa_column=Column(BIG_ID, primary_key=True))
+    access_key_id: str = Field(sa_column=Column(String(128), nullable=False))
+    principal_id: str = Field(
+        sa_column=Column(
+            String(32), ForeignKey("iam_principals.id", ondelete="CASCADE"), nullable=False
+        )
+    )
+    secret_encrypted: str = Field(sa_column=Column(Text, nullable=False))
+    description: str = Field(sa_column=Column(Text, nullable=False))
+    created_on: datetime = Field(sa_column=Column(UtcDateTime, nullable=False))
+
+
 class SqlPolicy(SQLModel, table=True):
     """A policy; roles and statements as JSON, roles again in iam_policy_roles for lookups."""
 
@@ -109,5 +131,6 @@ class SqlPolicyRole(SQLModel, table=True):
 
 PRINCIPALS = SqlPrincipal.__table__
 TOKENS = SqlToken.__table__
+ACCESS_KEYS = SqlAccessKey.__table__
 POLICIES = SqlPolicy.__table__
 POLICY_ROLES = SqlPolicyRole.__table__

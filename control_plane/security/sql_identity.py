@@ -11,12 +11,20 @@ from typing import Any
 from sqlalchemy import Connection, Row, delete, exists, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from common.db import Database
-from common.errors import AlreadyExists, EntityNotFound, FailedPrecondition, InvalidInput
-from common.paging import Page, PageRequest, PageTokenCodec
-from control_plane.security import checks
-from control_plane.security.identity_store import IdentityStore
-from control_plane.security.model import (
+from sluice.common.db import Database
+from sluice.common.errors import AlreadyExists, EntityNotFound, FailedPrecondition, InvalidInput
+from sluice.common.paging import Page, PageRequest, PageTokenCodec
+from sluice.common.secrets import SecretBox
+from sluice.control_plane.security import checks
+from sluice.control_plane.security.access_keys import (
+    AccessKeyInfo,
+    IssuedAccessKey,
+    NewAccessKey,
+    checked_access_key_id,
+    new_access_key,
+)
+from sluice.control_plane.security.identity_store import IdentityStore
+from sluice.control_plane.security.model import (
     IssuedToken,
     Policy,
     PolicyInput,
@@ -27,9 +35,15 @@ from control_plane.security.model import (
     TokenInfo,
     run_principal_name,
 )
-from control_plane.security.policy import Effect, Statement, checked_statements
-from control_plane.security.rows import POLICIES, POLICY_ROLES, PRINCIPALS, TOKENS
-from control_plane.security.tokens import NewToken, checked_token_id, new_token
+from sluice.control_plane.security.policy import Effect, Statement, checked_statements
+from sluice.control_plane.security.rows import (
+    ACCESS_KEYS,
+    POLICIES,
+    POLICY_ROLES,
+    PRINCIPALS,
+    TOKENS,
+)
+from sluice.control_plane.security.tokens import NewToken, checked_token_id, new_token
 
 
 def utc_now() -> datetime:
@@ -37,13 +51,15 @@ def utc_now() -> datetime:
 
 
 class SqlIdentityStore(IdentityStore):
-    """IdentityStore over a common.db.Database whose schema control_plane.security.schema has
+    """IdentityStore over a common.db.Database whose schema sluice.control_plane.security.schema has
     upgraded.
 
     Args:
         db: The database.
         page_tokens: Signs and checks the next_tokens of list calls.
         clock: The current time (tests pass their own).
+        secrets: Encrypts the secrets of access keys at rest; without it access keys cannot be
+            created (FailedPrecondition).
     """
 
     def __init__(
@@ -52,11 +68,13 @@ class SqlIdentityStore(IdentityStore):
         page_tokens: PageTokenCodec,
         *,
         clock: Callable[[], datetime] = utc_now,
+        secrets: SecretBox | None = None,
     ) -> None:
         super().__init__()
         self._db = db
         self._tokens = page_tokens
         self._clock = clock
+        self._secrets = secrets
         # Authentication's one query: a token and its principal.
         self._lookup = select(TOKENS, *_prefixed(PRINCIPALS.c)).join(
             PRINCIPALS, PRINCIPALS.c.id == TOKENS.c.principal_id
@@ -192,6 +210,7 @@ class SqlIdentityStore(IdentityStore):
                         "deleted"
                     )
             conn.execute(delete(TOKENS).where(TOKENS.c.principal_id == row.id))
+            conn.execute(delete(ACCESS_KEYS).where(ACCESS_KEYS.c.principal_id == row.id))
             conn.execute(delete(PRINCIPALS).where(PRINCIPALS.c.id == row.id))
         self._changed()
 
@@ -375,6 +394,93 @@ class SqlIdentityStore(IdentityStore):
             self._changed()
         return len(ids)
 
+    # Access keys
+
+    def create_access_key(
+        self,
+        account: str,
+        principal_name: str,
+        *,
+        description: str = "",
+        key: NewAccessKey | None = None,
+    ) -> IssuedAccessKey:
+        if self._secrets is None:
+            raise FailedPrecondition("this server has no secret key to keep access keys with")
+        acc = checks.account(account)
+        principal = checks.principal_name(principal_name)
+        text = checks.description(description)
+        made = key or new_access_key()
+        now = self._now()
+        with self._db.write() as conn:
+            owner = _principal_row(conn, acc, principal)
+            taken = conn.execute(
+                select(ACCESS_KEYS.c.id).where(ACCESS_KEYS.c.access_key_id == made.access_key_id)
+            ).first()
+            if taken is not None:
+                raise AlreadyExists(f"Access key {made.access_key_id} already exists")
+            conn.execute(
+                insert(ACCESS_KEYS).values(
+                    access_key_id=made.access_key_id,
+                    principal_id=owner.id,
+                    secret_encrypted=self._secrets.encrypt(made.secret_access_key),
+                    description=text,
+                    created_on=now,
+                )
+            )
+        self._changed()
+        info = AccessKeyInfo(
+            access_key_id=made.access_key_id,
+            account=acc,
+            principal_name=owner.name,
+            description=text,
+            created_on=now,
+        )
+        return IssuedAccessKey(secret_access_key=made.secret_access_key, info=info)
+
+    def list_access_keys(
+        self, account: str, principal_name: str, page: PageRequest
+    ) -> Page[AccessKeyInfo]:
+        acc = checks.account(account)
+        principal = checks.principal_name(principal_name)
+        query = self._tokens.page_query(page, int, "ListAccessKeys", acc, principal)
+        with self._db.read() as conn:
+            owner = _principal_row(conn, acc, principal)
+            stmt = select(ACCESS_KEYS).where(ACCESS_KEYS.c.principal_id == owner.id)
+            if query.after is not None:
+                stmt = stmt.where(ACCESS_KEYS.c.id > query.after)
+            rows = conn.execute(stmt.order_by(ACCESS_KEYS.c.id).limit(query.limit + 1)).all()
+        kept, token = self._tokens.page_of(query, rows, lambda row: row.id)
+        items = tuple(_access_key_info(row, owner.account, owner.name) for row in kept)
+        return Page(items=items, next_token=token)
+
+    def delete_access_key(self, account: str, access_key_id: str) -> AccessKeyInfo:
+        acc = checks.account(account)
+        wanted = checked_access_key_id(access_key_id)
+        stmt = (
+            select(ACCESS_KEYS, PRINCIPALS.c.name.label("principal_name"))
+            .join(PRINCIPALS, PRINCIPALS.c.id == ACCESS_KEYS.c.principal_id)
+            .where(ACCESS_KEYS.c.access_key_id == wanted, PRINCIPALS.c.account == acc)
+        )
+        with self._db.write() as conn:
+            row = conn.execute(stmt).first()
+            if row is None:
+                raise EntityNotFound(f"Access key {wanted} not found")
+            conn.execute(delete(ACCESS_KEYS).where(ACCESS_KEYS.c.id == row.id))
+        self._changed()
+        return _access_key_info(row, acc, row.principal_name)
+
+    def lookup_access_key(self, access_key_id: str) -> tuple[str, PrincipalRecord] | None:
+        if self._secrets is None:
+            return None
+        stmt = select(ACCESS_KEYS, *_prefixed(PRINCIPALS.c)).join(
+            PRINCIPALS, PRINCIPALS.c.id == ACCESS_KEYS.c.principal_id
+        )
+        with self._db.read() as conn:
+            row = conn.execute(stmt.where(ACCESS_KEYS.c.access_key_id == access_key_id)).first()
+        if row is None:
+            return None
+        return self._secrets.decrypt(row.secret_encrypted), _principal_from_prefixed(row)
+
     # Policies
 
     def put_policy(self, account: str, policy_input: PolicyInput) -> Policy:
@@ -542,6 +648,16 @@ def _token_info(row: Row, account: str, principal_name: str) -> TokenInfo:
         created_on=row.created_on,
         expires_on=row.expires_on,
         revoked_on=row.revoked_on,
+    )
+
+
+def _access_key_info(row: Row, account: str, principal_name: str) -> AccessKeyInfo:
+    return AccessKeyInfo(
+        access_key_id=row.access_key_id,
+        account=account,
+        principal_name=principal_name,
+        description=row.description,
+        created_on=row.created_on,
     )
 
 

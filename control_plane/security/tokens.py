@@ -14,7 +14,7 @@ import re
 import secrets
 from dataclasses import dataclass
 
-from common.errors import InvalidInput, Unauthenticated
+from sluice.common.errors import InvalidInput, Unauthenticated
 
 PREFIX = "slk_"
 TOKEN_ID_HEX = 16

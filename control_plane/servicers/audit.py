@@ -13,13 +13,13 @@ from typing import TypeAlias
 
 import grpc
 
-from common.paging import PageRequest
-from control_plane.audit.model import AuditFilter
-from control_plane.audit.store import AuditStore
-from control_plane.convert.audit import audit_event_to_proto, audit_filter_from_proto
-from control_plane.security.calls import caller
 from sluice.audit.v1 import audit_pb2 as api
 from sluice.audit.v1 import audit_pb2_grpc
+from sluice.common.paging import PageRequest
+from sluice.control_plane.audit.model import AuditFilter
+from sluice.control_plane.audit.store import AuditStore
+from sluice.control_plane.convert.audit import audit_event_to_proto, audit_filter_from_proto
+from sluice.control_plane.security.calls import caller
 
 Ctx: TypeAlias = grpc.ServicerContext
 

@@ -10,17 +10,20 @@ from typing import Protocol, TypeAlias
 
 import grpc
 
-from catalog import model, names
-from catalog.store.base import CatalogStore
-from control_plane.convert.common import page_request, required
-from control_plane.convert.connections import (
+from sluice.catalog.core import model, names
+from sluice.catalog.core.store.base import CatalogStore
+from sluice.catalog.v1 import catalog_pb2 as api
+from sluice.catalog.v1 import catalog_pb2_grpc
+from sluice.catalog.v1 import types_pb2 as pb
+from sluice.control_plane.convert.common import page_request, required
+from sluice.control_plane.convert.connections import (
     connection_input_from_proto,
     connection_to_proto,
     connections_filter_from_proto,
 )
-from control_plane.convert.databases import database_input_from_proto, database_to_proto
-from control_plane.convert.functions import function_input_from_proto, function_to_proto
-from control_plane.convert.partitions import (
+from sluice.control_plane.convert.databases import database_input_from_proto, database_to_proto
+from sluice.control_plane.convert.functions import function_input_from_proto, function_to_proto
+from sluice.control_plane.convert.partitions import (
     partition_error_to_proto,
     partition_input_from_proto,
     partition_to_proto,
@@ -30,18 +33,16 @@ from control_plane.convert.partitions import (
     value_lists_from_proto,
     value_lists_to_proto,
 )
-from control_plane.convert.tables import (
+from sluice.control_plane.convert.tables import (
     predicate_from_proto,
     sort_criterion_from_proto,
     table_input_from_proto,
     table_to_proto,
     table_version_to_proto,
 )
-from control_plane.security.actions import READ_SECRETS
-from control_plane.security.calls import allowed
-from sluice.catalog.v1 import catalog_pb2 as api
-from sluice.catalog.v1 import catalog_pb2_grpc
-from sluice.catalog.v1 import types_pb2 as pb
+from sluice.control_plane.security.actions import READ_SECRETS
+from sluice.control_plane.security.calls import allowed
+from sluice.control_plane.tags.store import SqlTagStore, check_tags
 
 Ctx: TypeAlias = grpc.ServicerContext
 
@@ -55,22 +56,31 @@ class _Scoped(Protocol):
 class CatalogServicer(catalog_pb2_grpc.CatalogServiceServicer):
     """Serves sluice.catalog.v1.CatalogService from a CatalogStore."""
 
-    def __init__(self, store: CatalogStore, default_catalog_id: str) -> None:
+    def __init__(
+        self, store: CatalogStore, default_catalog_id: str, *, tags: SqlTagStore | None = None
+    ) -> None:
         self._store = store
         self._default_catalog_id = default_catalog_id
+        self._tags = tags
 
     def _catalog(self, request: _Scoped) -> str:
         return names.catalog_id(request.catalog_id, self._default_catalog_id)
+
+    def _tag(self, kind: str, account: str, name: str, tags: dict[str, str]) -> None:
+        # Create's Tags, once the resource exists (checked before it is made).
+        if tags and self._tags is not None:
+            self._tags.tag(account, kind, names.resource_name(kind, name), tags)
 
     # Databases
 
     def CreateDatabase(
         self, request: api.CreateDatabaseRequest, context: Ctx
     ) -> api.CreateDatabaseResponse:
-        self._store.create_database(
-            self._catalog(request),
-            database_input_from_proto(required(request, "database_input")),
-        )
+        account = self._catalog(request)
+        database = database_input_from_proto(required(request, "database_input"))
+        tags = check_tags(request.tags)
+        self._store.create_database(account, database)
+        self._tag("database", account, database.name, tags)
         return api.CreateDatabaseResponse()
 
     def GetDatabase(self, request: api.GetDatabaseRequest, context: Ctx) -> api.GetDatabaseResponse:
@@ -312,10 +322,11 @@ class CatalogServicer(catalog_pb2_grpc.CatalogServiceServicer):
     def CreateConnection(
         self, request: api.CreateConnectionRequest, context: Ctx
     ) -> api.CreateConnectionResponse:
-        self._store.create_connection(
-            self._catalog(request),
-            connection_input_from_proto(required(request, "connection_input")),
-        )
+        account = self._catalog(request)
+        connection = connection_input_from_proto(required(request, "connection_input"))
+        tags = check_tags(request.tags)
+        self._store.create_connection(account, connection)
+        self._tag("connection", account, connection.name, tags)
         return api.CreateConnectionResponse()
 
     def GetConnection(

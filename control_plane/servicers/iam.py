@@ -18,9 +18,10 @@ from typing import Protocol, TypeAlias
 
 import grpc
 
-from common.errors import AccessDenied, EntityNotFound
-from common.paging import PageRequest
-from control_plane.convert.iam import (
+from sluice.common.errors import AccessDenied, EntityNotFound
+from sluice.common.paging import PageRequest
+from sluice.control_plane.convert.iam import (
+    access_key_info_to_proto,
     policy_input_from_proto,
     policy_to_proto,
     principal_input_from_proto,
@@ -28,10 +29,11 @@ from control_plane.convert.iam import (
     principal_update_from_proto,
     token_info_to_proto,
 )
-from control_plane.security import checks
-from control_plane.security.calls import call_account, caller
-from control_plane.security.identity_store import IdentityStore
-from control_plane.security.tokens import checked_token_id
+from sluice.control_plane.security import checks
+from sluice.control_plane.security.access_keys import checked_access_key_id, given_access_key
+from sluice.control_plane.security.calls import call_account, caller
+from sluice.control_plane.security.identity_store import IdentityStore
+from sluice.control_plane.security.tokens import checked_token_id
 from sluice.iam.v1 import iam_pb2 as api
 from sluice.iam.v1 import iam_pb2_grpc
 
@@ -167,6 +169,50 @@ class IamServicer(iam_pb2_grpc.IamServiceServicer):
                 raise AccessDenied(OPERATOR_ONLY)
         info = self._store.revoke_token(account, token_id)
         return api.RevokeTokenResponse(token_info=token_info_to_proto(info))
+
+    # Access keys
+
+    def CreateAccessKey(
+        self, request: api.CreateAccessKeyRequest, context: Ctx
+    ) -> api.CreateAccessKeyResponse:
+        account = self._account(request)
+        self._guard_operator_principal(account, request.principal_name)
+        key = None
+        if request.access_key_id or request.secret_access_key:
+            # A registered pair was made elsewhere: only the operator vouches for one.
+            if not caller().operator:
+                raise AccessDenied("only an operator may register an existing access key pair")
+            key = given_access_key(request.access_key_id, request.secret_access_key)
+        issued = self._store.create_access_key(
+            account, request.principal_name, description=request.description, key=key
+        )
+        return api.CreateAccessKeyResponse(
+            access_key_info=access_key_info_to_proto(issued.info),
+            secret_access_key=issued.secret_access_key,
+        )
+
+    def ListAccessKeys(
+        self, request: api.ListAccessKeysRequest, context: Ctx
+    ) -> api.ListAccessKeysResponse:
+        page = self._store.list_access_keys(
+            self._account(request), request.principal_name, _paged(request)
+        )
+        return api.ListAccessKeysResponse(
+            access_keys=[access_key_info_to_proto(k) for k in page.items],
+            next_token=page.next_token,
+        )
+
+    def DeleteAccessKey(
+        self, request: api.DeleteAccessKeyRequest, context: Ctx
+    ) -> api.DeleteAccessKeyResponse:
+        account = self._account(request)
+        key_id = checked_access_key_id(request.access_key_id)
+        if not caller().operator:
+            found = self._store.lookup_access_key(key_id)
+            if found is not None and found[1].account == account and found[1].operator:
+                raise AccessDenied(OPERATOR_ONLY)
+        self._store.delete_access_key(account, key_id)
+        return api.DeleteAccessKeyResponse()
 
     # Policies
 

@@ -3,25 +3,35 @@
 Beyond that it does what a store cannot: CreateJob, UpdateJob and StartJobRun check that the
 caller may pass the job's role (sluice:PassRole) and that its script comes from an allowed
 source; StartJobRun resolves the job's connection in the catalog (it gives the run's subnet and
-security group); and TailJobRunLogs polls the store to stream a run's logs. Errors are the
-stores' domain errors; the error interceptor turns them into statuses.
+security group); and TailJobRunLogs and WatchJobRun poll the store to stream a run's logs and
+state changes (a read of one row per interval, so any replica on the database sees any
+scheduler's changes). Errors are the stores' domain errors; the error interceptor turns them
+into statuses.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import TypeAlias
 
 import grpc
 
-from catalog.store.base import CatalogStore
-from common.errors import EntityNotFound, FailedPrecondition, InvalidInput
-from common.limits import max_items_of
-from common.paging import PageRequest
-from control_plane.audit.tracing import current_traceparent
-from control_plane.convert.common import required
-from control_plane.convert.jobs import (
+from sluice.catalog.core.store.base import CatalogStore
+from sluice.common.errors import (
+    AccessDenied,
+    EntityNotFound,
+    FailedPrecondition,
+    InvalidInput,
+    Unauthenticated,
+)
+from sluice.common.limits import max_items_of
+from sluice.common.paging import PageRequest
+from sluice.control_plane.audit.tracing import current_traceparent
+from sluice.control_plane.codegen import nodes as visual
+from sluice.control_plane.convert.common import required
+from sluice.control_plane.convert.jobs import (
     job_input_from_create,
     job_input_from_update,
     job_run_to_proto,
@@ -35,12 +45,19 @@ from control_plane.convert.jobs import (
     stop_error_to_proto,
     stop_submission_to_proto,
 )
-from control_plane.jobs.executor import PoolSnapshot
-from control_plane.jobs.model import Job, JobInput, LogEntry, LogStream
-from control_plane.jobs.scripts import ScriptSources
-from control_plane.jobs.store import JobStore
-from control_plane.security.calls import current_call
-from control_plane.security.roles import CallerPassesRole, RolePassing
+from sluice.control_plane.jobs import checks
+from sluice.control_plane.jobs.executor import PoolSnapshot, queue_of
+from sluice.control_plane.jobs.model import Job, JobInput, JobRun, LogEntry, LogStream
+from sluice.control_plane.jobs.scripts import (
+    UPLOADED_PREFIX,
+    ScriptSources,
+    parse_script_location,
+    uploaded_location,
+)
+from sluice.control_plane.jobs.store import JobStore
+from sluice.control_plane.security.actions import operation
+from sluice.control_plane.security.calls import current_call
+from sluice.control_plane.security.roles import CallerPassesRole, RolePassing
 from sluice.jobs.v1 import jobs_pb2 as api
 from sluice.jobs.v1 import jobs_pb2_grpc
 
@@ -54,6 +71,7 @@ TAIL_PAGE_SIZE = 100
 TAIL_RESPONSE_BYTES = 1024 * 1024
 # Errors that make one run of a BatchStopJobRun fail, as Glue reports them per run.
 _STOP_ERRORS = (EntityNotFound, InvalidInput, FailedPrecondition)
+_UPLOAD_SCRIPT = operation("/sluice.jobs.v1.JobService/UploadScript")
 
 
 class JobServicer(jobs_pb2_grpc.JobServiceServicer):
@@ -67,9 +85,13 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
             started, or runs were asked to stop); it must not block.
         pool_status: The warm pool as it is now, for GetPoolStatus.
         tail_poll_interval_s: How often TailJobRunLogs looks for new log entries.
+        watch_poll_interval_s: How often WatchJobRun looks at the run it follows.
         roles: Whether the caller may pass the role a job names (the caller's policies by
             default; every role on a server without authentication).
         scripts: Where job scripts may come from (uploads only by default).
+        authorise_script_writes: Whether the script a visual job's CreateJob or UpdateJob
+            uploads needs the caller's sluice:UploadScript on it, as UploadScript would (False
+            only on a server without authentication, where there is no caller).
     """
 
     def __init__(
@@ -81,21 +103,25 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
         on_run_started: Callable[[], None],
         pool_status: Callable[[], PoolSnapshot],
         tail_poll_interval_s: float = 0.2,
+        watch_poll_interval_s: float = 0.25,
         roles: RolePassing | None = None,
         scripts: ScriptSources | None = None,
+        authorise_script_writes: bool = True,
     ) -> None:
         if not account:
             raise ValueError("account must not be empty")
-        if tail_poll_interval_s <= 0:
-            raise ValueError("tail_poll_interval_s must be positive")
+        if tail_poll_interval_s <= 0 or watch_poll_interval_s <= 0:
+            raise ValueError("tail_poll_interval_s and watch_poll_interval_s must be positive")
         self._store = store
         self._catalog = catalog
         self._account_id = account
         self._on_run_started = on_run_started
         self._pool_status = pool_status
         self._tail_poll_interval_s = tail_poll_interval_s
+        self._watch_poll_interval_s = watch_poll_interval_s
         self._roles = roles or CallerPassesRole()
         self._scripts = scripts or ScriptSources()
+        self._authorise_script_writes = authorise_script_writes
 
     def _account(self, context: Ctx) -> str:
         """The account the call acts in: the authenticated caller's (see the auth
@@ -115,9 +141,59 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
             self._roles.check(job_input.role)
         return job_input
 
+    def _visual(self, job_input: JobInput) -> tuple[JobInput, str, bytes]:
+        """A visual job's input with its script location, the uploaded script's name and its
+        generated text ("" and b"" for a job that is not a visual one).
+
+        Raises:
+            InvalidInput: a node that is wrong (named), a --job-language other than python, or
+                a script location that is not an uploaded one (the script is generated, so it
+                is uploaded).
+        """
+        if not job_input.code_gen_configuration_nodes:
+            return job_input, "", b""
+        visual.checked_job_language(job_input.default_arguments)
+        content = visual.script_of(job_input.code_gen_configuration_nodes).encode()
+        location = job_input.command.script_location
+        if not location:
+            location = uploaded_location(f"{checks.job_name(job_input.name)}.py")
+        elif not location.startswith(UPLOADED_PREFIX):
+            raise InvalidInput(
+                "a visual job's script is generated from its CodeGenConfigurationNodes and "
+                f"uploaded: Command.ScriptLocation must be {UPLOADED_PREFIX}NAME or empty, "
+                f"not {location!r}"
+            )
+        name = parse_script_location(location).uploaded_name
+        self._check_script_write(name)
+        command = dataclasses.replace(job_input.command, script_location=location)
+        return dataclasses.replace(job_input, command=command), name, content
+
+    def _check_script_write(self, name: str) -> None:
+        """Returns when the caller may upload script `name` (a visual job's script replaces
+        it: the same right as UploadScript's, so CreateJob cannot overwrite other jobs' scripts
+        for a caller who may not upload them)."""
+        if not self._authorise_script_writes:
+            return
+        info = current_call()
+        if info is None or info.principal is None or info.authorizer is None:
+            raise Unauthenticated("the call is not authenticated")
+        request = api.UploadScriptRequest(name=name)
+        resource = _UPLOAD_SCRIPT.resource(info.account or info.principal.account, request)
+        if not info.authorizer(_UPLOAD_SCRIPT.action, resource):
+            info.denied_reason = f"not allowed by policy ({_UPLOAD_SCRIPT.action})"
+            raise AccessDenied(
+                f"{info.principal.name} is not authorized to perform {_UPLOAD_SCRIPT.action} "
+                f"on {resource} (a visual job's generated script is uploaded there)"
+            )
+
     def CreateJob(self, request: api.CreateJobRequest, context: Ctx) -> api.CreateJobResponse:
-        job_input = self._checked(job_input_from_create(request))
-        job = self._store.create_job(self._account(context), job_input)
+        job_input, script_name, content = self._visual(job_input_from_create(request))
+        job_input = self._checked(job_input)
+        account = self._account(context)
+        job = self._store.create_job(account, job_input)
+        if script_name:
+            # After the job is made: a CreateJob refused (a name taken) replaces no script.
+            self._store.put_script(account, script_name, content)
         return api.CreateJobResponse(name=job.name)
 
     def GetJob(self, request: api.GetJobRequest, context: Ctx) -> api.GetJobResponse:
@@ -137,10 +213,14 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
         return api.ListJobsResponse(job_names=list(page.items), next_token=page.next_token)
 
     def UpdateJob(self, request: api.UpdateJobRequest, context: Ctx) -> api.UpdateJobResponse:
-        job_input = self._checked(
+        job_input, script_name, content = self._visual(
             job_input_from_update(request.job_name, required(request, "job_update"))
         )
-        job = self._store.update_job(self._account(context), job_input)
+        job_input = self._checked(job_input)
+        account = self._account(context)
+        job = self._store.update_job(account, job_input)
+        if script_name:
+            self._store.put_script(account, script_name, content)
         return api.UpdateJobResponse(job_name=job.name)
 
     def DeleteJob(self, request: api.DeleteJobRequest, context: Ctx) -> api.DeleteJobResponse:
@@ -302,12 +382,33 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
                 return
             after_seq = page.items[-1].seq
 
+    def WatchJobRun(
+        self, request: api.WatchJobRunRequest, context: Ctx
+    ) -> Iterator[api.WatchJobRunResponse]:
+        """The run now, then each time what a watcher sees of it changes; ends once it is
+        finished (or when the client goes). One call, however long the run takes."""
+        account = self._account(context)
+        gone = threading.Event()
+        context.add_callback(gone.set)
+        seen: tuple[object, ...] | None = None
+        while context.is_active():
+            run = self._store.get_run(account, request.job_name, request.run_id)
+            shown = _what_shows(run)
+            if shown != seen:
+                seen = shown
+                yield api.WatchJobRunResponse(job_run=job_run_to_proto(run))
+            if run.state.is_terminal():
+                return
+            gone.wait(self._watch_poll_interval_s)
+
     # The warm pool
 
     def GetPoolStatus(
         self, request: api.GetPoolStatusRequest, context: Ctx
     ) -> api.GetPoolStatusResponse:
-        snapshot = self._pool_status()
+        snapshot = dataclasses.replace(
+            self._pool_status(), queue=queue_of(self._store.list_active_runs())
+        )
         info = current_call()
         principal = info.principal if info is not None else None
         # The operator (or a server without authentication) sees every sandbox; a caller of
@@ -315,6 +416,11 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
         if principal is not None and not principal.operator:
             snapshot = snapshot.seen_by(self._account(context))
         return api.GetPoolStatusResponse(pool_status=pool_status_to_proto(snapshot))
+
+
+def _what_shows(run: JobRun) -> tuple[object, ...]:
+    """What a watcher of a run sees change: its state, attempt, environment and error."""
+    return (run.state, run.attempt, run.environment_id, run.warm_start, run.error_message)
 
 
 def _chunks(entries: Sequence[LogEntry], budget: int) -> Iterator[Sequence[LogEntry]]:

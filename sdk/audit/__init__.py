@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from sdk.audit.client import AuditClient, AuditTail, OutcomeLike, outcome_name, outcome_value
+from sluice.sdk.audit.client import AuditClient, AuditTail, OutcomeLike, outcome_name, outcome_value
 
 __all__ = ["AuditClient", "AuditTail", "OutcomeLike", "outcome_name", "outcome_value"]

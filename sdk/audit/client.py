@@ -10,10 +10,10 @@ from typing import Any
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from sdk._calls import ServiceCalls
-from sdk._streams import StreamTail
-from sdk.config import ClientOptions
 from sluice.audit.v1 import audit_pb2, audit_pb2_grpc, types_pb2
+from sluice.sdk._calls import ServiceCalls
+from sluice.sdk._streams import StreamTail
+from sluice.sdk.config import ClientOptions
 
 # "success", "failure" or "denied", or an AuditOutcome value; None for any outcome.
 OutcomeLike = str | int | None
@@ -108,6 +108,7 @@ class AuditClient(ServiceCalls):
         account: str | None = None,
         page_size: int | None = None,
         limit: int | None = None,
+        trace_id: str | None = None,
     ) -> Iterator[types_pb2.AuditEvent]:
         """Recorded events matching every filter given, newest first, fetched page by page.
 
@@ -121,6 +122,7 @@ class AuditClient(ServiceCalls):
             account: Another account's events (the operator only); the caller's when None.
             page_size: Events per call (at most 1000); the server's default when None.
             limit: Stop after this many events; all of them when None.
+            trace_id: Only the events of this trace (AuditEvent.trace_id).
 
         Raises:
             InvalidInput: end_time is not after start_time, or a filter is malformed.
@@ -135,6 +137,7 @@ class AuditClient(ServiceCalls):
             end_time=_timestamp(end_time),
             account=account or "",
             max_results=page_size or 0,
+            trace_id=trace_id or "",
         )
         return self._events(request, limit)
 
@@ -163,6 +166,7 @@ class AuditClient(ServiceCalls):
         start_time: datetime | None = None,
         account: str | None = None,
         timeout_s: float | None = None,
+        trace_id: str | None = None,
     ) -> AuditTail:
         """Follows the trail: events matching the filters as they are recorded.
 
@@ -179,6 +183,7 @@ class AuditClient(ServiceCalls):
             account: As for `query`.
             timeout_s: Seconds after which to stop following (DeadlineExceeded is raised);
                 None to follow until cancelled.
+            trace_id: As for `query`.
 
         Raises:
             ValueError: `outcome` names no outcome.
@@ -195,6 +200,7 @@ class AuditClient(ServiceCalls):
             outcome=outcome_value(outcome),
             start_time=_timestamp(start_time),
             account=account or "",
+            trace_id=trace_id or "",
         )
         call = self._stub.FollowAuditEvents(
             request, timeout=timeout_s, metadata=self._options.metadata or None

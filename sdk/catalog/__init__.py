@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from sdk.catalog.connections import ConnectionsMixin
-from sdk.catalog.databases import DatabasesMixin
-from sdk.catalog.functions import FunctionsMixin
-from sdk.catalog.partitions import PartitionsMixin
-from sdk.catalog.tables import TablesMixin
+from sluice.sdk.catalog.connections import ConnectionsMixin
+from sluice.sdk.catalog.databases import DatabasesMixin
+from sluice.sdk.catalog.functions import FunctionsMixin
+from sluice.sdk.catalog.partitions import PartitionsMixin
+from sluice.sdk.catalog.tables import TablesMixin
 
 
 class CatalogClient(DatabasesMixin, TablesMixin, PartitionsMixin, ConnectionsMixin, FunctionsMixin):

@@ -7,10 +7,10 @@ from typing import TypeVar
 
 import grpc
 
-from sdk._calls import ServiceCalls
-from sdk.config import ClientOptions
-from sdk.messages import to_message
 from sluice.catalog.v1 import catalog_pb2_grpc, types_pb2
+from sluice.sdk._calls import ServiceCalls
+from sluice.sdk.config import ClientOptions
+from sluice.sdk.messages import to_message
 
 T = TypeVar("T")
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from sdk.catalog._base import CatalogBase, SegmentLike, segment_message
-from sdk.messages import to_message
 from sluice.catalog.v1 import catalog_pb2, types_pb2
+from sluice.sdk.catalog._base import CatalogBase, SegmentLike, segment_message
+from sluice.sdk.messages import to_message
 
 FunctionInputLike = types_pb2.UserDefinedFunctionInput | Mapping[str, Any]
 

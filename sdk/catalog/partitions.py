@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
-from sdk.catalog._base import CatalogBase, SegmentLike, chunks, segment_message
-from sdk.messages import to_message, to_messages, to_value_list, to_values
 from sluice.catalog.v1 import catalog_pb2, types_pb2
+from sluice.sdk.catalog._base import CatalogBase, SegmentLike, chunks, segment_message
+from sluice.sdk.messages import to_message, to_messages, to_value_list, to_values
 
 PartitionInputLike = types_pb2.PartitionInput | Mapping[str, Any]
 PartitionValuesLike = types_pb2.PartitionValueList | Mapping[str, Any] | Sequence[str]

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-from sdk.catalog._base import CatalogBase, SegmentLike, chunks, segment_message
-from sdk.messages import to_message, to_messages
 from sluice.catalog.v1 import catalog_pb2, types_pb2
+from sluice.sdk.catalog._base import CatalogBase, SegmentLike, chunks, segment_message
+from sluice.sdk.messages import to_message, to_messages
 
 TableInputLike = types_pb2.TableInput | Mapping[str, Any]
 PropertyPredicateLike = types_pb2.PropertyPredicate | Mapping[str, Any]

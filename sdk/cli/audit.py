@@ -9,10 +9,10 @@ from datetime import UTC, datetime, timedelta
 import click
 import grpc
 
-from sdk.audit import AuditClient, outcome_name
-from sdk.cli.context import CliContext, OutputFormat, pass_cli
-from sdk.cli.output import Column, emit_list, timestamp, to_dict
 from sluice.audit.v1 import types_pb2
+from sluice.sdk.audit import AuditClient, outcome_name
+from sluice.sdk.cli.context import CliContext, OutputFormat, pass_cli
+from sluice.sdk.cli.output import Column, emit_list, timestamp, to_dict
 
 OUTCOMES = ("success", "failure", "denied")
 DEFAULT_LIMIT = 100
@@ -94,6 +94,7 @@ COLUMNS = (
 )
 @click.option("--until", type=TimeParam(), help="Before this time (ISO 8601, or a duration ago).")
 @click.option("--account", help="Another account's trail (the operator only).")
+@click.option("--trace-id", help="Only the events of this trace (32 hex digits).")
 @click.option(
     "--limit",
     type=click.IntRange(min=0),
@@ -112,6 +113,7 @@ def audit(
     since: datetime | None,
     until: datetime | None,
     account: str | None,
+    trace_id: str | None,
     limit: int,
     follow: bool,
 ) -> None:
@@ -127,7 +129,7 @@ def audit(
     if follow:
         if until is not None:
             raise click.UsageError("--until cannot be used with --follow")
-        _follow(cli, client, principal, action, resource, outcome, since, account)
+        _follow(cli, client, principal, action, resource, outcome, since, account, trace_id)
         return
     # One event more than the limit tells whether the listing was cut.
     events = list(
@@ -139,6 +141,7 @@ def audit(
             start_time=since,
             end_time=until,
             account=account,
+            trace_id=trace_id,
             page_size=min(limit + 1, MAX_PAGE_SIZE) if limit else None,
             limit=limit + 1 if limit else None,
         )
@@ -163,6 +166,7 @@ def _follow(
     outcome: str | None,
     since: datetime | None,
     account: str | None,
+    trace_id: str | None,
 ) -> None:
     as_json = cli.output is OutputFormat.JSON
     with client.follow(
@@ -172,6 +176,7 @@ def _follow(
         outcome=outcome,
         start_time=since,
         account=account,
+        trace_id=trace_id,
     ) as tail:
         if not as_json:
             click.echo("  ".join(column.header for column in COLUMNS))

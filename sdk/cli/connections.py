@@ -6,11 +6,11 @@ from typing import IO, Any
 
 import click
 
-from sdk.cli.context import CliContext, pass_cli
-from sdk.cli.inputs import input_fields, key_values, load_document, message_from, overlay
-from sdk.cli.options import bundle, input_option
-from sdk.cli.output import Column, emit_done, emit_list, emit_one, pairs, timestamp
 from sluice.catalog.v1 import types_pb2
+from sluice.sdk.cli.context import CliContext, pass_cli
+from sluice.sdk.cli.inputs import input_fields, key_values, load_input, message_from, overlay
+from sluice.sdk.cli.options import bundle, input_option
+from sluice.sdk.cli.output import Column, emit_done, emit_list, emit_one, pairs, timestamp
 
 COLUMNS = (
     Column("NAME", lambda c: c.name),
@@ -82,7 +82,7 @@ def create(
       sluice connections create warehouse --type JDBC \\
           --property JDBC_CONNECTION_URL=jdbc:postgresql://db:5432/dw --property USERNAME=etl
     """
-    document = load_document(input_file) if input_file is not None else {}
+    document = load_input(input_file, types_pb2.ConnectionInput) if input_file is not None else {}
     source = input_file.name if input_file is not None else "arguments"
     data = _overlay_flags(document, source, name=name, **flags)
     if not data.get("name"):
@@ -124,7 +124,7 @@ def update(cli: CliContext, name: str, input_file: IO[str] | None, **flags: Any)
     one (properties are merged, so the password is kept).
     """
     if input_file is not None:
-        document = load_document(input_file)
+        document = load_input(input_file, types_pb2.ConnectionInput)
         source = input_file.name
     else:
         current = cli.catalog.get_connection(name, hide_password=False)

@@ -7,10 +7,10 @@ from enum import StrEnum
 
 import click
 
-from sdk.catalog import CatalogClient
-from sdk.client import Client, connect
-from sdk.config import ClientOptions
-from sdk.jobs import JobsClient
+from sluice.sdk.catalog import CatalogClient
+from sluice.sdk.client import Client, connect
+from sluice.sdk.config import ClientOptions
+from sluice.sdk.jobs import JobsClient
 
 Connector = Callable[[ClientOptions], Client]
 

@@ -6,11 +6,11 @@ from typing import IO
 
 import click
 
-from sdk.cli.context import CliContext, pass_cli
-from sdk.cli.inputs import key_values, load_document, message_from, overlay
-from sdk.cli.options import bundle, input_option, parameter_option
-from sdk.cli.output import Column, emit_done, emit_list, emit_one, pairs, timestamp
 from sluice.catalog.v1 import types_pb2
+from sluice.sdk.cli.context import CliContext, pass_cli
+from sluice.sdk.cli.inputs import key_values, load_input, message_from, overlay
+from sluice.sdk.cli.options import bundle, input_option, parameter_option
+from sluice.sdk.cli.output import Column, emit_done, emit_list, emit_one, pairs, timestamp
 
 COLUMNS = (
     Column("NAME", lambda d: d.name),
@@ -53,7 +53,7 @@ def create(
     parameters: tuple[str, ...],
 ) -> None:
     """Create database NAME, from flags or from an input file."""
-    document = load_document(input_file) if input_file is not None else {}
+    document = load_input(input_file, types_pb2.DatabaseInput) if input_file is not None else {}
     source = input_file.name if input_file is not None else "arguments"
     data = overlay(
         document,
@@ -104,7 +104,7 @@ def update(
     current one.
     """
     if input_file is not None:
-        document = load_document(input_file)
+        document = load_input(input_file, types_pb2.DatabaseInput)
         source = input_file.name
     else:
         current = cli.catalog.get_database(name)

@@ -2,7 +2,9 @@
 
 The rule: 2 for bad input, whoever catches it (click, an input file, the SDK or the server:
 InvalidInputException), 1 for the server failing or refusing otherwise, 3 for a server that
-cannot be reached, 130 for an interruption.
+cannot be reached, 130 for an interruption. A job run waited for (`jobs run --wait`, `submit
+--wait`) that did not succeed: 4 FAILED or ERROR, 5 TIMEOUT, 6 STOPPED; 7 when the wait gave
+up (--wait-timeout) and the run goes on.
 """
 
 from __future__ import annotations
@@ -11,12 +13,16 @@ from collections.abc import Callable
 
 import click
 
-from sdk.errors import InvalidInput, SluiceError, Unavailable
+from sluice.sdk.errors import InvalidInput, SluiceError, Unavailable
 
 EXIT_OK = 0
 EXIT_SERVER_ERROR = 1
 EXIT_USAGE = 2
 EXIT_UNREACHABLE = 3
+EXIT_RUN_FAILED = 4
+EXIT_RUN_TIMEOUT = 5
+EXIT_RUN_STOPPED = 6
+EXIT_WAIT_GAVE_UP = 7
 EXIT_INTERRUPTED = 130
 
 
@@ -30,6 +36,14 @@ class CommandFailed(click.ClickException):
     """The server did part of the work and reported the rest as failed."""
 
     exit_code = EXIT_SERVER_ERROR
+
+
+class RunNotSucceeded(click.ClickException):
+    """A job run waited for ended otherwise than SUCCEEDED; the exit code says how."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
 
 
 def one_line(text: str) -> str:

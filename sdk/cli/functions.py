@@ -6,11 +6,11 @@ from typing import IO, Any
 
 import click
 
-from sdk.cli.context import CliContext, pass_cli
-from sdk.cli.inputs import input_fields, load_document, message_from, overlay
-from sdk.cli.options import bundle, input_option
-from sdk.cli.output import Column, emit_done, emit_list, emit_one, timestamp
 from sluice.catalog.v1 import types_pb2
+from sluice.sdk.cli.context import CliContext, pass_cli
+from sluice.sdk.cli.inputs import input_fields, load_input, message_from, overlay
+from sluice.sdk.cli.options import bundle, input_option
+from sluice.sdk.cli.output import Column, emit_done, emit_list, emit_one, timestamp
 
 _OWNER_TYPES = ("USER", "ROLE", "GROUP")
 _RESOURCE_TYPES = ("JAR", "FILE", "ARCHIVE")
@@ -86,7 +86,9 @@ def create(
       sluice functions create sales to_cents --class-name com.example.ToCents \\
           --resource JAR:s3://bucket/udfs.jar
     """
-    document = load_document(input_file) if input_file is not None else {}
+    document = (
+        load_input(input_file, types_pb2.UserDefinedFunctionInput) if input_file is not None else {}
+    )
     source = input_file.name if input_file is not None else "arguments"
     data = _overlay_flags(document, source, name=name, **flags)
     if not data.get("function_name"):
@@ -128,7 +130,7 @@ def update(
     one.
     """
     if input_file is not None:
-        document = load_document(input_file)
+        document = load_input(input_file, types_pb2.UserDefinedFunctionInput)
         source = input_file.name
     else:
         current = cli.catalog.get_user_defined_function(database, name)

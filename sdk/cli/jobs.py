@@ -9,20 +9,18 @@ from typing import IO, Any
 
 import click
 
-from sdk.cli import runs
-from sdk.cli.context import CliContext, OutputFormat, pass_cli
-from sdk.cli.failures import EXIT_INTERRUPTED
-from sdk.cli.inputs import input_fields, key_values, load_document, message_from, overlay
-from sdk.cli.options import Decorator, bundle
-from sdk.cli.output import Column, emit_done, emit_list, emit_one, pairs, timestamp
-from sdk.errors import AlreadyExists, EntityNotFound
 from sluice.jobs.v1 import jobs_pb2, types_pb2
+from sluice.sdk.cli import runs
+from sluice.sdk.cli.bookmarks import bookmark
+from sluice.sdk.cli.context import CliContext, OutputFormat, pass_cli
+from sluice.sdk.cli.inputs import input_fields, key_values, load_input, message_from, overlay
+from sluice.sdk.cli.options import Decorator, bundle
+from sluice.sdk.cli.output import Column, emit_done, emit_list, emit_one, pairs, timestamp
+from sluice.sdk.errors import AlreadyExists, EntityNotFound
 
 COMMANDS = ("glueetl", "pythonshell")
 DEFAULT_COMMAND = "glueetl"
 WORKER_TYPES = "Standard, G.1X, G.2X or G.4X"
-# Fields of a job document that UpdateJob does not take: its identity, tags and timestamps.
-_NOT_UPDATED = ("name", "tags", "created_on", "last_modified_on")
 
 
 def _workers(job: types_pb2.Job) -> str:
@@ -124,12 +122,22 @@ _job_flags = bundle(
         "replaces them all.",
     ),
     click.option("--description", help="What the job does."),
+    click.option(
+        "--notify-delay-after",
+        type=click.IntRange(min=1),
+        metavar="MINUTES",
+        help="A run still running this long after it started becomes a DELAYED run event "
+        "(Glue's NotificationProperty).",
+    ),
 )
 
 
 @click.group()
 def jobs() -> None:
     """Jobs: PySpark or Python scripts run on Ray, and their runs."""
+
+
+jobs.add_command(bookmark)
 
 
 @jobs.command("create")
@@ -152,13 +160,18 @@ def create(
       sluice jobs create daily --script daily.py --role etl --arg input=file:///data/in
       sluice jobs create -f daily.yaml --number-of-workers 4
     """
-    document = load_document(input_file) if input_file is not None else {}
+    document = load_input(input_file, jobs_pb2.CreateJobRequest) if input_file is not None else {}
     source = input_file.name if input_file is not None else "arguments"
     data = _overlay_flags(document, source, name=name, tags=tags, **flags)
     request = message_from(_with_command(data), jobs_pb2.CreateJobRequest, source=source)
     if not request.name:
         raise click.UsageError("give the job's NAME, or a job file that names it")
-    _check_script(script_file, request.command.script_location, flags["script_location"])
+    _check_script(
+        script_file,
+        request.command.script_location,
+        flags["script_location"],
+        visual=bool(request.code_gen_configuration_nodes),
+    )
     if script_file is not None:
         _check_absent(cli, request.name)
         request.command.script_location = _upload(cli, request.name, script_file)
@@ -205,14 +218,19 @@ def update(
     otherwise the flags change the current one (arguments are merged).
     """
     if input_file is not None:
-        document = _update_fields(load_document(input_file), input_file.name)
+        document = load_input(input_file, types_pb2.JobUpdate)
         source = input_file.name
     else:
         document = input_fields(cli.jobs.get(name), types_pb2.JobUpdate)
         source = "arguments"
     data = _overlay_flags(document, source, name=None, tags=(), **flags)
     job_update = message_from(_with_command(data), types_pb2.JobUpdate, source=source)
-    _check_script(script_file, job_update.command.script_location, flags["script_location"])
+    _check_script(
+        script_file,
+        job_update.command.script_location,
+        flags["script_location"],
+        visual=bool(job_update.code_gen_configuration_nodes),
+    )
     if script_file is not None:
         job_update.command.script_location = _upload(cli, name, script_file)
     cli.jobs.update(name, job_update)
@@ -237,6 +255,20 @@ def delete(cli: CliContext, name: str) -> None:
 @click.option("--worker-type", help=f"{WORKER_TYPES}; the job's by default.")
 @click.option("--number-of-workers", type=click.IntRange(min=1), help="The job's by default.")
 @click.option(
+    "--queue/--no-queue",
+    "queuing",
+    default=None,
+    help="With no room for the run, wait in the account's queue (WAITING) rather than fail; "
+    "the job's job_run_queuing_enabled by default.",
+)
+@click.option(
+    "--notify-delay-after",
+    type=click.IntRange(min=1),
+    metavar="MINUTES",
+    help="A DELAYED run event if the run is still running this long after it started; the "
+    "job's notification_property by default.",
+)
+@click.option(
     "--wait",
     is_flag=True,
     help="Wait for the run to end, show its output, and exit 0 only if it succeeded.",
@@ -256,20 +288,25 @@ def run(
     timeout_min: int | None,
     worker_type: str | None,
     number_of_workers: int | None,
+    queuing: bool | None,
+    notify_delay_after: int | None,
     wait: bool,
     wait_timeout: float | None,
 ) -> None:
     """Start a run of job NAME and print its id; with --wait, follow it to its end.
 
     With --wait on a terminal, the run's state is shown live, then its stdout and stderr;
-    otherwise (or with -o json) the finished run is printed.
+    otherwise (or with -o json) the finished run is printed. Exit code with --wait: 0
+    SUCCEEDED, 4 FAILED or ERROR, 5 TIMEOUT, 6 STOPPED, 7 --wait-timeout passed.
     """
     run_id = cli.jobs.start_run(
         name,
-        _glue_arguments(arguments, option="--arg"),
+        glue_arguments(arguments, option="--arg"),
         timeout=timeout_min,
         worker_type=worker_type,
         number_of_workers=number_of_workers,
+        job_run_queuing_enabled=queuing,
+        notify_delay_after=notify_delay_after,
     )
     if not wait:
         if cli.output is OutputFormat.JSON:
@@ -277,27 +314,10 @@ def run(
         else:
             click.echo(run_id)
         return
-    console = runs.terminal_console(cli)
-    try:
-        finished = runs.watch_run(cli, name, run_id, timeout_s=wait_timeout, console=console)
-    except KeyboardInterrupt:
-        raise WaitInterrupted(
-            f"interrupted; run {run_id} goes on ('sluice runs stop {name} {run_id}' stops it)"
-        ) from None
-    if console is None:
-        emit_one(cli, finished, runs.FIELDS)
-    if cli.output is OutputFormat.TABLE:
-        runs.print_script_output(cli.jobs.get_logs(name, run_id))
-    runs.succeeded_or_fail(finished)
+    runs.follow_run(cli, name, run_id, wait_timeout=wait_timeout)
 
 
-class WaitInterrupted(click.ClickException):
-    """Ctrl-C while waiting: the run is not stopped, and the user is told how to."""
-
-    exit_code = EXIT_INTERRUPTED
-
-
-def _glue_arguments(pairs_: tuple[str, ...], *, option: str) -> dict[str, str]:
+def glue_arguments(pairs_: tuple[str, ...], *, option: str) -> dict[str, str]:
     """Run arguments from KEY=VALUE flags; keys look like --name, as Glue's."""
     return {
         key if key.startswith("--") else f"--{key}": value
@@ -315,9 +335,18 @@ def _with_command(data: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
-def _check_script(script_file: Path | None, location: str, location_flag: str | None) -> None:
+def _check_script(
+    script_file: Path | None, location: str, location_flag: str | None, *, visual: bool
+) -> None:
     if script_file is not None and location_flag is not None:
         raise click.UsageError("give --script or --script-location, not both")
+    if visual:
+        # The server generates the script of a visual job from its nodes.
+        if script_file is not None:
+            raise click.UsageError(
+                "a job with CodeGenConfigurationNodes has a generated script: no --script"
+            )
+        return
     if script_file is None and not location:
         raise click.UsageError("give the job's script: --script FILE or --script-location LOC")
 
@@ -334,12 +363,6 @@ def _check_absent(cli: CliContext, name: str) -> None:
 def _upload(cli: CliContext, job_name: str, path: Path) -> str:
     script_name = job_name if job_name.endswith(".py") else f"{job_name}.py"
     return cli.jobs.upload_script(script_name, path=path)
-
-
-def _update_fields(document: Any, source: str) -> Any:
-    if not isinstance(document, Mapping):
-        return document
-    return {k: v for k, v in document.items() if k not in _NOT_UPDATED}
 
 
 def _overlay_flags(
@@ -360,6 +383,7 @@ def _overlay_flags(
     number_of_workers: int | None,
     connections: tuple[str, ...],
     description: str | None,
+    notify_delay_after: int | None,
 ) -> dict[str, Any]:
     if isinstance(document, Mapping) and isinstance(document.get("connections"), list):
         # A job file may list connections plainly instead of as {connections: [...]}.
@@ -377,9 +401,9 @@ def _overlay_flags(
         description=description,
         role=role,
         command=command or None,
-        default_arguments=_glue_arguments(arguments, option="--arg") or None,
+        default_arguments=glue_arguments(arguments, option="--arg") or None,
         non_overridable_arguments=(
-            _glue_arguments(non_overridable, option="--non-overridable-arg") or None
+            glue_arguments(non_overridable, option="--non-overridable-arg") or None
         ),
         max_retries=max_retries,
         timeout=timeout_min,
@@ -390,4 +414,7 @@ def _overlay_flags(
         number_of_workers=number_of_workers,
         connections={"connections": list(connections)} if connections else None,
         tags=key_values(tags, option="--tag") or None,
+        notification_property=(
+            None if notify_delay_after is None else {"notify_delay_after": notify_delay_after}
+        ),
     )

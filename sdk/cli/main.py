@@ -8,30 +8,40 @@ from typing import Any
 
 import click
 
-from sdk.cli import (
+from sluice.sdk.cli import (
+    access_keys,
     audit,
     connections,
+    crawlers,
     databases,
     functions,
     jobs,
+    notifications,
     partitions,
     policies,
     pool,
     principals,
     runs,
+    scripts,
+    submit,
     tables,
     tokens,
+    triggers,
+    workflows,
 )
-from sdk.cli.context import CliContext, Connector, OutputFormat, default_connector
-from sdk.cli.failures import run_reporting_errors
-from sdk.cli.plugins import load_plugin, plugin_entry_points
-from sdk.config import (
+from sluice.sdk.cli.context import CliContext, Connector, OutputFormat, default_connector
+from sluice.sdk.cli.failures import run_reporting_errors
+from sluice.sdk.cli.plugins import load_plugin, plugin_entry_points
+from sluice.sdk.config import (
     ADDRESS_ENV,
     CATALOG_ID_ENV,
     DEFAULT_ADDRESS,
     DEFAULT_TIMEOUT_S,
     ClientOptions,
 )
+
+# What the completion scripts set when they ask `sluice` for completions (click's convention).
+COMPLETE_VAR = "_SLUICE_COMPLETE"
 
 
 class SluiceGroup(click.Group):
@@ -141,19 +151,56 @@ for _group in (
     functions.functions,
     jobs.jobs,
     runs.runs,
+    triggers.triggers,
+    workflows.workflows,
+    crawlers.crawlers,
+    crawlers.classifiers,
     pool.pool,
     principals.principals,
     tokens.tokens,
+    access_keys.access_keys,
     policies.policies,
     audit.audit,
+    notifications.notifications,
 ):
     accept_output_after(_group)
     cli.add_command(_group)
 
 
+cli.add_command(submit.submit)
+accept_output_after(submit.submit)
+# `scripts generate -o FILE` names the script's file (its -o takes table|json too).
+for _command in (scripts.mapping, scripts.graph):
+    accept_output_after(_command)
+cli.add_command(scripts.scripts)
+
+SHELLS = ("bash", "zsh", "fish")
+
+
+@cli.command("completion")
+@click.argument("shell", type=click.Choice(SHELLS))
+def completion(shell: str) -> None:
+    """Print the completion script of SHELL (click's), to load in the shell's start-up file.
+
+    \b
+    bash:  echo 'eval "$(sluice completion bash)"' >> ~/.bashrc
+    zsh:   echo 'eval "$(sluice completion zsh)"' >> ~/.zshrc
+    fish:  sluice completion fish > ~/.config/fish/completions/sluice.fish
+    """
+    from click.shell_completion import get_completion_class
+
+    completion_class = get_completion_class(shell)
+    if completion_class is None:  # click knows every one of SHELLS
+        raise click.UsageError(f"no completion for {shell}")
+    click.echo(completion_class(cli, {}, "sluice", COMPLETE_VAR).source())
+
+
+accept_output_after(completion)  # accepted as everywhere; the script is the same
+
+
 def main() -> None:
     """The console script `sluice`."""
-    cli.main(prog_name="sluice")
+    cli.main(prog_name="sluice", complete_var=COMPLETE_VAR)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from sdk.cli.context import CliContext, OutputFormat
+from sluice.sdk.cli.context import CliContext, OutputFormat
 
 PIPED_WIDTH = 4096
 

@@ -7,20 +7,21 @@ from typing import IO
 
 import click
 
-from sdk.catalog import CatalogClient
-from sdk.cli.context import CliContext, OutputFormat, pass_cli
-from sdk.cli.failures import CommandFailed
-from sdk.cli.inputs import (
+from sluice.catalog.v1 import types_pb2
+from sluice.sdk.catalog import CatalogClient
+from sluice.sdk.cli.context import CliContext, OutputFormat, pass_cli
+from sluice.sdk.cli.failures import CommandFailed
+from sluice.sdk.cli.inputs import (
     comma_values,
     key_values,
     load_document,
+    load_input,
     message_from,
     messages_from,
     overlay,
 )
-from sdk.cli.options import input_option, parameter_option
-from sdk.cli.output import Column, emit_done, emit_list, emit_one, pairs, timestamp
-from sluice.catalog.v1 import types_pb2
+from sluice.sdk.cli.options import input_option, parameter_option
+from sluice.sdk.cli.output import Column, emit_done, emit_list, emit_one, pairs, timestamp
 
 ERROR_COLUMNS = (
     Column("VALUES", lambda e: ", ".join(e.partition_values)),
@@ -79,7 +80,7 @@ def create(
     Example:
       sluice partitions create sales orders 2024 01 --location s3://bucket/orders/2024/01/
     """
-    document = load_document(input_file) if input_file is not None else {}
+    document = load_input(input_file, types_pb2.PartitionInput) if input_file is not None else {}
     source = input_file.name if input_file is not None else "arguments"
     data = overlay(
         document,

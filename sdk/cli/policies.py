@@ -7,15 +7,17 @@ from typing import IO, Any
 
 import click
 
-from sdk.cli.context import CliContext, pass_cli
-from sdk.cli.failures import InputFileError
-from sdk.cli.inputs import load_document
-from sdk.cli.output import Column, Section, emit_done, emit_list, emit_one, timestamp
-from sdk.cli.principals import account_option, iam
-from sdk.iam import effect_name, statement_message
 from sluice.iam.v1 import types_pb2
+from sluice.sdk.cli.context import CliContext, pass_cli
+from sluice.sdk.cli.failures import InputFileError
+from sluice.sdk.cli.inputs import input_document, load_document
+from sluice.sdk.cli.output import Column, Section, emit_done, emit_list, emit_one, timestamp
+from sluice.sdk.cli.principals import account_option, iam
+from sluice.sdk.iam import effect_name, statement_message
 
 _FILE_FIELDS = ("name", "description", "roles", "statements")
+# What `policies get -o json` prints besides: set by the server, ignored in a policy file.
+_SET_BY_SERVER = ("account", "created_on", "last_modified_on")
 
 COLUMNS = (
     Column("NAME", lambda p: p.name),
@@ -67,6 +69,8 @@ def _policy_file(stream: IO[str]) -> dict[str, Any]:
     source = getattr(stream, "name", "<input>")
     if not isinstance(document, Mapping):
         raise InputFileError(f"{source}: expected a mapping with {', '.join(_FILE_FIELDS)}")
+    document = input_document(document, types_pb2.Policy, source=source)
+    document = {k: v for k, v in document.items() if k not in _SET_BY_SERVER}
     unknown = sorted(set(document) - set(_FILE_FIELDS))
     if unknown:
         raise InputFileError(

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import click
 
-from sdk.cli.context import CliContext, pass_cli
-from sdk.cli.output import Column, emit_done, emit_list, emit_one, timestamp
-from sdk.iam import IamClient
+from sluice.sdk.cli.context import CliContext, pass_cli
+from sluice.sdk.cli.output import Column, emit_done, emit_list, emit_one, timestamp
+from sluice.sdk.iam import IamClient
 
 COLUMNS = (
     Column("NAME", lambda p: p.name),

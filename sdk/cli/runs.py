@@ -9,11 +9,20 @@ from typing import TYPE_CHECKING
 
 import click
 
-from sdk.cli.context import CliContext, OutputFormat, pass_cli
-from sdk.cli.failures import CommandFailed
-from sdk.cli.output import Column, emit_done, emit_list, emit_one, pairs, timestamp, to_dict
-from sdk.jobs import RunState, log_stream_name
 from sluice.jobs.v1 import types_pb2
+from sluice.sdk.cli.context import CliContext, OutputFormat, pass_cli
+from sluice.sdk.cli.failures import (
+    EXIT_INTERRUPTED,
+    EXIT_RUN_FAILED,
+    EXIT_RUN_STOPPED,
+    EXIT_RUN_TIMEOUT,
+    EXIT_WAIT_GAVE_UP,
+    CommandFailed,
+    RunNotSucceeded,
+)
+from sluice.sdk.cli.output import Column, emit_done, emit_list, emit_one, pairs, timestamp, to_dict
+from sluice.sdk.errors import RunWaitTimeout
+from sluice.sdk.jobs import RunState, log_stream_name
 
 if TYPE_CHECKING:
     from rich.console import Console, RenderableType
@@ -107,6 +116,24 @@ def list_(cli: CliContext, job: str) -> None:
     emit_list(cli, cli.jobs.list_runs(job), COLUMNS)
 
 
+@runs.command("wait")
+@click.argument("job")
+@click.argument("run_id")
+@click.option(
+    "--wait-timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    metavar="SECONDS",
+    help="Give up waiting after this long (the run goes on).",
+)
+@pass_cli
+def wait(cli: CliContext, job: str, run_id: str, wait_timeout: float | None) -> None:
+    """Wait for run RUN_ID of JOB to end (one streaming call, however long it takes), show its
+    output, and exit as `sluice jobs run --wait` does: 0 SUCCEEDED, 4 FAILED or ERROR,
+    5 TIMEOUT, 6 STOPPED, 7 --wait-timeout passed."""
+    follow_run(cli, job, run_id, wait_timeout=wait_timeout)
+
+
 @runs.command("stop")
 @click.argument("job")
 @click.argument("run_ids", metavar="RUN_ID...", nargs=-1, required=True)
@@ -172,13 +199,19 @@ def _line(entry: types_pb2.LogEntry) -> str:
     return entry.message.removesuffix("\n")
 
 
-def print_script_output(entries: Iterable[types_pb2.LogEntry]) -> None:
-    """A run's stdout to stdout and its stderr to stderr, as if the script ran here."""
+def print_script_output(entries: Iterable[types_pb2.LogEntry]) -> int:
+    """A run's stdout to stdout and its stderr to stderr, as if the script ran here; the
+    number of lines printed."""
+    printed = 0
     for entry in entries:
         if entry.stream == types_pb2.LOG_STREAM_STDOUT:
             click.echo(_line(entry))
         elif entry.stream == types_pb2.LOG_STREAM_STDERR:
             click.echo(_line(entry), err=True)
+        else:
+            continue
+        printed += 1
+    return printed
 
 
 def terminal_console(cli: CliContext) -> Console | None:
@@ -211,13 +244,56 @@ def watch_run(
     return run
 
 
+_EXIT_CODES = {RunState.TIMEOUT: EXIT_RUN_TIMEOUT, RunState.STOPPED: EXIT_RUN_STOPPED}
+
+
 def succeeded_or_fail(run: types_pb2.JobRun) -> None:
-    """Returns if the run SUCCEEDED; else fails the command with the run's error."""
+    """Returns if the run SUCCEEDED; else fails the command with the run's error and the exit
+    code of its state (4 FAILED or ERROR, 5 TIMEOUT, 6 STOPPED)."""
     state = RunState.of(run)
     if state is RunState.SUCCEEDED:
         return
     detail = f": {run.error_message}" if run.error_message else ""
-    raise CommandFailed(f"job run {run.id} of {run.job_name} ended {state}{detail}")
+    raise RunNotSucceeded(
+        f"job run {run.id} of {run.job_name} ended {state}{detail}",
+        _EXIT_CODES.get(state, EXIT_RUN_FAILED),
+    )
+
+
+class WaitInterrupted(click.ClickException):
+    """Ctrl-C while waiting: the run is not stopped, and the user is told how to."""
+
+    exit_code = EXIT_INTERRUPTED
+
+
+class WaitGaveUp(click.ClickException):
+    """--wait-timeout passed before the run ended; the run goes on."""
+
+    exit_code = EXIT_WAIT_GAVE_UP
+
+
+def follow_run(cli: CliContext, job: str, run_id: str, *, wait_timeout: float | None) -> None:
+    """Waits for a run to end and shows it: on a terminal its state live, else (or with -o json)
+    the finished run; then, for people, its stdout and stderr under a heading. Fails the command
+    unless the run SUCCEEDED (see `succeeded_or_fail`)."""
+    console = terminal_console(cli)
+    try:
+        finished = watch_run(cli, job, run_id, timeout_s=wait_timeout, console=console)
+    except KeyboardInterrupt:
+        raise WaitInterrupted(
+            f"interrupted; run {run_id} goes on ('sluice runs stop {job} {run_id}' stops it)"
+        ) from None
+    except RunWaitTimeout as exc:
+        raise WaitGaveUp(
+            f"{exc.reason}: {exc.message} ('sluice runs get {job} {run_id}' shows it)"
+        ) from None
+    if console is None:
+        emit_one(cli, finished, FIELDS)
+    if cli.output is OutputFormat.TABLE:
+        click.echo(f"\n--- output of {job} {run_id} (stdout; stderr on stderr) ---")
+        if not print_script_output(cli.jobs.get_logs(job, run_id)):
+            click.echo("(none)")
+    succeeded_or_fail(finished)
 
 
 class _LiveStatus:

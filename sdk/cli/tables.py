@@ -6,19 +6,19 @@ from typing import IO
 
 import click
 
-from sdk.cli.context import CliContext, pass_cli
-from sdk.cli.failures import CommandFailed
-from sdk.cli.inputs import (
+from sluice.catalog.v1 import types_pb2
+from sluice.sdk.cli.context import CliContext, pass_cli
+from sluice.sdk.cli.failures import CommandFailed
+from sluice.sdk.cli.inputs import (
     columns,
     input_fields,
     key_values,
-    load_document,
+    load_input,
     message_from,
     overlay,
 )
-from sdk.cli.options import bundle, input_option, parameter_option
-from sdk.cli.output import Column, Section, emit_done, emit_list, emit_one, pairs, timestamp
-from sluice.catalog.v1 import types_pb2
+from sluice.sdk.cli.options import bundle, input_option, parameter_option
+from sluice.sdk.cli.output import Column, Section, emit_done, emit_list, emit_one, pairs, timestamp
 
 COLUMNS = (
     Column("NAME", lambda t: t.name),
@@ -126,7 +126,7 @@ def create(
       sluice tables create sales orders --column id:bigint --partition-key dt:string \\
           --location s3://bucket/orders/ --table-type EXTERNAL_TABLE
     """
-    document = load_document(input_file) if input_file is not None else {}
+    document = load_input(input_file, types_pb2.TableInput) if input_file is not None else {}
     source = input_file.name if input_file is not None else "arguments"
     data = _overlay_flags(document, source, name=name, **flags)
     if not data.get("name"):
@@ -186,7 +186,7 @@ def update(
     one, and the update fails if someone else changed the table in between.
     """
     if input_file is not None:
-        document = load_document(input_file)
+        document = load_input(input_file, types_pb2.TableInput)
         source = input_file.name
     else:
         current = cli.catalog.get_table(database, name)

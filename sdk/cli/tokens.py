@@ -9,10 +9,11 @@ from datetime import UTC, datetime
 import click
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from sdk.cli.context import CliContext, OutputFormat, pass_cli
-from sdk.cli.output import Column, emit_done, emit_list, timestamp, to_dict
-from sdk.cli.principals import account_option, iam
 from sluice.iam.v1 import types_pb2
+from sluice.sdk.cli import access_keys
+from sluice.sdk.cli.context import CliContext, OutputFormat, pass_cli
+from sluice.sdk.cli.output import Column, emit_done, emit_list, timestamp, to_dict
+from sluice.sdk.cli.principals import account_option, iam
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
 _DURATION = re.compile(r"([0-9]+)\s*([smhdw]?)")
@@ -76,6 +77,11 @@ def tokens() -> None:
     help="Lifetime: SECONDS, or e.g. 90m, 12h, 30d.  [default: never expires]",
 )
 @click.option("--description", default="", help="What the token is for.")
+@click.option(
+    "--aws",
+    is_flag=True,
+    help="Make an access key pair for Glue clients instead (same as `sluice access-keys create`).",
+)
 @account_option
 @pass_cli
 def create(
@@ -83,6 +89,7 @@ def create(
     principal: str,
     expires_in: int | None,
     description: str,
+    aws: bool,
     account: str | None,
 ) -> None:
     """Make an API token for PRINCIPAL and print it: it is shown only this once.
@@ -92,6 +99,14 @@ def create(
     \b
       export SLUICE_TOKEN=$(sluice tokens create alice --expires-in 30d)
     """
+    if aws:
+        if expires_in is not None:
+            raise click.UsageError("access keys do not expire: --aws takes no --expires-in")
+        ctx = click.get_current_context()
+        ctx.invoke(
+            access_keys.create, principal=principal, description=description, account=account
+        )
+        return
     new = iam(cli).create_token(
         principal, expires_in=expires_in, description=description, account=account
     )

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from sdk.iam.policies import PoliciesMixin, StatementLike, effect_name, statement_message
-from sdk.iam.principals import PrincipalsMixin
-from sdk.iam.tokens import NewToken, TokensMixin, expires_in_seconds
+from sluice.sdk.iam.access_keys import AccessKeysMixin, NewAccessKey
+from sluice.sdk.iam.policies import PoliciesMixin, StatementLike, effect_name, statement_message
+from sluice.sdk.iam.principals import PrincipalsMixin
+from sluice.sdk.iam.tokens import NewToken, TokensMixin, expires_in_seconds
 
 
-class IamClient(PrincipalsMixin, TokensMixin, PoliciesMixin):
-    """Sluice identity and access: principals, API tokens and policies, Glue/IAM style.
+class IamClient(PrincipalsMixin, TokensMixin, AccessKeysMixin, PoliciesMixin):
+    """Sluice identity and access: principals, API tokens, access keys and policies, Glue/IAM
+    style.
 
     Every call acts in an account: the `account` argument, else the client's catalog_id, else
     the caller's own. Results are generated messages of sluice.iam.v1; list methods return
@@ -29,6 +31,7 @@ class IamClient(PrincipalsMixin, TokensMixin, PoliciesMixin):
 
 __all__ = [
     "IamClient",
+    "NewAccessKey",
     "NewToken",
     "StatementLike",
     "effect_name",

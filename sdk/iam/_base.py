@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import grpc
 
-from sdk._calls import ServiceCalls
-from sdk.config import ClientOptions
 from sluice.iam.v1 import iam_pb2_grpc
+from sluice.sdk._calls import ServiceCalls
+from sluice.sdk.config import ClientOptions
 
 
 class IamBase(ServiceCalls):

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
-from sdk.iam._base import IamBase
-from sdk.messages import to_message, to_values
 from sluice.iam.v1 import iam_pb2, types_pb2
+from sluice.sdk.iam._base import IamBase
+from sluice.sdk.messages import to_message, to_values
 
 StatementLike = types_pb2.Statement | Mapping[str, Any]
 

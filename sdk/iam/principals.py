@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
-from sdk.iam._base import IamBase
-from sdk.messages import to_values
 from sluice.iam.v1 import iam_pb2, types_pb2
+from sluice.sdk.iam._base import IamBase
+from sluice.sdk.messages import to_values
 
 
 class PrincipalsMixin(IamBase):

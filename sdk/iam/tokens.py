@@ -7,8 +7,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from sdk.iam._base import IamBase
 from sluice.iam.v1 import iam_pb2, types_pb2
+from sluice.sdk.iam._base import IamBase
 
 
 @dataclass(frozen=True)

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from sdk.jobs.jobs import JobDefinitionsMixin, JobLike, JobUpdateLike
-from sdk.jobs.logs import LogsMixin, LogTail
-from sdk.jobs.runs import MAX_STOP_BATCH, StopResult
-from sdk.jobs.states import TERMINAL_STATES, RunState, log_stream, log_stream_name
-from sdk.jobs.waiting import DEFAULT_POLL_INTERVAL_S, WaitingMixin
+from sluice.sdk.jobs.bookmarks import BookmarksMixin
+from sluice.sdk.jobs.jobs import JobDefinitionsMixin, JobLike, JobUpdateLike
+from sluice.sdk.jobs.logs import LogsMixin, LogTail
+from sluice.sdk.jobs.runs import MAX_STOP_BATCH, StopResult
+from sluice.sdk.jobs.states import TERMINAL_STATES, RunState, log_stream, log_stream_name
+from sluice.sdk.jobs.waiting import DEFAULT_POLL_INTERVAL_S, WaitingMixin
 
 
-class JobsClient(JobDefinitionsMixin, WaitingMixin, LogsMixin):
-    """Sluice jobs: PySpark (glueetl) or Python (pythonshell) scripts run on Ray.
+class JobsClient(JobDefinitionsMixin, WaitingMixin, LogsMixin, BookmarksMixin):
+    """Sluice jobs: PySpark (glueetl) or Python (pythonshell) scripts run on Ray; bookmarks.
 
     Inputs are generated messages or plain dicts of their fields (snake_case); results are
     generated messages of sluice.jobs.v1. List methods return iterators that fetch pages as

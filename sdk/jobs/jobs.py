@@ -10,9 +10,9 @@ from typing import Any, TypeVar
 from google.protobuf import json_format
 from google.protobuf.message import Message
 
-from sdk.jobs._base import JobsBase
-from sdk.messages import to_message
 from sluice.jobs.v1 import jobs_pb2, types_pb2
+from sluice.sdk.jobs._base import JobsBase
+from sluice.sdk.messages import to_message
 
 M = TypeVar("M", bound=Message)
 

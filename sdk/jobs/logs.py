@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from sdk._streams import StreamTail
-from sdk.jobs._base import JobsBase
-from sdk.jobs.states import LogStreamLike, RunState, log_stream
 from sluice.jobs.v1 import jobs_pb2, types_pb2
+from sluice.sdk._streams import StreamTail
+from sluice.sdk.jobs._base import JobsBase
+from sluice.sdk.jobs.states import LogStreamLike, RunState, log_stream
 
 
 class LogTail(StreamTail[types_pb2.LogEntry]):

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
-from sdk.jobs._base import JobsBase
 from sluice.jobs.v1 import jobs_pb2, types_pb2
+from sluice.sdk.jobs._base import JobsBase
 
 # The most runs one BatchStopJobRun call may name, as in Glue; longer lists are split.
 MAX_STOP_BATCH = 25
@@ -48,6 +48,8 @@ class RunsMixin(JobsBase):
         worker_type: str | None = None,
         number_of_workers: int | None = None,
         previous_run_id: str | None = None,
+        job_run_queuing_enabled: bool | None = None,
+        notify_delay_after: int | None = None,
     ) -> str:
         """Starts a run of a job.
 
@@ -59,6 +61,10 @@ class RunsMixin(JobsBase):
             worker_type: Standard, G.1X, G.2X or G.4X; the job's when None.
             number_of_workers: The job's when None.
             previous_run_id: To retry a finished run: its id. The new run is its next attempt.
+            job_run_queuing_enabled: With True, a run that finds no room waits (WAITING) in its
+                account's queue instead of failing; the job's when None.
+            notify_delay_after: Minutes after which a run still running becomes a DELAYED
+                run event (Glue's NotificationProperty); the job's when None.
 
         Returns:
             The new run's id.
@@ -76,6 +82,12 @@ class RunsMixin(JobsBase):
             timeout=timeout or 0,
             worker_type=worker_type or "",
             number_of_workers=number_of_workers or 0,
+            job_run_queuing_enabled=job_run_queuing_enabled,
+            notification_property=(
+                None
+                if notify_delay_after is None
+                else types_pb2.JobNotificationProperty(notify_delay_after=notify_delay_after)
+            ),
         )
         response: jobs_pb2.StartJobRunResponse = self._call(self._stub.StartJobRun, request)
         return response.job_run_id

@@ -5,12 +5,25 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from sdk.errors import RunWaitTimeout
-from sdk.jobs.runs import RunsMixin
-from sdk.jobs.states import RunState
-from sluice.jobs.v1 import types_pb2
+import grpc
+
+from sluice.jobs.v1 import jobs_pb2, types_pb2
+from sluice.sdk.errors import RunWaitTimeout, from_rpc_error
+from sluice.sdk.jobs.runs import RunsMixin
+from sluice.sdk.jobs.states import RunState
 
 DEFAULT_POLL_INTERVAL_S = 0.2
+# Reconnecting after a broken WatchJobRun stream: pauses doubling from the first to the last,
+# and at most this many breaks in a row with no response between them.
+FIRST_RECONNECT_PAUSE_S = 0.2
+MAX_RECONNECT_PAUSE_S = 5.0
+MAX_STREAM_BREAKS = 30
+# A stream that broke (the connection dropped, the server restarted): reconnect.
+_BROKEN = frozenset(
+    {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN}
+)
+# No stream to be had: poll GetJobRun instead.
+_USE_POLLING = frozenset({grpc.StatusCode.UNIMPLEMENTED, grpc.StatusCode.RESOURCE_EXHAUSTED})
 
 OnChange = Callable[[types_pb2.JobRun], object]
 
@@ -38,7 +51,9 @@ class WaitingMixin(RunsMixin):
             job_name: The run's job.
             run_id: The run.
             timeout_s: Seconds to wait at most; None to wait however long the run takes.
-            poll_interval_s: Seconds between two looks at the run.
+            poll_interval_s: Seconds between two looks at the run, when the server cannot
+                stream its changes (WatchJobRun is one call however long the run takes; a
+                broken stream is reconnected).
             on_change: Called with the run when it is first seen and whenever its state,
                 attempt, environment or error message changes.
 
@@ -55,25 +70,82 @@ class WaitingMixin(RunsMixin):
             raise ValueError(f"timeout_s must not be negative, not {timeout_s}")
         if poll_interval_s <= 0:
             raise ValueError(f"poll_interval_s must be positive, not {poll_interval_s}")
-        deadline = None if timeout_s is None else time.monotonic() + timeout_s
-        seen: tuple[object, ...] | None = None
+        waiting = _Waiting(job_name, run_id, timeout_s, on_change)
+        if timeout_s == 0:
+            # One look, no stream to set up.
+            return self._poll_run(waiting, poll_interval_s)
+        request = jobs_pb2.WatchJobRunRequest(job_name=job_name, run_id=run_id)
+        pause = FIRST_RECONNECT_PAUSE_S
+        breaks = 0
         while True:
-            run = self.get_run(job_name, run_id)
-            if on_change is not None and _what_shows(run) != seen:
-                seen = _what_shows(run)
-                on_change(run)
-            state = RunState.of(run)
-            if state.is_terminal():
+            remaining = waiting.remaining()
+            try:
+                call = self._stub.WatchJobRun(
+                    request, timeout=remaining, metadata=self._options.metadata or None
+                )
+                for response in call:
+                    breaks, pause = 0, FIRST_RECONNECT_PAUSE_S
+                    if waiting.saw(response.job_run):
+                        return response.job_run
+                # The stream ended before the run did (the server is shutting down).
+            except grpc.RpcError as exc:
+                code = exc.code() if isinstance(exc, grpc.Call) else None
+                if code == grpc.StatusCode.DEADLINE_EXCEEDED and remaining is not None:
+                    raise waiting.timed_out() from None
+                if code in _USE_POLLING:
+                    # A server without WatchJobRun, or with every stream slot taken.
+                    return self._poll_run(waiting, poll_interval_s)
+                if code not in _BROKEN or breaks >= MAX_STREAM_BREAKS:
+                    raise from_rpc_error(exc, address=self._address) from None
+            breaks += 1
+            remaining = waiting.remaining()
+            if remaining is not None and remaining <= 0:
+                raise waiting.timed_out()
+            time.sleep(pause if remaining is None else min(pause, remaining))
+            pause = min(pause * 2, MAX_RECONNECT_PAUSE_S)
+
+    def _poll_run(self, waiting: _Waiting, poll_interval_s: float) -> types_pb2.JobRun:
+        """wait_for_run by GetJobRun every poll_interval_s."""
+        while True:
+            run = self.get_run(waiting.job_name, waiting.run_id)
+            if waiting.saw(run):
                 return run
-            pause = poll_interval_s
-            if deadline is not None:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise RunWaitTimeout(
-                        f"job run {run_id} of {job_name} is still {state} after {timeout_s:g} s",
-                        job_name=job_name,
-                        run_id=run_id,
-                        last_run=run,
-                    )
-                pause = min(pause, remaining)
-            time.sleep(pause)
+            remaining = waiting.remaining()
+            if remaining is not None and remaining <= 0:
+                raise waiting.timed_out()
+            time.sleep(poll_interval_s if remaining is None else min(poll_interval_s, remaining))
+
+
+class _Waiting:
+    """What one wait_for_run has seen, and its deadline."""
+
+    def __init__(
+        self, job_name: str, run_id: str, timeout_s: float | None, on_change: OnChange | None
+    ) -> None:
+        self.job_name = job_name
+        self.run_id = run_id
+        self.timeout_s = timeout_s
+        self.deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        self.on_change = on_change
+        self.last: types_pb2.JobRun | None = None
+        self.seen: tuple[object, ...] | None = None
+
+    def remaining(self) -> float | None:
+        return None if self.deadline is None else max(0.0, self.deadline - time.monotonic())
+
+    def saw(self, run: types_pb2.JobRun) -> bool:
+        """Takes in the run as now seen; whether it is finished."""
+        self.last = run
+        if self.on_change is not None and _what_shows(run) != self.seen:
+            self.seen = _what_shows(run)
+            self.on_change(run)
+        return RunState.of(run).is_terminal()
+
+    def timed_out(self) -> RunWaitTimeout:
+        state = RunState.of(self.last) if self.last is not None else "not seen yet"
+        return RunWaitTimeout(
+            f"job run {self.run_id} of {self.job_name} is still {state} after {self.timeout_s:g} s",
+            job_name=self.job_name,
+            run_id=self.run_id,
+            last_run=self.last,
+        )

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from agents.config import AgentsConfig, PoolConfig, RayConfig
-from agents.supervisor import RunSupervisor
+from sluice.agents.config import AgentsConfig, PoolConfig, RayConfig
+from sluice.agents.supervisor import RunSupervisor
 from tests.agents.helpers import environment_actors, live_placement_groups, wait_until
 
 

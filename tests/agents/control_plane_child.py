@@ -16,10 +16,10 @@ import threading
 import time
 from pathlib import Path
 
-from agents.config import AgentsConfig, PoolConfig, RayConfig
-from agents.isolation import IsolationTuple
-from agents.runs import RunRequest
-from agents.supervisor import RunSupervisor
+from sluice.agents.config import AgentsConfig, PoolConfig, RayConfig
+from sluice.agents.isolation import IsolationTuple
+from sluice.agents.runs import RunRequest
+from sluice.agents.supervisor import RunSupervisor
 
 RUN_ID = "jr_restart"
 WAIT_FOR_RELEASE = """

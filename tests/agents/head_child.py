@@ -13,8 +13,8 @@ import sys
 import threading
 from pathlib import Path
 
-from agents.cluster import RayCluster
-from agents.config import AgentsConfig
+from sluice.agents.cluster import RayCluster
+from sluice.agents.config import AgentsConfig
 
 
 def main(mode: str, data_dir: str, work_dir: str | None = None) -> int:

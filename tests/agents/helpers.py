@@ -8,9 +8,9 @@ from typing import TypeVar
 
 import ray
 
-from agents import naming
-from agents.runs import RunProgress
-from agents.supervisor import RunSupervisor
+from sluice.agents import naming
+from sluice.agents.runs import RunProgress
+from sluice.agents.supervisor import RunSupervisor
 
 T = TypeVar("T")
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from agents.capture import StreamRouter
+from sluice.agents.capture import StreamRouter
 
 pytestmark = pytest.mark.unit
 

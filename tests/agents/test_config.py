@@ -5,9 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from agents.api import AgentSettings
-from agents.config import AgentsConfig, EnvironmentSpec, PoolConfig, RayConfig
-from common.errors import InvalidInput
+from sluice.agents.api import AgentSettings
+from sluice.agents.config import AgentsConfig, EnvironmentSpec, PoolConfig, RayConfig
+from sluice.agents.ports import PortBlock
+from sluice.common.errors import InvalidInput
 
 pytestmark = pytest.mark.unit
 
@@ -111,6 +112,7 @@ def test_agent_settings_carry_every_field_across() -> None:
             temp_dir=Path("/tmp/slw/w/t"),
             start_timeout_s=7.0,
             connect_timeout_s=8.0,
+            ports=PortBlock(20256),
         ),
         pool=PoolConfig(
             size=2,

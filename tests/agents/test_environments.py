@@ -22,13 +22,13 @@ from typing import Any
 
 import pytest
 
-from agents import processes
-from agents.host_info import HostInfo
-from agents.isolation import IsolationTuple
-from agents.layout import DataLayout
-from agents.runs import LogStream, RunProgress, RunRequest, RunState
-from agents.supervisor import RunLaunch, RunSupervisor
-from common.errors import AlreadyExists
+from sluice.agents import processes
+from sluice.agents.host_info import HostInfo
+from sluice.agents.isolation import IsolationTuple
+from sluice.agents.layout import DataLayout
+from sluice.agents.runs import LogStream, RunProgress, RunRequest, RunState
+from sluice.agents.supervisor import RunLaunch, RunSupervisor
+from sluice.common.errors import AlreadyExists
 from tests.agents import control_plane_child
 from tests.agents.helpers import (
     environment_actors,
@@ -46,7 +46,7 @@ RUN_DEADLINE_S = 120
 
 DESCRIBE = """
 import json, os, sys
-from agents.glue_args import parse_arguments
+from sluice.sdk.args import parse_arguments
 print("INFO " + json.dumps({
     "argv": sys.argv[1:],
     "args": parse_arguments(sys.argv[1:]),

@@ -13,9 +13,9 @@ from pathlib import Path
 import psutil
 import pytest
 
-from agents import head
-from agents.config import AgentsConfig
-from agents.layout import DataLayout, layout_of
+from sluice.agents import head
+from sluice.agents.config import AgentsConfig
+from sluice.agents.layout import DataLayout, layout_of
 from tests.agents import head_child
 from tests.agents.helpers import wait_until
 

@@ -9,9 +9,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from agents import naming
-from agents.config import MIB, EnvironmentSpec
-from agents.limits import (
+from sluice.agents import naming
+from sluice.agents.config import MIB, EnvironmentSpec
+from sluice.agents.limits import (
     CONTROLLERS,
     CgroupV1Limits,
     ResourceLimits,
@@ -75,7 +75,7 @@ def test_existing_cluster_nodes_are_not_limited_and_say_so(
     limits = node_limits(embedded=False)
     assert not limits.enforced
     assert isinstance(limits, UnenforcedLimits)
-    with caplog.at_level(logging.WARNING, logger="agents.limits"):
+    with caplog.at_level(logging.WARNING, logger="sluice.agents.limits"):
         limits.create("t0limits00000000", limits_for(EnvironmentSpec()))
         limits.create("t0limits00000001", limits_for(EnvironmentSpec()))
     warnings = [r for r in caplog.records if "NOT enforced" in r.getMessage()]

@@ -11,11 +11,11 @@ import json
 
 import pytest
 
-from agents import processes
-from agents.isolation import IsolationTuple
-from agents.limits import CgroupV1Limits, limits_for
-from agents.runs import LogStream, RunRequest, RunState
-from agents.supervisor import RunSupervisor
+from sluice.agents import processes
+from sluice.agents.isolation import IsolationTuple
+from sluice.agents.limits import CgroupV1Limits, limits_for
+from sluice.agents.runs import LogStream, RunRequest, RunState
+from sluice.agents.supervisor import RunSupervisor
 from tests.agents.helpers import wait_terminal, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(900)]

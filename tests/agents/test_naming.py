@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from agents import naming
+from sluice.agents import naming
 
 pytestmark = pytest.mark.unit
 

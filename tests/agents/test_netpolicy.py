@@ -1,4 +1,4 @@
-"""Network policies per sandbox uid (agents.netpolicy) enforced by this machine's kernel.
+"""Network policies per sandbox uid (sluice.agents.netpolicy) enforced by this machine's kernel.
 
 Throwaway system users connect, as themselves, to listeners of this test and to the machine's
 PostgreSQL; the kernel must refuse exactly what their policy denies, and nothing to root.
@@ -18,8 +18,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from agents import netpolicy
-from agents.netpolicy import Endpoint
+from sluice.agents import netpolicy
+from sluice.agents.netpolicy import Endpoint
 
 STATUS = netpolicy.status()
 pytestmark = pytest.mark.skipif(
@@ -280,3 +280,69 @@ def test_other_tables_are_left_as_they_are(alice: User) -> None:
         assert after == before
     finally:
         subprocess.run(["nft", "delete", "table", "inet", table], check=False)
+
+
+def test_a_fence_refuses_the_range_but_its_own_block_and_exempt_ports(alice: User) -> None:
+    # Three ephemeral listeners stand for three blocks of a Sluice range around them.
+    with contextlib.ExitStack() as stack:
+        own, other, exempt = (stack.enter_context(_tcp_listener()) for _ in range(3))
+        ports = {
+            name: s.getsockname()[1]
+            for name, s in zip(("own", "other", "exempt"), (own, other, exempt), strict=True)
+        }
+        low, high = min(ports.values()), max(ports.values())
+        fence = netpolicy.PortFence(
+            f"{low}-{high}", f"{ports['own']}-{ports['own']}", (ports["exempt"],)
+        )
+        targets = [("tcp", host, port) for host in ("127.0.0.1", "::1") for port in ports.values()]
+        expected = {
+            f"tcp {host} {port}": "ECONNREFUSED" if name == "other" else "ok"
+            for host in ("127.0.0.1", "::1")
+            for name, port in ports.items()
+        }
+        status = netpolicy.apply(alice.uid, [], fence)
+        try:
+            assert "and local ports" in status
+            assert _reach(alice, targets) == expected
+            assert _reach(None, targets) == {key: "ok" for key in expected}
+        finally:
+            netpolicy.remove(alice.uid)
+
+
+LISTEN = r"""
+import socket, sys
+with socket.socket() as s:
+    s.bind(("127.0.0.1", 0))
+    s.listen(64)
+    print(s.getsockname()[1], flush=True)
+    sys.stdin.read()
+"""
+
+
+def test_a_sandbox_socket_answers_no_other_sandbox_uid_whatever_its_port(
+    alice: User, bob: User
+) -> None:
+    # Alice listens on an ephemeral port, outside every block: the owner rules alone guard it.
+    server = subprocess.Popen(
+        [PYTHON, "-c", LISTEN],
+        user=alice.name,
+        cwd="/",
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None
+        port = int(server.stdout.readline())
+        target = [("tcp", "127.0.0.1", port)]
+        netpolicy.apply(alice.uid, [], netpolicy.PortFence("20000-20511", "20000-20255"))
+        netpolicy.apply(bob.uid, [], netpolicy.PortFence("20000-20511", "20256-20511"))
+
+        assert _reach(bob, target) == {f"tcp 127.0.0.1 {port}": "timeout"}
+        assert _reach(alice, target) == {f"tcp 127.0.0.1 {port}": "ok"}
+        assert _reach(None, target) == {f"tcp 127.0.0.1 {port}": "ok"}
+    finally:
+        server.kill()
+        server.wait()
+        netpolicy.remove(alice.uid)
+        netpolicy.remove(bob.uid)

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from agents import os_users
-from agents.config import AgentsConfig
-from agents.errors import ClusterUnavailable
-from agents.head import start_or_attach
-from common.errors import InvalidInput
+from sluice.agents import os_users
+from sluice.agents.config import AgentsConfig
+from sluice.agents.errors import ClusterUnavailable
+from sluice.agents.head import start_or_attach
+from sluice.common.errors import InvalidInput
 
 pytestmark = pytest.mark.unit
 
@@ -60,7 +60,7 @@ def test_a_user_is_created_once_by_racing_threads_and_processes(fresh_name: str)
     racer = [
         sys.executable,
         "-c",
-        f"from agents.os_users import ensure_user; ensure_user({fresh_name!r})",
+        f"from sluice.agents.os_users import ensure_user; ensure_user({fresh_name!r})",
     ]
     others = [subprocess.Popen(racer, cwd=REPO) for _ in range(3)]
     with ThreadPoolExecutor(4) as threads:

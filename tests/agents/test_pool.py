@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from agents.config import AgentsConfig, EnvironmentSpec, PoolConfig
-from agents.errors import EnvironmentLost, NoCapacity
-from agents.isolation import IsolationTuple
-from agents.limits import UnenforcedLimits
-from agents.pool import WarmPool
+from sluice.agents.config import AgentsConfig, EnvironmentSpec, PoolConfig
+from sluice.agents.errors import EnvironmentLost, NoCapacity
+from sluice.agents.isolation import IsolationTuple
+from sluice.agents.limits import UnenforcedLimits
+from sluice.agents.pool import WarmPool
 from tests.agents.helpers import wait_until
 
 pytestmark = pytest.mark.unit
@@ -232,5 +232,41 @@ def test_refill_at_the_limit_evicts_the_longest_idle_bound_environment(
         assert (status.warm, status.bound_idle) == (1, 1)
         assert first.handle.environment_id in factory.destroyed
         assert second.handle.environment_id not in factory.destroyed
+    finally:
+        pool.shutdown()
+
+
+@dataclass
+class CrowdedFactory(FakeFactory):
+    """A cluster with room for `room` environments: create() raises NoCapacity beyond, as a
+    placement group the cluster cannot place does (below max_environments)."""
+
+    room: int = 1
+
+    def create(self, spec: EnvironmentSpec) -> FakeHandle:
+        with self.lock:
+            alive = sum(1 for h in self.created if h.environment_id not in self.destroyed)
+            if alive >= self.room:
+                raise NoCapacity("the cluster could not place an environment of 2 CPUs in 20 s")
+        return super().create(spec)
+
+
+def test_a_cluster_without_room_evicts_the_longest_idle_environment() -> None:
+    factory = CrowdedFactory(room=1)
+    pool = make_pool(factory, size=0, max_environments=4)
+    try:
+        first = pool.claim(A)
+        pool.release(first.handle.environment_id, healthy=True)
+        assert pool.status().bound_idle == 1
+
+        # Below max_environments, but the cluster has no room: A's idle environment makes way.
+        second = pool.claim(B)
+
+        assert factory.destroyed == [first.handle.environment_id]
+        assert second.handle.bound == B and not second.warm
+        # Nothing idle to evict now: no room is the answer.
+        with pytest.raises(NoCapacity):
+            pool.claim(A)
+        assert factory.destroyed == [first.handle.environment_id]
     finally:
         pool.shutdown()

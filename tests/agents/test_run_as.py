@@ -24,17 +24,17 @@ from pathlib import Path
 
 import pytest
 
-from agents import head
-from agents.api import AgentSettings, RunLaunch, socket_path
-from agents.client import AgentClient
-from agents.config import AgentsConfig, PoolConfig, RayConfig
-from agents.errors import AgentUnavailable
-from agents.isolation import IsolationTuple
-from agents.layout import layout_of
-from agents.limits import CgroupV1Limits
-from agents.os_users import OsUser, lookup
-from agents.runs import LogStream, RunProgress, RunRequest, RunState
-from agents.spark_session import secret_options_file
+from sluice.agents import head
+from sluice.agents.api import AgentSettings, RunLaunch, socket_path
+from sluice.agents.client import AgentClient
+from sluice.agents.config import AgentsConfig, PoolConfig, RayConfig
+from sluice.agents.errors import AgentUnavailable
+from sluice.agents.isolation import IsolationTuple
+from sluice.agents.layout import layout_of
+from sluice.agents.limits import CgroupV1Limits
+from sluice.agents.os_users import OsUser, lookup
+from sluice.agents.runs import LogStream, RunProgress, RunRequest, RunState
+from sluice.agents.spark_session import secret_options_file
 from tests.agents.helpers import wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(900)]
@@ -179,7 +179,7 @@ def sandbox() -> Iterator[Sandbox]:
     (data_dir / "stdout.log").write_text(SECRET + "\n")
     log = (parent / "agent.log").open("w")
     agent = subprocess.Popen(
-        [sys.executable, "-m", "agents.service"],
+        [sys.executable, "-m", "sluice.agents.service"],
         stdin=subprocess.PIPE,
         stdout=log,
         stderr=subprocess.STDOUT,

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from agents.layout import DataLayout
-from agents.run_files import (
+from sluice.agents.layout import DataLayout
+from sluice.agents.run_files import (
     MAX_STATUS_BYTES,
     has_status,
     read_log,
@@ -15,7 +15,7 @@ from agents.run_files import (
     write_final_status,
     write_status,
 )
-from agents.runs import LogStream, RunProgress, RunState
+from sluice.agents.runs import LogStream, RunProgress, RunState
 
 pytestmark = pytest.mark.unit
 

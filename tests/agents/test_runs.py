@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from agents.isolation import IsolationTuple
-from agents.runs import (
+from sluice.agents.isolation import IsolationTuple
+from sluice.agents.runs import (
     MAX_ERROR_MESSAGE_CHARS,
     RunProgress,
     RunRequest,
@@ -11,7 +11,7 @@ from agents.runs import (
     check_run_id,
     clip_error,
 )
-from common.errors import InvalidInput
+from sluice.common.errors import InvalidInput
 
 pytestmark = pytest.mark.unit
 

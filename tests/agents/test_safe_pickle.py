@@ -10,9 +10,9 @@ import pytest
 import ray.cloudpickle
 from ray.exceptions import RayTaskError
 
-from agents import safe_pickle
-from agents.errors import EnvironmentLost
-from common.errors import FailedPrecondition
+from sluice.agents import safe_pickle
+from sluice.agents.errors import EnvironmentLost
+from sluice.common.errors import FailedPrecondition
 
 pytestmark = pytest.mark.unit
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from agents.runs import RunRequest, RunState
-from agents.script_runner import execute_script
+from sluice.agents.runs import RunRequest, RunState
+from sluice.agents.script_runner import execute_script
 
 pytestmark = pytest.mark.unit
 
@@ -22,7 +22,7 @@ def _run(tmp_path: Path, script: str, **kwargs):
 def test_script_sees_spark_argv_env_and_cwd(tmp_path: Path) -> None:
     script = (
         "import os, sys\n"
-        "from agents.glue_args import getResolvedOptions\n"
+        "from sluice.sdk.args import getResolvedOptions\n"
         "assert spark == 'SPARK'\n"
         "assert getResolvedOptions(sys.argv, ['name']) == {'name': 'v'}\n"
         "assert os.environ['SL_SECRET'] == 's'\n"
@@ -61,3 +61,23 @@ def test_syntax_error_fails_and_never_starts(tmp_path: Path) -> None:
 def test_sys_exit(tmp_path: Path, code: str, state: RunState) -> None:
     outcome, _ = _run(tmp_path, f"import sys\nsys.exit({code})\n")
     assert outcome.state is state
+
+
+def test_glue_scripts_import_awsglue_and_the_path_is_restored(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sluice.agents.glue_api import PATH
+
+    # As in a fresh run: another module of the session may have put awsglue on the path already.
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if p != PATH])
+    for name in [m for m in sys.modules if m == "awsglue" or m.startswith("awsglue.")]:
+        monkeypatch.delitem(sys.modules, name)
+    before = list(sys.path)
+    script = (
+        "import awsglue.utils\n"
+        "args = awsglue.utils.getResolvedOptions(__import__('sys').argv, ['name'])\n"
+        "assert args['name'] == 'v' and args['job_bookmark_option'] == 'job-bookmark-disable'\n"
+    )
+    outcome, _ = _run(tmp_path, script, arguments={"name": "v"})
+    assert outcome.state is RunState.SUCCEEDED, outcome.error_message
+    assert sys.path == before

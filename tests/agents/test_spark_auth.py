@@ -7,15 +7,19 @@ the other environment's driver for its scheduler endpoint.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
+from py4j.java_gateway import GatewayParameters, JavaGateway
+from py4j.protocol import Py4JError
 
-from agents.isolation import IsolationTuple
-from agents.runs import LogStream, RunRequest, RunState
-from agents.supervisor import RunSupervisor
+from sluice.agents.isolation import IsolationTuple
+from sluice.agents.runs import LogStream, RunRequest, RunState
+from sluice.agents.supervisor import RunSupervisor
 from tests.agents.helpers import wait_terminal, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(600)]
@@ -29,7 +33,7 @@ RUN_DEADLINE_S = 240
 # making; with --own-secret, it authenticates with its own environment's secret.
 PROBE = """
 import json, sys
-from agents.glue_args import parse_arguments
+from sluice.sdk.args import parse_arguments
 
 args = parse_arguments(sys.argv[1:])
 host = spark.conf.get("spark.driver.host") if args["host"] == "self" else args["host"]
@@ -141,3 +145,38 @@ def test_a_script_cannot_reach_another_environments_driver(
             text = path.read_text(errors="replace")
             for who in (victim, attacker):
                 assert who["secret"] not in text, f"the secret is in {path}"
+
+
+def gateway_ports() -> dict[int, list[int]]:
+    """RayDP's gateway JVMs on the machine (py4j's GatewayServer with --enable-auth): pid -> the
+    ports each listens on."""
+    found = {}
+    for process in psutil.process_iter():
+        try:
+            cmdline = process.cmdline()
+            if "py4j.GatewayServer" not in cmdline or "--enable-auth" not in cmdline:
+                continue
+            found[process.pid] = [
+                c.laddr.port for c in process.net_connections("tcp") if c.status == "LISTEN"
+            ]
+        except psutil.Error:
+            continue
+    return found
+
+
+def test_rayd_ps_gateway_jvm_answers_only_with_its_token(supervisor: RunSupervisor) -> None:
+    wait_until(lambda: supervisor.pool_status().warm >= 1, WARM_DEADLINE_S, what="a warm env")
+    # RayDP's own entry point (an unauthenticated py4j gateway) is no longer started.
+    for process in psutil.process_iter():
+        with contextlib.suppress(psutil.Error):
+            assert "org.apache.spark.deploy.raydp.AppMasterEntryPoint" not in process.cmdline()
+    gateways = gateway_ports()
+    assert gateways and all(gateways.values()), gateways
+    for ports in gateways.values():
+        for port in ports:
+            gateway = JavaGateway(gateway_parameters=GatewayParameters(port=port))
+            try:
+                with pytest.raises(Py4JError):
+                    gateway.jvm.java.lang.System.getProperty("spark.authenticate.secret")
+            finally:
+                gateway.close()

@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 
-from agents import naming, spark_session
-from agents.config import EnvironmentSpec
+import sluice.agents
+from sluice.agents import naming, spark_session
+from sluice.agents.config import EnvironmentSpec
 
 pytestmark = pytest.mark.unit
 
@@ -52,6 +53,11 @@ def test_each_session_gets_a_new_secret_that_is_never_logged(
     fake_raydp = types.ModuleType("raydp")
     fake_raydp.init_spark = lambda **kwargs: started.append(kwargs) or object()  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "raydp", fake_raydp)
+    # RayDP's master (the real one imports raydp's submodules): nothing of it runs here.
+    fake_master = types.ModuleType("sluice.agents.raydp_master")
+    fake_master.install = lambda: None  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "sluice.agents.raydp_master", fake_master)
+    monkeypatch.setattr(sluice.agents, "raydp_master", fake_master, raising=False)
     aligned: list[object] = []
     monkeypatch.setattr(spark_session, "align_block_transfer_app_id", aligned.append)
     caplog.set_level(logging.DEBUG)
@@ -77,3 +83,22 @@ def test_each_session_gets_a_new_secret_that_is_never_logged(
     for secret in secrets:
         assert secret not in caplog.text
         assert secret not in captured.out + captured.err
+
+
+def test_jdbc_driver_jars_the_machine_has_go_on_the_driver_and_executor_classpath(
+    tmp_path: Path,
+) -> None:
+    present = tmp_path / "postgresql.jar"
+    present.write_bytes(b"PK")
+    missing = tmp_path / "mysql.jar"
+
+    configs = spark_session.classpath_configs((present, missing))
+
+    # The driver's (RayDP appends its own jars), RayDP's executors' and Spark's own setting.
+    for key in (
+        "spark.driver.extraClassPath",
+        "raydp.executor.extraClassPath",
+        "spark.executor.extraClassPath",
+    ):
+        assert configs[key] == str(present), key
+    assert spark_session.classpath_configs((missing,)) == {}

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from agents.config import AgentsConfig, PoolConfig
-from agents.errors import AgentUnavailable, EnvironmentStartFailed, NoCapacity
-from agents.isolation import IsolationTuple
-from agents.layout import DataLayout
-from agents.run_files import write_status
-from agents.runs import LogStream, RunProgress, RunRequest, RunState
-from agents.supervisor import LOST_RUN_MESSAGE, RunSupervisor
+from sluice.agents.config import AgentsConfig, PoolConfig
+from sluice.agents.errors import AgentUnavailable, EnvironmentStartFailed, NoCapacity
+from sluice.agents.isolation import IsolationTuple
+from sluice.agents.layout import DataLayout
+from sluice.agents.run_files import write_status
+from sluice.agents.runs import LogStream, RunProgress, RunRequest, RunState
+from sluice.agents.supervisor import LOST_RUN_MESSAGE, RunSupervisor
 
 pytestmark = pytest.mark.unit
 

@@ -16,11 +16,11 @@ from typing import Any, TypeVar
 import psycopg
 import pytest
 
-from catalog.model import Column, DatabaseInput, StorageDescriptor, TableInput
-from catalog.schema import upgrade_schema
-from catalog.store.sql import SqlCatalogStore
-from common.db import Database, sqlite_url
-from common.paging import Page, PageRequest, PageTokenCodec
+from sluice.catalog.core.model import Column, DatabaseInput, StorageDescriptor, TableInput
+from sluice.catalog.core.schema import upgrade_schema
+from sluice.catalog.core.store.sql import SqlCatalogStore
+from sluice.common.db import Database, sqlite_url
+from sluice.common.paging import Page, PageRequest, PageTokenCodec
 
 T = TypeVar("T")
 

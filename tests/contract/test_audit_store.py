@@ -15,10 +15,10 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 import pytest
 
-from common.db import Database, sqlite_url
-from common.errors import InvalidInput
-from common.paging import PageRequest, PageTokenCodec
-from control_plane.audit.model import (
+from sluice.common.db import Database, sqlite_url
+from sluice.common.errors import InvalidInput
+from sluice.common.paging import PageRequest, PageTokenCodec
+from sluice.control_plane.audit.model import (
     GRPC_UNKNOWN,
     Attr,
     AuditFilter,
@@ -27,8 +27,8 @@ from control_plane.audit.model import (
     Outcome,
     datetime_to_ns,
 )
-from control_plane.audit.schema import upgrade_schema
-from control_plane.audit.sql_store import SqlAuditStore
+from sluice.control_plane.audit.schema import upgrade_schema
+from sluice.control_plane.audit.sql_store import SqlAuditStore
 from tests.contract.conftest import POSTGRES_URL
 
 pytestmark = pytest.mark.contract
@@ -338,6 +338,20 @@ def test_query_by_principal_id_or_name(store: SqlAuditStore, account: str) -> No
     assert span_ids(everything(store, by_account(account, principal="p-a"))) == [alice.span_id]
     assert span_ids(everything(store, by_account(account, principal="bob"))) == [bob.span_id]
     assert everything(store, by_account(account, principal="carol")) == []
+
+
+def test_query_and_follow_by_trace_id(store: SqlAuditStore, account: str) -> None:
+    call = make(account, at=T0)
+    child = replace(make(account, at=T0 + timedelta(seconds=1)), trace_id=call.trace_id)
+    other = make(account, at=T0 + timedelta(seconds=2))
+    before = store.last_seq()
+    store.write_batch([call, child, other])
+
+    traced = by_account(account, trace_id=call.trace_id)
+    assert span_ids(everything(store, traced)) == [child.span_id, call.span_id]
+    assert span_ids(list(store.after(before, traced).records)) == [call.span_id, child.span_id]
+    assert everything(store, by_account(f"{account}-other", trace_id=call.trace_id)) == []
+    assert everything(store, by_account(account, trace_id="0" * 32)) == []
 
 
 def test_query_by_action_exact_by_name_or_glob(store: SqlAuditStore, account: str) -> None:

@@ -14,11 +14,11 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import text
 
-from catalog.schema import MIGRATIONS, VERSION_TABLE, upgrade_schema
-from catalog.store.sql import SqlCatalogStore
-from common.db import Database, sqlite_url
-from common.errors import EntityNotFound
-from common.paging import PageRequest, PageTokenCodec
+from sluice.catalog.core.schema import MIGRATIONS, VERSION_TABLE, upgrade_schema
+from sluice.catalog.core.store.sql import SqlCatalogStore
+from sluice.common.db import Database, sqlite_url
+from sluice.common.errors import EntityNotFound
+from sluice.common.paging import PageRequest, PageTokenCodec
 from tests.contract.conftest import POSTGRES_URL, TOKEN_KEY
 
 pytestmark = pytest.mark.contract

@@ -14,11 +14,11 @@ import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy import text, update
 
-from catalog.model import ConnectionInput, GetConnectionsFilter
-from catalog.store.rows import SqlConnection
-from catalog.store.sql import SqlCatalogStore
-from common.paging import PageRequest, PageTokenCodec
-from common.secrets import ENCRYPTED_PREFIX, SecretBox, SecretDecryptError
+from sluice.catalog.core.model import ConnectionInput, GetConnectionsFilter
+from sluice.catalog.core.store.rows import SqlConnection
+from sluice.catalog.core.store.sql import SqlCatalogStore
+from sluice.common.paging import PageRequest, PageTokenCodec
+from sluice.common.secrets import ENCRYPTED_PREFIX, SecretBox, SecretDecryptError
 from tests.contract.conftest import TOKEN_KEY, Backend
 
 pytestmark = pytest.mark.contract

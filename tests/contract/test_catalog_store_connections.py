@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from catalog.model import ConnectionInput, GetConnectionsFilter, PhysicalConnectionRequirements
-from catalog.store.sql import SqlCatalogStore
-from common.errors import AlreadyExists, EntityNotFound, InvalidInput
-from common.paging import PageRequest
+from sluice.catalog.core.model import (
+    ConnectionInput,
+    GetConnectionsFilter,
+    PhysicalConnectionRequirements,
+)
+from sluice.catalog.core.store.sql import SqlCatalogStore
+from sluice.common.errors import AlreadyExists, EntityNotFound, InvalidInput
+from sluice.common.paging import PageRequest
 from tests.contract.conftest import Catalog, new_catalog_id
 
 pytestmark = pytest.mark.contract

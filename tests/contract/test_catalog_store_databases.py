@@ -7,15 +7,20 @@ from datetime import UTC
 import pytest
 from sqlalchemy import text
 
-from catalog.model import (
+from sluice.catalog.core.model import (
     DatabaseInput,
     PartitionInput,
     TableInput,
     UserDefinedFunctionInput,
 )
-from catalog.store.sql import CatalogQuotas, SqlCatalogStore
-from common.errors import AlreadyExists, EntityNotFound, InvalidInput, ResourceNumberLimitExceeded
-from common.paging import PageRequest, PageTokenCodec
+from sluice.catalog.core.store.sql import CatalogQuotas, SqlCatalogStore
+from sluice.common.errors import (
+    AlreadyExists,
+    EntityNotFound,
+    InvalidInput,
+    ResourceNumberLimitExceeded,
+)
+from sluice.common.paging import PageRequest, PageTokenCodec
 from tests.contract.conftest import TOKEN_KEY, Backend, Catalog, new_catalog_id
 
 pytestmark = pytest.mark.contract

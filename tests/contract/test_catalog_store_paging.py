@@ -9,16 +9,16 @@ from typing import Any
 
 import pytest
 
-from catalog.model import (
+from sluice.catalog.core.model import (
     ConnectionInput,
     GetConnectionsFilter,
     PartitionInput,
     TableInput,
     UserDefinedFunctionInput,
 )
-from catalog.store.sql import SqlCatalogStore
-from common.errors import InvalidInput
-from common.paging import Page, PageRequest, Segment
+from sluice.catalog.core.store.sql import SqlCatalogStore
+from sluice.common.errors import InvalidInput
+from sluice.common.paging import Page, PageRequest, Segment
 from tests.contract.conftest import Catalog, new_catalog_id
 
 pytestmark = pytest.mark.contract

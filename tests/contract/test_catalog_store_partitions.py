@@ -8,16 +8,16 @@ from typing import Any
 import pytest
 from sqlalchemy import event
 
-from catalog.model import (
+from sluice.catalog.core.model import (
     BatchUpdatePartitionEntry,
     Column,
     Partition,
     PartitionInput,
     StorageDescriptor,
 )
-from catalog.store.sql import SqlCatalogStore
-from common.errors import AlreadyExists, ConcurrentModification, EntityNotFound, InvalidInput
-from common.paging import PageRequest
+from sluice.catalog.core.store.sql import SqlCatalogStore
+from sluice.common.errors import AlreadyExists, ConcurrentModification, EntityNotFound, InvalidInput
+from sluice.common.paging import PageRequest
 from tests.contract.conftest import Backend, Catalog
 
 pytestmark = pytest.mark.contract

@@ -14,11 +14,11 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from catalog.model import DatabaseInput, TableInput
-from catalog.schema import upgrade_schema
-from catalog.store.sql import SqlCatalogStore
-from common.db import Database, sqlite_url
-from common.paging import PageRequest, PageTokenCodec
+from sluice.catalog.core.model import DatabaseInput, TableInput
+from sluice.catalog.core.schema import upgrade_schema
+from sluice.catalog.core.store.sql import SqlCatalogStore
+from sluice.common.db import Database, sqlite_url
+from sluice.common.paging import PageRequest, PageTokenCodec
 from tests.contract.conftest import POSTGRES_URL, TOKEN_KEY, new_catalog_id
 
 pytestmark = pytest.mark.contract

@@ -7,10 +7,12 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import MetaData, inspect
 
-from catalog.schema import VERSION_TABLE, upgrade_schema
-from catalog.store.rows import (
+from sluice.catalog.core.schema import VERSION_TABLE, upgrade_schema
+from sluice.catalog.core.store.rows import (
     SqlConnection,
+    SqlConnectionTag,
     SqlDatabase,
+    SqlDatabaseTag,
     SqlPartition,
     SqlTable,
     SqlTableParameter,
@@ -29,6 +31,8 @@ ROWS = (
     SqlPartition,
     SqlConnection,
     SqlUserDefinedFunction,
+    SqlDatabaseTag,
+    SqlConnectionTag,
 )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from catalog.model import (
+from sluice.catalog.core.model import (
     Column,
     Comparator,
     PropertyPredicate,
@@ -12,9 +12,9 @@ from catalog.model import (
     StorageDescriptor,
     TableInput,
 )
-from catalog.store.sql import SqlCatalogStore
-from common.errors import InvalidInput
-from common.paging import PageRequest
+from sluice.catalog.core.store.sql import SqlCatalogStore
+from sluice.common.errors import InvalidInput
+from sluice.common.paging import PageRequest
 from tests.contract.conftest import Catalog, new_catalog_id
 
 pytestmark = pytest.mark.contract

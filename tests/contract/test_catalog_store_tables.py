@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from catalog.model import (
+from sluice.catalog.core.model import (
     Column,
     Order,
     PartitionInput,
@@ -15,9 +15,9 @@ from catalog.model import (
     StorageDescriptor,
     TableInput,
 )
-from catalog.store.sql import SqlCatalogStore
-from common.errors import AlreadyExists, EntityNotFound, InvalidInput
-from common.paging import PageRequest
+from sluice.catalog.core.store.sql import SqlCatalogStore
+from sluice.common.errors import AlreadyExists, EntityNotFound, InvalidInput
+from sluice.common.paging import PageRequest
 from tests.contract.conftest import Catalog, new_catalog_id
 
 pytestmark = pytest.mark.contract

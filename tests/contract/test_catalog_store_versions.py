@@ -7,10 +7,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from catalog.model import Column, PartitionInput, Table, TableInput
-from catalog.store.sql import SqlCatalogStore
-from common.errors import ConcurrentModification, EntityNotFound, InvalidInput
-from common.paging import PageRequest
+from sluice.catalog.core.model import Column, PartitionInput, Table, TableInput
+from sluice.catalog.core.store.sql import SqlCatalogStore
+from sluice.common.errors import ConcurrentModification, EntityNotFound, InvalidInput
+from sluice.common.paging import PageRequest
 from tests.contract.conftest import Catalog
 
 pytestmark = pytest.mark.contract

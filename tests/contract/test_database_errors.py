@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
-from common.db import Database, sqlite_url
-from common.errors import ConcurrentModification, InternalError, OperationTimeout
+from sluice.common.db import Database, sqlite_url
+from sluice.common.errors import ConcurrentModification, InternalError, OperationTimeout
 from tests.contract.conftest import POSTGRES_URL
 
 pytestmark = pytest.mark.contract

@@ -12,18 +12,18 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from common.errors import (
+from sluice.common.errors import (
     AlreadyExists,
     EntityNotFound,
     FailedPrecondition,
     InvalidInput,
 )
-from common.paging import PageRequest, PageTokenCodec
-from control_plane.security.model import PolicyInput, PrincipalInput, PrincipalUpdate
-from control_plane.security.policy import Effect, Statement
-from control_plane.security.schema import upgrade_schema
-from control_plane.security.sql_identity import SqlIdentityStore
-from control_plane.security.tokens import parse_token, secret_hash
+from sluice.common.paging import PageRequest, PageTokenCodec
+from sluice.control_plane.security.model import PolicyInput, PrincipalInput, PrincipalUpdate
+from sluice.control_plane.security.policy import Effect, Statement
+from sluice.control_plane.security.schema import upgrade_schema
+from sluice.control_plane.security.sql_identity import SqlIdentityStore
+from sluice.control_plane.security.tokens import parse_token, secret_hash
 from tests.contract.conftest import TOKEN_KEY, Backend, Catalog, new_catalog_id
 
 pytestmark = pytest.mark.contract
@@ -195,7 +195,7 @@ def test_the_last_operator_cannot_be_deleted(store: SqlIdentityStore, acct: str)
 def _delete_other_operators(store: SqlIdentityStore, keep: tuple[str, str]) -> None:
     from sqlalchemy import delete, select
 
-    from control_plane.security.rows import PRINCIPALS, TOKENS
+    from sluice.control_plane.security.rows import PRINCIPALS, TOKENS
 
     with store._db.write() as conn:
         ids = (

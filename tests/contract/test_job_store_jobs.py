@@ -9,18 +9,37 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import MetaData
 
-from common.db import Database
-from common.errors import AlreadyExists, EntityNotFound, InvalidInput
-from common.paging import PageRequest
-from control_plane.jobs.model import (
+from sluice.common.db import Database
+from sluice.common.errors import AlreadyExists, EntityNotFound, InvalidInput
+from sluice.common.paging import PageRequest
+from sluice.control_plane.jobs.bookmarks.rows import JOB_BOOKMARK_COMMITS, JOB_BOOKMARKS
+from sluice.control_plane.jobs.model import (
     CommandName,
     JobCommand,
     RunInput,
     RunState,
 )
-from control_plane.jobs.rows import JOB_RUN_LOGS, JOB_RUNS, JOB_SCRIPTS, JOB_TAGS, JOBS, LEASES
-from control_plane.jobs.schema import VERSION_TABLE
-from control_plane.jobs.sql_store import SqlJobStore
+from sluice.control_plane.jobs.notifications.rows import RUN_EVENTS, WEBHOOKS
+from sluice.control_plane.jobs.rows import (
+    JOB_RUN_LOGS,
+    JOB_RUNS,
+    JOB_SCRIPTS,
+    JOB_TAGS,
+    JOBS,
+    LEASES,
+)
+from sluice.control_plane.jobs.schema import VERSION_TABLE
+from sluice.control_plane.jobs.sql_store import SqlJobStore
+from sluice.control_plane.jobs.triggers.rows import (
+    TRIGGER_CONSUMED_CRAWLS,
+    TRIGGER_CONSUMED_RUNS,
+    TRIGGERS,
+)
+from sluice.control_plane.jobs.workflows.rows import (
+    TRIGGER_WORKFLOW_FIRES,
+    WORKFLOW_RUNS,
+    WORKFLOWS,
+)
 from tests.contract.test_job_store_support import (
     BACKENDS,
     FakeClock,
@@ -61,7 +80,20 @@ def account() -> str:
 
 def test_migrations_create_exactly_the_tables_the_store_uses(database: Database) -> None:
     metadata = MetaData()
-    for table in (JOBS, JOB_TAGS, JOB_RUNS, JOB_RUN_LOGS, JOB_SCRIPTS, LEASES):
+    tables = (JOBS, JOB_TAGS, JOB_RUNS, JOB_RUN_LOGS, JOB_SCRIPTS, LEASES)
+    tables += (
+        TRIGGERS,
+        TRIGGER_CONSUMED_RUNS,
+        TRIGGER_CONSUMED_CRAWLS,
+        JOB_BOOKMARKS,
+        JOB_BOOKMARK_COMMITS,
+        WORKFLOWS,
+        WORKFLOW_RUNS,
+        TRIGGER_WORKFLOW_FIRES,
+        RUN_EVENTS,
+        WEBHOOKS,
+    )
+    for table in tables:
         table.to_metadata(metadata)
     with database.engine.connect() as conn:
         context = MigrationContext.configure(

@@ -10,11 +10,11 @@ from datetime import timedelta
 
 import pytest
 
-from common.db import Database
-from common.errors import EntityNotFound
-from common.paging import PageRequest
-from control_plane.jobs.model import LogLine, LogStream, RunInput, RunState
-from control_plane.jobs.sql_store import SqlJobStore
+from sluice.common.db import Database
+from sluice.common.errors import EntityNotFound
+from sluice.common.paging import PageRequest
+from sluice.control_plane.jobs.model import LogLine, LogStream, RunInput, RunState
+from sluice.control_plane.jobs.sql_store import SqlJobStore
 from tests.contract.test_job_store_support import (
     BACKENDS,
     FakeClock,

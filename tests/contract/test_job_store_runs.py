@@ -11,23 +11,23 @@ from typing import TypeVar
 
 import pytest
 
-from common.db import Database
-from common.errors import (
+from sluice.common.db import Database
+from sluice.common.errors import (
     ConcurrentModification,
     EntityNotFound,
     FailedPrecondition,
     InvalidInput,
     ResourceNumberLimitExceeded,
 )
-from common.paging import PageRequest
-from control_plane.jobs.model import (
+from sluice.common.paging import PageRequest
+from sluice.control_plane.jobs.model import (
     IsolationTuple,
     LogLine,
     LogStream,
     RunInput,
     RunState,
 )
-from control_plane.jobs.sql_store import SqlJobStore
+from sluice.control_plane.jobs.sql_store import SqlJobStore
 from tests.contract.test_job_store_support import (
     BACKENDS,
     FakeClock,
@@ -488,3 +488,24 @@ def test_run_is_active_until_it_ends(store: SqlJobStore, account: str) -> None:
     assert store.transition(run_id, {RunState.RUNNING}, RunState.SUCCEEDED)
     assert not store.run_is_active(run_id)
     assert not store.run_is_active("jr_no_such_run")
+
+
+def test_a_run_keeps_its_own_or_its_jobs_job_run_queuing(store: SqlJobStore, account: str) -> None:
+    queued = {"job_run_queuing_enabled": True}
+    store.create_job(account, job_input(max_concurrent_runs=5, max_retries=1))
+    assert not store.create_run(account, "etl", RunInput()).job_run_queuing_enabled
+    asked = store.create_run(account, "etl", RunInput(job_run_queuing_enabled=True))
+    assert store.get_run(account, "etl", asked.id).job_run_queuing_enabled
+
+    store.update_job(
+        account, job_input(max_concurrent_runs=5, max_retries=1, glue_properties=queued)
+    )
+    assert store.create_run(account, "etl", RunInput()).job_run_queuing_enabled
+    refused = store.create_run(account, "etl", RunInput(job_run_queuing_enabled=False))
+    assert not refused.job_run_queuing_enabled
+
+    # A retry keeps the flag of the attempt it follows, whatever the job says by then.
+    store.update_job(account, job_input(max_concurrent_runs=5, max_retries=1))
+    assert store.transition(asked.id, {RunState.STARTING}, RunState.FAILED, retry=True)
+    (retry,) = [r for r in store.get_runs(account, "etl", PageRequest()).items if r.attempt == 1]
+    assert retry.previous_run_id == asked.id and retry.job_run_queuing_enabled

@@ -18,11 +18,11 @@ from pathlib import Path
 
 import psycopg
 
-from common.db import Database
-from common.paging import PageTokenCodec
-from control_plane.jobs.model import CommandName, JobCommand, JobInput
-from control_plane.jobs.schema import upgrade_schema
-from control_plane.jobs.sql_store import SqlJobStore
+from sluice.common.db import Database
+from sluice.common.paging import PageTokenCodec
+from sluice.control_plane.jobs.model import CommandName, JobCommand, JobInput
+from sluice.control_plane.jobs.schema import upgrade_schema
+from sluice.control_plane.jobs.sql_store import SqlJobStore
 
 BACKENDS = ("sqlite", "postgresql")
 POSTGRES_URL = os.environ.get(

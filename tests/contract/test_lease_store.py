@@ -10,13 +10,13 @@ from typing import TypeVar
 
 import pytest
 
-from common.db import Database
-from common.errors import InvalidInput
-from control_plane.jobs.leases import Fence, Lease, LeaseLost
-from control_plane.jobs.model import RunInput, RunState
-from control_plane.jobs.sql_leases import SqlLeaseStore
-from control_plane.jobs.sql_store import SqlJobStore
-from control_plane.jobs.store import LaunchClaim
+from sluice.common.db import Database
+from sluice.common.errors import InvalidInput
+from sluice.control_plane.jobs.leases import Fence, Lease, LeaseLost
+from sluice.control_plane.jobs.model import RunInput, RunState
+from sluice.control_plane.jobs.sql_leases import SqlLeaseStore
+from sluice.control_plane.jobs.sql_store import SqlJobStore
+from sluice.control_plane.jobs.store import LaunchClaim
 from tests.contract.test_job_store_support import (
     BACKENDS,
     FakeClock,

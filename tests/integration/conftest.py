@@ -24,15 +24,15 @@ import psycopg
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from sdk.auth import BearerToken
 from sluice.catalog.v1 import catalog_pb2_grpc
+from sluice.sdk.auth import BearerToken
 
 T = TypeVar("T")
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # Every test server's operator token (SLUICE_BOOTSTRAP_TOKEN at its first start); the SDK and
 # CLI of the tests find it in SLUICE_TOKEN.
 OPERATOR_TOKEN = "slk_00000000000000aa_" + "t" * 43
-START_TIMEOUT_S = 60.0
+START_TIMEOUT_S = 120.0  # a loaded 2-core CI machine has needed more than 60 s
 STOP_TIMEOUT_S = 60.0
 PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
 # Clients may send and receive more than grpc's 4 MiB default, so the server's limit is the one hit.
@@ -64,11 +64,11 @@ def free_port() -> int:
 
 
 def server_command(*args: str) -> list[str]:
-    return [sys.executable, "-m", "control_plane", *args]
+    return [sys.executable, "-m", "sluice.control_plane", *args]
 
 
 def launch(args: list[str], log_path: Path) -> subprocess.Popen[bytes]:
-    """Start `python -m control_plane ARGS` with stderr in log_path (a pipe could fill up)."""
+    """Start `python -m sluice.control_plane ARGS`, stderr in log_path (a pipe could fill up)."""
     with log_path.open("ab") as log:
         return subprocess.Popen(
             server_command(*args),
@@ -272,6 +272,12 @@ def restart_server(running: ServerProcess, *, kill: bool) -> None:
     )
 
 
+def glue_endpoint(server: ServerProcess) -> str:
+    """The URL of a server's Glue door (started with --glue-port)."""
+    port = server.args[server.args.index("--glue-port") + 1]
+    return f"http://127.0.0.1:{port}"
+
+
 @pytest.fixture(scope="session")
 def ray_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     """A real server running jobs on an embedded Ray with a warm pool of one, for the session.
@@ -287,6 +293,9 @@ def ray_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProce
         "4",
         "--log-level",
         "DEBUG",
+        # The Glue door too, for the AWS CLI on real runs (glue_endpoint gives its URL).
+        "--glue-port",
+        str(free_port()),
         timeout_s=RAY_SERVER_START_TIMEOUT_S,
     )
     yield running

@@ -26,24 +26,24 @@ from opentelemetry import trace
 from sqlalchemy import Connection, event, text
 from sqlalchemy.exc import OperationalError
 
-from catalog.schema import upgrade_schema as upgrade_catalog_schema
-from catalog.store.sql import SqlCatalogStore
-from common.db import Database, sqlite_url
-from common.errors import AccessDenied, EntityNotFound, Unauthenticated
-from common.paging import PageRequest, PageTokenCodec
-from control_plane.audit import AuditConfig, AuditFilter, AuditTrail, Outcome
-from control_plane.audit.model import Attr, AuditRecord
-from control_plane.audit.schema import upgrade_schema as upgrade_audit_schema
-from control_plane.audit.tracing import current_traceparent
-from control_plane.interceptors import ErrorInterceptor
-from control_plane.interceptors.handlers import Behaviour, StreamBehaviour, wrap_handler
-from control_plane.interceptors.request_id import REQUEST_ID_KEY
-from control_plane.security.calls import Principal, current_call
-from control_plane.servicers.audit import AuditServicer
-from control_plane.servicers.catalog import CatalogServicer
 from sluice.audit.v1 import audit_pb2, audit_pb2_grpc
 from sluice.audit.v1 import types_pb2 as audit_types
+from sluice.catalog.core.schema import upgrade_schema as upgrade_catalog_schema
+from sluice.catalog.core.store.sql import SqlCatalogStore
 from sluice.catalog.v1 import catalog_pb2, catalog_pb2_grpc
+from sluice.common.db import Database, sqlite_url
+from sluice.common.errors import AccessDenied, EntityNotFound, Unauthenticated
+from sluice.common.paging import PageRequest, PageTokenCodec
+from sluice.control_plane.audit import AuditConfig, AuditFilter, AuditTrail, Outcome
+from sluice.control_plane.audit.model import Attr, AuditRecord
+from sluice.control_plane.audit.schema import upgrade_schema as upgrade_audit_schema
+from sluice.control_plane.audit.tracing import current_traceparent
+from sluice.control_plane.interceptors import ErrorInterceptor
+from sluice.control_plane.interceptors.handlers import Behaviour, StreamBehaviour, wrap_handler
+from sluice.control_plane.interceptors.request_id import REQUEST_ID_KEY
+from sluice.control_plane.security.calls import Principal, current_call
+from sluice.control_plane.servicers.audit import AuditServicer
+from sluice.control_plane.servicers.catalog import CatalogServicer
 
 pytestmark = pytest.mark.integration
 

@@ -25,13 +25,13 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span as OtlpSpan
 from opentelemetry.trace import SpanKind
 
-from common.db import Database, sqlite_url
-from common.paging import PageRequest, PageTokenCodec
-from control_plane.audit import AuditConfig, AuditFilter, AuditTrail
-from control_plane.audit.model import Attr
-from control_plane.audit.schema import upgrade_schema
-from control_plane.audit.tracing import context_from_traceparent, traceparent
-from control_plane.interceptors import ErrorInterceptor
+from sluice.common.db import Database, sqlite_url
+from sluice.common.paging import PageRequest, PageTokenCodec
+from sluice.control_plane.audit import AuditConfig, AuditFilter, AuditTrail
+from sluice.control_plane.audit.model import Attr
+from sluice.control_plane.audit.schema import upgrade_schema
+from sluice.control_plane.audit.tracing import context_from_traceparent, traceparent
+from sluice.control_plane.interceptors import ErrorInterceptor
 
 pytestmark = pytest.mark.integration
 

@@ -53,8 +53,8 @@ def run_sluice(command: list[str], *args: str) -> subprocess.CompletedProcess[st
 
 @pytest.fixture
 def sluice(server: Any, catalog_id: str) -> Sluice:
-    """Runs `python -m sdk.cli.main --server ADDR --catalog-id ID ARGS`."""
-    base = [sys.executable, "-m", "sdk.cli.main", "--server", server.address]
+    """Runs `python -m sluice.sdk.cli.main --server ADDR --catalog-id ID ARGS`."""
+    base = [sys.executable, "-m", "sluice.sdk.cli.main", "--server", server.address]
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
         return run_sluice([*base, "--catalog-id", catalog_id], *args)

@@ -21,20 +21,20 @@ import grpc
 import pytest
 from sqlalchemy import update
 
-from catalog.schema import upgrade_schema
-from catalog.store.rows import SqlConnection
-from catalog.store.sql import SqlCatalogStore
-from common.db import Database, sqlite_url
-from common.paging import PageTokenCodec
-from common.secrets import ENCRYPTED_PREFIX, load_secret_box
-from control_plane.interceptors import AccessLogInterceptor, ErrorInterceptor
-from control_plane.interceptors.handlers import Behaviour, StreamBehaviour, wrap_handler
-from control_plane.logs import JsonFormatter
-from control_plane.security.calls import CallInfo, Principal, call_scope
-from control_plane.servicers.catalog import CatalogServicer
+from sluice.catalog.core.schema import upgrade_schema
+from sluice.catalog.core.store.rows import SqlConnection
+from sluice.catalog.core.store.sql import SqlCatalogStore
 from sluice.catalog.v1 import catalog_pb2 as api
 from sluice.catalog.v1 import catalog_pb2_grpc
 from sluice.catalog.v1 import types_pb2 as pb
+from sluice.common.db import Database, sqlite_url
+from sluice.common.paging import PageTokenCodec
+from sluice.common.secrets import ENCRYPTED_PREFIX, load_secret_box
+from sluice.control_plane.interceptors import AccessLogInterceptor, ErrorInterceptor
+from sluice.control_plane.interceptors.handlers import Behaviour, StreamBehaviour, wrap_handler
+from sluice.control_plane.logs import JsonFormatter
+from sluice.control_plane.security.calls import CallInfo, Principal, call_scope
+from sluice.control_plane.servicers.catalog import CatalogServicer
 from tests.integration.conftest import free_port
 
 pytestmark = pytest.mark.integration

@@ -11,9 +11,11 @@ from pathlib import Path
 import grpc
 import pytest
 
-from control_plane.security.tokens import INVALID_TOKEN, parse_token
-from sdk.client import Client
-from sdk.errors import (
+from sluice.control_plane.security.tokens import INVALID_TOKEN, parse_token
+from sluice.iam.v1 import iam_pb2, iam_pb2_grpc
+from sluice.iam.v1 import types_pb2 as pb
+from sluice.sdk.client import Client
+from sluice.sdk.errors import (
     AccessDenied,
     AlreadyExists,
     EntityNotFound,
@@ -22,8 +24,6 @@ from sdk.errors import (
     SluiceError,
     Unauthenticated,
 )
-from sluice.iam.v1 import iam_pb2, iam_pb2_grpc
-from sluice.iam.v1 import types_pb2 as pb
 from tests.unit.test_iam_support import ACCOUNT, OTHER_ACCOUNT, IamServer, serving_iam
 
 pytestmark = pytest.mark.integration

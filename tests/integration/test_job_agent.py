@@ -20,24 +20,24 @@ from pathlib import Path
 
 import pytest
 
-from agents.api import AgentSettings, socket_path
-from agents.client import AgentClient
-from agents.config import AgentsConfig, PoolConfig, RayConfig
-from agents.errors import AgentUnavailable
-from agents.isolation import IsolationTuple
-from agents.layout import DataLayout
-from agents.naming import HEAD_MARKER_VAR
-from agents.run_files import write_status
-from agents.runs import LogStream, RunProgress, RunRequest, RunState
-from agents.supervisor import LOST_RUN_MESSAGE
-from control_plane.config import ServerConfig
-from control_plane.jobs.agent_process import AgentProcess
-from control_plane.jobs.agents_executor import AgentsExecutor
-from control_plane.jobs.executor import CapacityUnavailable, ExecutionState, LaunchRequest
-from control_plane.jobs.model import CommandName
-from control_plane.jobs.model import IsolationTuple as RunIsolation
-from control_plane.jobs.runtime import sandbox_dir
-from control_plane.jobs.workers import worker_spec
+from sluice.agents.api import AgentSettings, socket_path
+from sluice.agents.client import AgentClient
+from sluice.agents.config import AgentsConfig, PoolConfig, RayConfig
+from sluice.agents.errors import AgentUnavailable
+from sluice.agents.isolation import IsolationTuple
+from sluice.agents.layout import DataLayout
+from sluice.agents.naming import HEAD_MARKER_VAR
+from sluice.agents.run_files import write_status
+from sluice.agents.runs import LogStream, RunProgress, RunRequest, RunState
+from sluice.agents.supervisor import LOST_RUN_MESSAGE
+from sluice.control_plane.config import ServerConfig
+from sluice.control_plane.jobs.agent_process import AgentProcess
+from sluice.control_plane.jobs.agents_executor import AgentsExecutor
+from sluice.control_plane.jobs.executor import CapacityUnavailable, ExecutionState, LaunchRequest
+from sluice.control_plane.jobs.model import CommandName
+from sluice.control_plane.jobs.model import IsolationTuple as RunIsolation
+from sluice.control_plane.jobs.runtime import sandbox_dir
+from sluice.control_plane.jobs.workers import worker_spec
 from tests.integration.conftest import ServerProcess, start_server, stop_server, wait_until
 
 pytestmark = pytest.mark.integration
@@ -94,7 +94,7 @@ def test_the_server_process_never_loads_ray(spare_server: ServerProcess) -> None
     agents = [
         child
         for child in _children(server.process.pid)
-        if "agents.service" in " ".join(_cmdline(child))
+        if "sluice.agents.service" in " ".join(_cmdline(child))
     ]
     assert len(agents) == 1, "the server runs one job agent: its spare sandbox's"
 
@@ -242,7 +242,9 @@ def test_an_agent_exits_when_its_server_is_gone_or_on_sigterm(data_dir: Path, ho
         AgentsConfig(data_dir=data_dir, pool=PoolConfig(size=0)), socket_path(data_dir)
     )
     process = subprocess.Popen(
-        [sys.executable, "-m", "agents.service"], stdin=subprocess.PIPE, start_new_session=True
+        [sys.executable, "-m", "sluice.agents.service"],
+        stdin=subprocess.PIPE,
+        start_new_session=True,
     )
     try:
         assert process.stdin is not None

@@ -11,16 +11,19 @@ from __future__ import annotations
 
 import json
 import os
+import pwd
 import shutil
 import uuid
 from collections.abc import Iterator
 
 import grpc
+import psutil
 import psycopg
 import pytest
 
-from control_plane.config import ServerConfig
-from control_plane.jobs.runtime import sandbox_dir
+from sluice.control_plane.config import ServerConfig
+from sluice.control_plane.jobs.runtime import sandbox_dir
+from sluice.control_plane.jobs.sandbox_network import held_ports, release_ports
 from sluice.iam.v1 import iam_pb2, iam_pb2_grpc
 from sluice.jobs.v1 import jobs_pb2, jobs_pb2_grpc, types_pb2
 from tests.integration.conftest import (
@@ -75,6 +78,38 @@ print("PROBE " + json.dumps({
 """
 PG_SOCKET_DIR = "/var/run/postgresql"
 
+# A script of one account knocking on every listening TCP port of another account's sandbox
+# (given as --targets host:port,...), in parallel, and on its own cluster's GCS; then a Spark job
+# of its own, which must still work.
+ATTACK_SCRIPT = """
+import json, socket, sys
+from concurrent.futures import ThreadPoolExecutor
+import ray
+
+def reach(target):
+    host, _, port = target.rpartition(":")
+    try:
+        with socket.create_connection((host, int(port)), timeout=3):
+            return "connected"
+    except socket.timeout:
+        return "timeout"
+    except OSError as exc:
+        return type(exc).__name__
+
+targets = sys.argv[sys.argv.index("--targets") + 1].split(",")
+with ThreadPoolExecutor(16) as pool:
+    others = dict(zip(targets, pool.map(reach, targets)))
+own = ray.get_runtime_context().gcs_address
+print("ATTACK " + json.dumps({
+    "others": others,
+    "own_gcs": reach(own),
+    "count": spark.range(1000).count(),
+}), flush=True)
+"""
+# What a connection to another sandbox's port may end in: refused by the port fence, or no answer
+# (the owner rule drops the SYN-ACK of a listener outside any block).
+REFUSED = {"ConnectionRefusedError", "timeout"}
+
 
 @pytest.fixture(scope="module")
 def pg_url() -> Iterator[str]:
@@ -110,6 +145,15 @@ def sandboxed_server(
     stop_server(running.process)
     # The sandboxes' work areas are in the temp dir, not under the test's own.
     shutil.rmtree(sandbox_dir(ServerConfig(data_dir=running.data_dir)), ignore_errors=True)
+    # Their port blocks are claimed machine-wide: give them back now.
+    for agent_dir in (running.data_dir / "agents").glob("sb-*"):
+        release_ports(agent_dir)
+
+
+@pytest.fixture(scope="module")
+def accounts(sandboxed_server: ServerProcess) -> dict[str, tuple[str, str]]:
+    """Alice's and Bob's accounts, shared by the tests (each account costs a sandbox)."""
+    return tokens_of(sandboxed_server, "alice", "bob")
 
 
 def tokens_of(server: ServerProcess, *names: str) -> dict[str, tuple[str, str]]:
@@ -129,12 +173,18 @@ def tokens_of(server: ServerProcess, *names: str) -> dict[str, tuple[str, str]]:
     return made
 
 
-def run_probe(channel: grpc.Channel) -> dict:
-    """Run PROBE_SCRIPT as a job of the channel's caller; what it printed."""
+def run_probe(
+    channel: grpc.Channel,
+    script: str = PROBE_SCRIPT,
+    marker: str = "PROBE ",
+    arguments: dict[str, str] | None = None,
+) -> dict:
+    """Run a script (PROBE_SCRIPT) as a job of the channel's caller; the JSON it printed after
+    marker."""
     jobs = jobs_pb2_grpc.JobServiceStub(channel)
     name = f"probe-{uuid.uuid4().hex[:8]}"
     location = jobs.UploadScript(
-        jobs_pb2.UploadScriptRequest(name=f"{name}.py", content=PROBE_SCRIPT.encode())
+        jobs_pb2.UploadScriptRequest(name=f"{name}.py", content=script.encode())
     ).script_location
     jobs.CreateJob(
         jobs_pb2.CreateJobRequest(
@@ -143,7 +193,9 @@ def run_probe(channel: grpc.Channel) -> dict:
             command=types_pb2.JobCommand(name="glueetl", script_location=location),
         )
     )
-    run_id = jobs.StartJobRun(jobs_pb2.StartJobRunRequest(job_name=name)).job_run_id
+    run_id = jobs.StartJobRun(
+        jobs_pb2.StartJobRunRequest(job_name=name, arguments=arguments or {})
+    ).job_run_id
 
     def ended() -> types_pb2.JobRun | None:
         run = jobs.GetJobRun(jobs_pb2.GetJobRunRequest(job_name=name, run_id=run_id)).job_run
@@ -155,9 +207,9 @@ def run_probe(channel: grpc.Channel) -> dict:
     ).entries
     lines = [entry.message for entry in entries]
     assert State.Name(run.job_run_state) == "JOB_RUN_STATE_SUCCEEDED", (run.error_message, lines)
-    probe = [line for line in lines if line.startswith("PROBE ")]
+    probe = [line for line in lines if line.startswith(marker)]
     assert probe, lines
-    return json.loads(probe[-1].removeprefix("PROBE "))
+    return json.loads(probe[-1].removeprefix(marker))
 
 
 def pool_of(channel: grpc.Channel) -> types_pb2.PoolStatus:
@@ -165,9 +217,11 @@ def pool_of(channel: grpc.Channel) -> types_pb2.PoolStatus:
     return jobs.GetPoolStatus(jobs_pb2.GetPoolStatusRequest()).pool_status
 
 
-def test_each_account_runs_in_a_sandbox_of_its_own(sandboxed_server: ServerProcess) -> None:
+def test_each_account_runs_in_a_sandbox_of_its_own(
+    sandboxed_server: ServerProcess, accounts: dict[str, tuple[str, str]]
+) -> None:
     server = sandboxed_server
-    made = tokens_of(server, "alice", "bob")
+    made = accounts
     (account_a, token_a), (account_b, token_b) = made["alice"], made["bob"]
     with (
         authed_channel(server.address, token_a) as alice,
@@ -223,3 +277,73 @@ def test_each_account_runs_in_a_sandbox_of_its_own(sandboxed_server: ServerProce
     with authed_channel(server.address) as operator:
         again = {s.account: s.sandbox_id for s in pool_of(operator).sandboxes if s.account}
     assert again == bindings
+
+
+def listening_ports(uid: int) -> dict[str, str]:
+    """Every TCP port processes of uid listen on: "host:port" (a wildcard as 127.0.0.1) -> the
+    process's name."""
+    found = {}
+    for connection in psutil.net_connections(kind="tcp"):
+        if connection.status != psutil.CONN_LISTEN or connection.pid is None:
+            continue
+        try:
+            process = psutil.Process(connection.pid)
+            if process.uids().real != uid:
+                continue
+            name = process.name()
+        except psutil.Error:
+            continue
+        host = connection.laddr.ip.removeprefix("::ffff:")
+        if host in ("0.0.0.0", "::", "::1"):
+            host = "127.0.0.1"
+        found[f"{host}:{connection.laddr.port}"] = name
+    return found
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="sandbox users and their network policy need root")
+def test_a_script_is_refused_every_port_of_another_accounts_sandbox(
+    sandboxed_server: ServerProcess, accounts: dict[str, tuple[str, str]]
+) -> None:
+    server = sandboxed_server
+    # Alice attacks Bob's sandbox (Bob's first run binds the spare if this test runs alone).
+    (_, token_m), (account_v, token_v) = accounts["alice"], accounts["bob"]
+    with (
+        authed_channel(server.address, token_m) as mallory,
+        authed_channel(server.address, token_v) as victim,
+        authed_channel(server.address) as operator,
+    ):
+        # The victim's run leaves its sandbox up: Ray head, and an idle Spark environment.
+        run_probe(victim)
+        sandbox = next(s for s in pool_of(operator).sandboxes if s.account == account_v)
+        uid = pwd.getpwnam(sandbox.os_user).pw_uid
+        block = held_ports(
+            ServerConfig(data_dir=server.data_dir).data_dir / "agents" / sandbox.sandbox_id
+        )
+        assert block is not None
+        listening = listening_ports(uid)
+        outside = {
+            target: name
+            for target, name in listening.items()
+            if not block.first <= int(target.rpartition(":")[2]) <= block.last
+        }
+        # Ray's own daemons are all in the block; only JVMs and Python workers (ephemeral py4j
+        # gateways, RayDP's app master RPC, PySpark's daemon) listen elsewhere.
+        assert block.ports in sandbox.network_policy, sandbox.network_policy
+        assert {"gcs_server", "raylet"} <= set(listening.values())
+        assert not {"gcs_server", "raylet"} & set(outside.values()), outside
+        assert f"127.0.0.1:{block.gcs}" in listening
+        print(f"listening outside the block {block}: {outside}")
+
+        attack = run_probe(
+            mallory, ATTACK_SCRIPT, "ATTACK ", {"--targets": ",".join(sorted(listening))}
+        )
+
+    assert set(attack["others"]) == set(listening)
+    reached = {t: r for t, r in attack["others"].items() if r not in REFUSED}
+    assert not reached, (reached, listening)
+    # Inside the block the fence refuses at once; its own cluster and Spark still work.
+    for target, result in attack["others"].items():
+        if target not in outside:
+            assert result == "ConnectionRefusedError", (target, listening[target])
+    assert attack["own_gcs"] == "connected"
+    assert attack["count"] == 1000

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-import sdk
-from sdk.catalog import CatalogClient
+from sluice import sdk
+from sluice.sdk.catalog import CatalogClient
 
 pytestmark = pytest.mark.integration
 

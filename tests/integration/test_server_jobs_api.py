@@ -19,23 +19,23 @@ from grpc_status import rpc_status
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from catalog.schema import upgrade_schema as upgrade_catalog_schema
-from catalog.store.sql import SqlCatalogStore
-from common.db import Database, sqlite_url
-from common.paging import PageTokenCodec
-from control_plane.interceptors import ErrorInterceptor
-from control_plane.jobs.executor import PoolSnapshot
-from control_plane.jobs.model import IsolationTuple, LogLine, LogStream, RunState
-from control_plane.jobs.reconciler import Reconciler, ReconcilerConfig
-from control_plane.jobs.scheduler import Scheduler, SchedulerConfig
-from control_plane.jobs.schema import upgrade_schema as upgrade_jobs_schema
-from control_plane.jobs.scripts import ScriptSources
-from control_plane.jobs.sql_store import SqlJobStore
-from control_plane.security.roles import AnyRolePasses
-from control_plane.servicers.catalog import CatalogServicer
-from control_plane.servicers.jobs import JobServicer
+from sluice.catalog.core.schema import upgrade_schema as upgrade_catalog_schema
+from sluice.catalog.core.store.sql import SqlCatalogStore
 from sluice.catalog.v1 import catalog_pb2, catalog_pb2_grpc
 from sluice.catalog.v1 import types_pb2 as catalog_pb
+from sluice.common.db import Database, sqlite_url
+from sluice.common.paging import PageTokenCodec
+from sluice.control_plane.interceptors import ErrorInterceptor
+from sluice.control_plane.jobs.executor import CapacityUnavailable, PoolSnapshot
+from sluice.control_plane.jobs.model import IsolationTuple, LogLine, LogStream, RunState
+from sluice.control_plane.jobs.reconciler import Reconciler, ReconcilerConfig
+from sluice.control_plane.jobs.scheduler import Scheduler, SchedulerConfig
+from sluice.control_plane.jobs.schema import upgrade_schema as upgrade_jobs_schema
+from sluice.control_plane.jobs.scripts import ScriptSources
+from sluice.control_plane.jobs.sql_store import SqlJobStore
+from sluice.control_plane.security.roles import AnyRolePasses
+from sluice.control_plane.servicers.catalog import CatalogServicer
+from sluice.control_plane.servicers.jobs import JobServicer
 from sluice.jobs.v1 import jobs_pb2 as api
 from sluice.jobs.v1 import jobs_pb2_grpc
 from sluice.jobs.v1 import types_pb2 as pb
@@ -933,3 +933,38 @@ def test_a_tail_ends_when_its_client_goes(harness: Harness, jobs: JobStub) -> No
 
     assert ended.wait(5.0), "the tail kept going after its client left"
     assert get_run(jobs, run_id).job_run_state == pb.JOB_RUN_STATE_RUNNING
+
+
+def test_queued_runs_wait_in_order_and_show_in_pool_status(harness: Harness, jobs: JobStub) -> None:
+    create_job(
+        jobs,
+        "queued",
+        job_run_queuing_enabled=True,
+        execution_property=pb.ExecutionProperty(max_concurrent_runs=3),
+    )
+    harness.executor.launch_errors.extend(CapacityUnavailable("no room") for _ in range(1000))
+    first = start_run(jobs, "queued")
+    second = start_run(jobs, "queued", job_run_queuing_enabled=True)
+    for run_id in (first, second):
+        run = wait_state(jobs, run_id, pb.JOB_RUN_STATE_WAITING, "queued")
+        assert run.job_run_queuing_enabled
+
+    queue = jobs.GetPoolStatus(api.GetPoolStatusRequest()).pool_status.queue
+    assert [(q.account, q.job_name, q.run_id, q.position) for q in queue] == [
+        (ACCOUNT, "queued", first, 1),
+        (ACCOUNT, "queued", second, 2),
+    ]
+    assert queue[0].started_on == get_run(jobs, first, "queued").started_on
+
+    harness.executor.launch_errors.clear()
+    wait_state(jobs, first, pb.JOB_RUN_STATE_RUNNING, "queued")
+    wait_state(jobs, second, pb.JOB_RUN_STATE_RUNNING, "queued")
+    assert list(jobs.GetPoolStatus(api.GetPoolStatusRequest()).pool_status.queue) == []
+    launched = [r.run_id for r in harness.executor.launched if r.run_id in (first, second)]
+    assert launched.index(first) < launched.index(second)
+    assert launched.count(second) == 1  # it waited behind the first, never trying for room
+
+
+def test_a_run_without_queuing_says_so(harness: Harness, jobs: JobStub) -> None:
+    run_id = start_run(jobs, job_run_queuing_enabled=False)
+    assert not get_run(jobs, run_id).job_run_queuing_enabled

@@ -13,10 +13,10 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from control_plane.cli import server as server_command_object
 from sluice.catalog.v1 import catalog_pb2 as api
 from sluice.catalog.v1 import catalog_pb2_grpc
 from sluice.catalog.v1 import types_pb2 as pb
+from sluice.control_plane.cli import server as server_command_object
 from tests.integration.conftest import (
     ServerProcess,
     authed_channel,

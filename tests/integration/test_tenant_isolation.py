@@ -22,10 +22,20 @@ from google.protobuf.message import Message
 from google.protobuf.message_factory import GetMessageClass
 
 import sluice
-from control_plane.security.actions import operation
-from sluice.catalog.v1 import catalog_pb2, catalog_pb2_grpc
+from sluice.catalog.v1 import catalog_pb2, catalog_pb2_grpc, tags_pb2, tags_pb2_grpc
+from sluice.control_plane.security.actions import operation
+from sluice.crawlers.v1 import crawlers_pb2, crawlers_pb2_grpc
 from sluice.iam.v1 import iam_pb2, iam_pb2_grpc
-from sluice.jobs.v1 import jobs_pb2, jobs_pb2_grpc
+from sluice.jobs.v1 import (
+    jobs_pb2,
+    jobs_pb2_grpc,
+    notifications_pb2,
+    notifications_pb2_grpc,
+    triggers_pb2,
+    triggers_pb2_grpc,
+    workflows_pb2,
+    workflows_pb2_grpc,
+)
 from tests.integration.conftest import ServerProcess, authed_channel
 
 pytestmark = pytest.mark.integration
@@ -44,6 +54,10 @@ NAME_BY_KIND = {
     "principal": "bob2",
     "token": "bob2",
     "policy": "bpol",
+    "trigger": "trig",
+    "workflow": "flow",
+    "crawler": "crawl",
+    "classifier": "cls",
 }
 FIELD_VALUES: dict[str, Any] = {
     "database_name": "shared",
@@ -57,6 +71,10 @@ FIELD_VALUES: dict[str, Any] = {
     "token_id": "0123456789abcdef",
     "job_run_ids": [RUN_ID],
     "tables_to_delete": ["t"],
+    "trigger_names": ["trig"],
+    "crawler_name": "crawl",
+    "crawler_names": ["crawl"],
+    "crawler_name_list": ["crawl"],
     "partition_values": ["2024"],
     "partition_value_list": ["2024"],
 }
@@ -104,11 +122,25 @@ def tenants(server: ServerProcess) -> Iterator[Tenants]:
         authed_channel(server.address, tokens["alice"]) as alice,
         authed_channel(server.address, tokens["bob"]) as bob,
     ):
-        _populate(bob)
+        _populate(bob, b)
         yield Tenants(alice, bob, a, b)
 
 
-def _populate(bob: grpc.Channel) -> None:
+# Bob's taggable resources, each tagged with MARKER.
+TAGGED = (
+    ("database", "shared"),
+    ("connection", "conn"),
+    ("job", "job"),
+    ("trigger", "trig"),
+    ("crawler", "crawl"),
+)
+
+
+def _arn(account: str, kind: str, name: str) -> str:
+    return f"arn:aws:glue:us-east-1:{account}:{kind}/{name}"
+
+
+def _populate(bob: grpc.Channel, account: str) -> None:
     catalog = catalog_pb2_grpc.CatalogServiceStub(bob)
     catalog.CreateDatabase(
         catalog_pb2.CreateDatabaseRequest(database_input={"name": "shared", "description": MARKER})
@@ -158,6 +190,57 @@ def _populate(bob: grpc.Channel) -> None:
             command={"name": "glueetl", "script_location": location},
         )
     )
+    triggers = triggers_pb2_grpc.TriggerServiceStub(bob)
+    triggers.CreateTrigger(
+        triggers_pb2.CreateTriggerRequest(
+            name="trig",
+            description=MARKER,
+            type=triggers_pb2.TRIGGER_TYPE_SCHEDULED,
+            schedule="cron(0 0 1 1 ? *)",
+            actions=[{"job_name": "job", "arguments": {"--m": MARKER}}],
+        )
+    )
+    workflows = workflows_pb2_grpc.WorkflowServiceStub(bob)
+    workflows.CreateWorkflow(
+        workflows_pb2.CreateWorkflowRequest(
+            name="flow", description=MARKER, default_run_properties={"m": MARKER}
+        )
+    )
+    triggers.CreateTrigger(
+        triggers_pb2.CreateTriggerRequest(
+            name="flow-start",
+            workflow_name="flow",
+            description=MARKER,
+            type=triggers_pb2.TRIGGER_TYPE_ON_DEMAND,
+            actions=[{"job_name": "job", "arguments": {"--m": MARKER}}],
+        )
+    )
+    crawlers = crawlers_pb2_grpc.CrawlerServiceStub(bob)
+    crawlers.CreateCrawler(
+        crawlers_pb2.CreateCrawlerRequest(
+            name="crawl",
+            description=MARKER,
+            role="bob-role",
+            database_name="shared",
+            schedule="cron(0 0 1 1 ? *)",
+            targets={"s3_targets": [{"path": f"s3://nowhere/{MARKER}"}]},
+        )
+    )
+    crawlers.CreateClassifier(
+        crawlers_pb2.CreateClassifierRequest(
+            csv_classifier={"name": "cls", "delimiter": ";", "header": [MARKER]}
+        )
+    )
+    notifications_pb2_grpc.NotificationServiceStub(bob).PutWebhook(
+        notifications_pb2.PutWebhookRequest(url=f"https://8.8.8.8/{MARKER}", secret=MARKER * 2)
+    )
+    tags = tags_pb2_grpc.TagServiceStub(bob)
+    for kind, name in TAGGED:
+        tags.TagResource(
+            tags_pb2.TagResourceRequest(
+                resource_arn=_arn(account, kind, name), tags_to_add={"m": MARKER}
+            )
+        )
     iam = iam_pb2_grpc.IamServiceStub(bob)
     iam.CreatePrincipal(iam_pb2.CreatePrincipalRequest(name="bob2", description=MARKER))
     iam.PutPolicy(
@@ -191,6 +274,10 @@ def _request(method: MethodDescriptor, account: str | None) -> Message:
             for name in ("name", "function_name"):
                 if name in nested and nested[name].type == FieldDescriptor.TYPE_STRING:
                     setattr(getattr(request, field.name), name, NAME_BY_KIND.get(kind, "shared"))
+            # A table named by database and table (the CatalogEntry of GetMapping, GetPlan).
+            for name in ("database_name", "table_name"):
+                if name in nested and nested[name].type == FieldDescriptor.TYPE_STRING:
+                    setattr(getattr(request, field.name), name, FIELD_VALUES[name])
     return request
 
 
@@ -246,6 +333,31 @@ def test_b_names_in_a_reveal_nothing(tenants: Tenants, method: MethodDescriptor)
     assert tenants.account_b.encode() not in body
 
 
+def test_another_accounts_arns_are_not_found(tenants: Tenants) -> None:
+    # Tag calls name their resource by ARN, not by account: B's ARNs are NOT_FOUND for Alice.
+    service = tags_pb2.DESCRIPTOR.services_by_name["TagService"]
+    requests = {
+        "TagResource": lambda arn: tags_pb2.TagResourceRequest(
+            resource_arn=arn, tags_to_add={"m": "alice"}
+        ),
+        "UntagResource": lambda arn: tags_pb2.UntagResourceRequest(
+            resource_arn=arn, tags_to_remove=["m"]
+        ),
+        "GetTags": lambda arn: tags_pb2.GetTagsRequest(resource_arn=arn),
+    }
+    assert set(requests) == {m.name for m in service.methods}
+    for kind, name in TAGGED:
+        for method in service.methods:
+            request = requests[method.name](_arn(tenants.account_b, kind, name))
+            code, body = _call(tenants.alice, method, request)
+            assert code is grpc.StatusCode.NOT_FOUND, (method.name, kind, code, body)
+            assert MARKER.encode() not in body
+    bob = tags_pb2_grpc.TagServiceStub(tenants.bob)
+    for kind, name in TAGGED:
+        arn = _arn(tenants.account_b, kind, name)
+        assert bob.GetTags(tags_pb2.GetTagsRequest(resource_arn=arn)).tags == {"m": MARKER}
+
+
 def test_b_is_unchanged_afterwards(tenants: Tenants) -> None:
     # Runs last in this module's order of definition... and holds whenever it runs: nothing
     # Alice did may have touched B.
@@ -270,6 +382,25 @@ def test_b_is_unchanged_afterwards(tenants: Tenants) -> None:
     )
     jobs = jobs_pb2_grpc.JobServiceStub(tenants.bob)
     assert jobs.GetJob(jobs_pb2.GetJobRequest(job_name="job")).job.description == MARKER
+    triggers = triggers_pb2_grpc.TriggerServiceStub(tenants.bob)
+    trigger = triggers.GetTrigger(triggers_pb2.GetTriggerRequest(name="trig")).trigger
+    assert trigger.description == MARKER
+    assert trigger.state == triggers_pb2.TRIGGER_STATE_CREATED
+    workflows = workflows_pb2_grpc.WorkflowServiceStub(tenants.bob)
+    workflow = workflows.GetWorkflow(
+        workflows_pb2.GetWorkflowRequest(name="flow", include_graph=True)
+    ).workflow
+    assert workflow.description == MARKER
+    assert [node.unique_id for node in workflow.graph.nodes] == ["trigger/flow-start", "job/job"]
+    assert not workflow.HasField("last_run")
+    crawlers = crawlers_pb2_grpc.CrawlerServiceStub(tenants.bob)
+    crawler = crawlers.GetCrawler(crawlers_pb2.GetCrawlerRequest(name="crawl")).crawler
+    assert crawler.description == MARKER
+    assert crawler.state == crawlers_pb2.CRAWLER_STATE_READY
+    assert crawler.schedule.state == crawlers_pb2.SCHEDULE_STATE_SCHEDULED
+    assert not crawler.HasField("last_crawl")
+    classifier = crawlers.GetClassifier(crawlers_pb2.GetClassifierRequest(name="cls")).classifier
+    assert (classifier.csv_classifier.delimiter, classifier.csv_classifier.version) == (";", 1)
     iam = iam_pb2_grpc.IamServiceStub(tenants.bob)
     assert iam.GetPrincipal(iam_pb2.GetPrincipalRequest(name="bob2")).principal.name == "bob2"
     assert iam.GetPolicy(iam_pb2.GetPolicyRequest(name="bpol")).policy.name == "bpol"

@@ -15,8 +15,14 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-import sdk
-from tests.integration.conftest import OPERATOR_TOKEN, ServerProcess, start_server, stop_server
+from sluice import sdk
+from tests.integration.conftest import (
+    OPERATOR_TOKEN,
+    ServerProcess,
+    free_port,
+    start_server,
+    stop_server,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -101,6 +107,9 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
 def tls_server(tmp_path_factory: pytest.TempPathFactory, pki: Pki) -> Iterator[ServerProcess]:
     running = start_server(
         tmp_path_factory.mktemp("tls-server"),
+        # The Glue door serves HTTPS with the same certificate.
+        "--glue-port",
+        str(free_port()),
         "--tls-cert",
         str(pki.server_cert),
         "--tls-key",
@@ -167,3 +176,24 @@ def test_an_unknown_certificate_subject_is_unauthenticated(
     # The operator's certificate names no principal; without its token it is nobody.
     with _client(tls_server, pki, "operator") as nobody, pytest.raises(sdk.Unauthenticated):
         list(nobody.catalog.get_databases())
+
+
+def test_the_glue_door_serves_https_with_the_servers_certificate(
+    tls_server: ServerProcess, pki: Pki
+) -> None:
+    import boto3
+
+    glue_port = tls_server.args[tls_server.args.index("--glue-port") + 1]
+    with _client(tls_server, pki, "operator", OPERATOR_TOKEN) as operator:
+        operator.iam.create_principal("glue-tls", roles=["admin"])
+        key = operator.iam.create_access_key("glue-tls")
+    glue = boto3.client(
+        "glue",
+        endpoint_url=f"https://127.0.0.1:{glue_port}",
+        region_name="us-east-1",
+        aws_access_key_id=key.access_key_id,
+        aws_secret_access_key=key.secret_access_key,
+        verify=str(pki.ca),
+    )
+    glue.create_database(DatabaseInput={"Name": "over_tls"})
+    assert glue.get_database(Name="over_tls")["Database"]["Name"] == "over_tls"

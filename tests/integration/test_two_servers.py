@@ -21,11 +21,12 @@ import psycopg
 import pytest
 from cryptography.fernet import Fernet
 
-from agents import naming
-from common.db import Database
-from common.paging import PageTokenCodec
-from control_plane.jobs.leases import Fence
-from control_plane.jobs.model import (
+from sluice.agents import naming
+from sluice.catalog.v1 import catalog_pb2, catalog_pb2_grpc, types_pb2
+from sluice.common.db import Database
+from sluice.common.paging import PageTokenCodec
+from sluice.control_plane.jobs.leases import Fence
+from sluice.control_plane.jobs.model import (
     CommandName,
     JobCommand,
     JobInput,
@@ -33,12 +34,11 @@ from control_plane.jobs.model import (
     RunInput,
     RunState,
 )
-from control_plane.jobs.reconciler import LOST_MESSAGE
-from control_plane.jobs.runtime import SCHEDULER_LEASE
-from control_plane.jobs.scheduler import LAUNCH_INTERRUPTED
-from control_plane.jobs.sql_store import SqlJobStore
-from control_plane.jobs.store import LaunchClaim
-from sluice.catalog.v1 import catalog_pb2, catalog_pb2_grpc, types_pb2
+from sluice.control_plane.jobs.reconciler import LOST_MESSAGE
+from sluice.control_plane.jobs.runtime import SCHEDULER_LEASE
+from sluice.control_plane.jobs.scheduler import LAUNCH_INTERRUPTED
+from sluice.control_plane.jobs.sql_store import SqlJobStore
+from sluice.control_plane.jobs.store import LaunchClaim
 from sluice.jobs.v1 import jobs_pb2, jobs_pb2_grpc
 from tests.integration.conftest import (
     PG_ADMIN_URL,

@@ -22,19 +22,19 @@ import psutil
 import psycopg
 import pytest
 
-from agents import naming
-from common.db import Database
-from common.paging import PageRequest, PageTokenCodec
-from control_plane.jobs.model import (
+from sluice.agents import naming
+from sluice.common.db import Database
+from sluice.common.paging import PageRequest, PageTokenCodec
+from sluice.control_plane.jobs.model import (
     CommandName,
     JobCommand,
     JobInput,
     JobRun,
     RunState,
 )
-from control_plane.jobs.reconciler import LOST_MESSAGE
-from control_plane.jobs.runtime import SCHEDULER_LEASE
-from control_plane.jobs.sql_store import SqlJobStore
+from sluice.control_plane.jobs.reconciler import LOST_MESSAGE
+from sluice.control_plane.jobs.runtime import SCHEDULER_LEASE
+from sluice.control_plane.jobs.sql_store import SqlJobStore
 from sluice.jobs.v1 import jobs_pb2, jobs_pb2_grpc
 from tests.integration.conftest import (
     PG_ADMIN_URL,
@@ -59,7 +59,7 @@ MARKER = "SLUICE_TEST_TWO_SERVERS_HEAD"
 # Records each launch in a file outside both servers, then keeps running.
 SCRIPT = """
 import sys, time
-from agents.glue_args import getResolvedOptions
+from sluice.sdk.args import getResolvedOptions
 
 args = getResolvedOptions(sys.argv, ["JOB_RUN_ID", "out"])
 with open(args["out"], "a") as out:

@@ -6,22 +6,22 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from agents.config import EnvironmentSpec
-from agents.errors import EnvironmentStartFailed, NoCapacity
-from agents.isolation import IsolationTuple as AgentsIsolation
-from agents.runs import LogChunk, LogStream, RunProgress, RunRequest, RunState
-from agents.supervisor import RunLaunch
-from common.errors import AlreadyExists
-from control_plane.jobs.agents_executor import AgentsExecutor, environment_spec
-from control_plane.jobs.executor import (
+from sluice.agents.config import EnvironmentSpec
+from sluice.agents.errors import EnvironmentStartFailed, NoCapacity
+from sluice.agents.isolation import IsolationTuple as AgentsIsolation
+from sluice.agents.runs import LogChunk, LogStream, RunProgress, RunRequest, RunState
+from sluice.agents.supervisor import RunLaunch
+from sluice.common.errors import AlreadyExists
+from sluice.control_plane.jobs.agents_executor import AgentsExecutor, environment_spec
+from sluice.control_plane.jobs.executor import (
     CapacityUnavailable,
     ExecutionState,
     LaunchError,
     LaunchRequest,
 )
-from control_plane.jobs.model import CommandName, IsolationTuple
-from control_plane.jobs.model import LogStream as Stream
-from control_plane.jobs.workers import worker_spec
+from sluice.control_plane.jobs.model import CommandName, IsolationTuple
+from sluice.control_plane.jobs.model import LogStream as Stream
+from sluice.control_plane.jobs.workers import worker_spec
 
 pytestmark = pytest.mark.unit
 

@@ -17,12 +17,12 @@ from google.protobuf import wrappers_pb2
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
-from common.db import Database
-from common.paging import PageTokenCodec
-from control_plane.audit.model import AuditRecord, Completion
-from control_plane.audit.store import AuditStore
-from control_plane.audit.trail import AuditConfig, AuditTrail
-from control_plane.interceptors import ErrorInterceptor
+from sluice.common.db import Database
+from sluice.common.paging import PageTokenCodec
+from sluice.control_plane.audit.model import AuditRecord, Completion
+from sluice.control_plane.audit.store import AuditStore
+from sluice.control_plane.audit.trail import AuditConfig, AuditTrail
+from sluice.control_plane.interceptors import ErrorInterceptor
 
 pytestmark = pytest.mark.unit
 

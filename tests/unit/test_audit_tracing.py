@@ -13,9 +13,9 @@ from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from control_plane.audit.calls import Call, MethodNames
-from control_plane.audit.model import Attr, Outcome
-from control_plane.audit.tracing import (
+from sluice.control_plane.audit.calls import Call, MethodNames
+from sluice.control_plane.audit.model import Attr, Outcome
+from sluice.control_plane.audit.tracing import (
     MAX_PARAMETER_BYTES,
     AuditSpanProcessor,
     PresetIds,
@@ -33,8 +33,8 @@ from control_plane.audit.tracing import (
     span_from_record,
     traceparent,
 )
-from control_plane.interceptors.audit import client_of
-from control_plane.security.calls import CallInfo, Principal
+from sluice.control_plane.interceptors.audit import client_of
+from sluice.control_plane.security.calls import CallInfo, Principal
 
 pytestmark = pytest.mark.unit
 

@@ -11,9 +11,9 @@ from typing import cast
 import grpc
 import pytest
 
-from control_plane.audit.model import AuditRecord, Completion
-from control_plane.audit.store import AuditStore
-from control_plane.audit.writer import AuditBacklogged, BatchWriter
+from sluice.control_plane.audit.model import AuditRecord, Completion
+from sluice.control_plane.audit.store import AuditStore
+from sluice.control_plane.audit.writer import AuditBacklogged, BatchWriter
 
 pytestmark = pytest.mark.unit
 

@@ -11,12 +11,12 @@ from typing import Any
 import grpc
 import pytest
 
-from common.errors import Unauthenticated
-from control_plane.interceptors import ErrorInterceptor
-from control_plane.interceptors.auth import AuthInterceptor
-from control_plane.interceptors.handlers import wrap_handler
-from control_plane.security.calls import CallInfo, Principal, call_scope, current_call
 from sluice.catalog.v1 import catalog_pb2
+from sluice.common.errors import Unauthenticated
+from sluice.control_plane.interceptors import ErrorInterceptor
+from sluice.control_plane.interceptors.auth import AuthInterceptor
+from sluice.control_plane.interceptors.handlers import wrap_handler
+from sluice.control_plane.security.calls import CallInfo, Principal, call_scope, current_call
 from sluice.jobs.v1 import jobs_pb2
 
 pytestmark = pytest.mark.unit

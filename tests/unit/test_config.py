@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from catalog.model import DEFAULT_CATALOG_ID
-from control_plane.app import check_transport, describe_transport
-from control_plane.config import MIB, ServerConfig, describe_validation_error
-from control_plane.errors import StartupError
+from sluice.catalog.core.model import DEFAULT_CATALOG_ID
+from sluice.control_plane.app import check_transport, describe_transport
+from sluice.control_plane.config import MIB, ServerConfig, describe_validation_error
+from sluice.control_plane.errors import StartupError
 
 pytestmark = pytest.mark.unit
 
@@ -128,3 +128,12 @@ def test_transport_settings() -> None:
         host="0.0.0.0", insecure=True, insecure_no_auth=True
     )
     assert ServerConfig(insecure_no_auth=True).insecure_no_auth
+
+
+def test_where_crawls_run() -> None:
+    """auto: in the sandboxes with a warm pool, else in the server's worker processes."""
+    assert ServerConfig().crawls_on_ray
+    assert not ServerConfig(pool_size=0).crawls_on_ray
+    assert ServerConfig(pool_size=0, crawls_in="sandbox").crawls_on_ray
+    assert not ServerConfig(crawls_in="server").crawls_on_ray
+    assert "crawls_in" in _problem(crawls_in="laptop")

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from control_plane.datadir import prepare_data_dir
-from control_plane.errors import StartupError
+from sluice.control_plane.datadir import prepare_data_dir
+from sluice.control_plane.errors import StartupError
 
 pytestmark = pytest.mark.unit
 

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from control_plane.logs import JsonFormatter, TextFormatter, fields
+from sluice.control_plane.logs import JsonFormatter, TextFormatter, fields
 
 pytestmark = pytest.mark.unit
 

@@ -12,24 +12,26 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from catalog import model
-from common.errors import InvalidInput
-from common.paging import Segment
-from control_plane.convert.common import datetime_from, page_request, required, timestamp
-from control_plane.convert.connections import (
+from sluice.catalog.core import model
+from sluice.catalog.v1 import catalog_pb2 as api
+from sluice.catalog.v1 import types_pb2 as pb
+from sluice.common.errors import InvalidInput
+from sluice.common.paging import Segment
+from sluice.control_plane.convert.common import datetime_from, page_request, required, timestamp
+from sluice.control_plane.convert.connections import (
     connection_input_from_proto,
     connection_to_proto,
     connections_filter_from_proto,
     is_secret_property,
 )
-from control_plane.convert.databases import database_input_from_proto, database_to_proto
-from control_plane.convert.functions import (
+from sluice.control_plane.convert.databases import database_input_from_proto, database_to_proto
+from sluice.control_plane.convert.functions import (
     function_input_from_proto,
     function_to_proto,
     principal_type_from_proto,
     resource_type_from_proto,
 )
-from control_plane.convert.partitions import (
+from sluice.control_plane.convert.partitions import (
     partition_error_to_proto,
     partition_input_from_proto,
     partition_to_proto,
@@ -39,7 +41,7 @@ from control_plane.convert.partitions import (
     value_lists_from_proto,
     value_lists_to_proto,
 )
-from control_plane.convert.tables import (
+from sluice.control_plane.convert.tables import (
     comparator_from_proto,
     predicate_from_proto,
     sort_criterion_from_proto,
@@ -47,8 +49,6 @@ from control_plane.convert.tables import (
     table_to_proto,
     table_version_to_proto,
 )
-from sluice.catalog.v1 import catalog_pb2 as api
-from sluice.catalog.v1 import types_pb2 as pb
 
 pytestmark = pytest.mark.unit
 

@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from common.errors import FailedPrecondition, InvalidInput
-from common.paging import PageRequest
-from control_plane.convert.jobs import (
+from sluice.common.errors import FailedPrecondition, InvalidInput
+from sluice.common.paging import PageRequest
+from sluice.control_plane.convert.jobs import (
     command_name_from_proto,
     job_input_from_create,
     job_input_from_update,
@@ -25,8 +25,8 @@ from control_plane.convert.jobs import (
     stop_error_to_proto,
     stop_submission_to_proto,
 )
-from control_plane.jobs.executor import PoolSnapshot
-from control_plane.jobs.model import (
+from sluice.control_plane.jobs.executor import PoolSnapshot
+from sluice.control_plane.jobs.model import (
     CommandName,
     IsolationTuple,
     Job,
@@ -149,8 +149,13 @@ def test_command_names() -> None:
 def test_a_job_round_trips_through_create_job() -> None:
     job = full_job()
     message = job_to_proto(job)
-    # CreateJobRequest's fields 1-13 are Job's: a job read back creates the same job.
-    request = api.CreateJobRequest.FromString(message.SerializeToString())
+    # CreateJobRequest's fields 1-13 are Job's: a job read back creates the same job. (Job's
+    # timestamps, 14 and 15, are other fields of CreateJobRequest: the Glue-only members.)
+    definition = pb.Job()
+    definition.CopyFrom(message)
+    definition.ClearField("created_on")
+    definition.ClearField("last_modified_on")
+    request = api.CreateJobRequest.FromString(definition.SerializeToString())
 
     assert job_input_from_create(request) == JobInput(
         name=job.name,

@@ -20,8 +20,8 @@ from hypothesis import strategies as st
 from sqlalchemy import Column, Index, Integer, MetaData, String, Table, insert, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 
-from catalog.expression import Expr, parse, to_sql
-from catalog.expression.ast import (
+from sluice.catalog.core.expression import Expr, parse, to_sql
+from sluice.catalog.core.expression.ast import (
     And,
     Between,
     Comparison,
@@ -33,9 +33,9 @@ from catalog.expression.ast import (
     Not,
     Or,
 )
-from catalog.partition_keys import KeyType, PartitionKey, encode_values
-from common.db import Database
-from common.errors import InternalError, InvalidInput
+from sluice.catalog.core.partition_keys import KeyType, PartitionKey, encode_values
+from sluice.common.db import Database
+from sluice.common.errors import InternalError, InvalidInput
 
 POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
 

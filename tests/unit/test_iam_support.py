@@ -19,20 +19,20 @@ from typing import Any
 
 import grpc
 
-from common.db import Database, sqlite_url
-from common.errors import Unauthenticated
-from common.paging import PageTokenCodec
-from control_plane.interceptors import ErrorInterceptor
-from control_plane.interceptors.handlers import Behaviour, StreamBehaviour, wrap_handler
-from control_plane.security.authenticator import Authenticator
-from control_plane.security.bootstrap import bootstrap_operator
-from control_plane.security.calls import CallInfo, call_scope
-from control_plane.security.schema import upgrade_schema
-from control_plane.security.sql_identity import SqlIdentityStore
-from control_plane.servicers.iam import IamServicer
-from sdk.client import Client, connect
-from sdk.config import ClientOptions
+from sluice.common.db import Database, sqlite_url
+from sluice.common.errors import Unauthenticated
+from sluice.common.paging import PageTokenCodec
+from sluice.control_plane.interceptors import ErrorInterceptor
+from sluice.control_plane.interceptors.handlers import Behaviour, StreamBehaviour, wrap_handler
+from sluice.control_plane.security.authenticator import Authenticator
+from sluice.control_plane.security.bootstrap import bootstrap_operator
+from sluice.control_plane.security.calls import CallInfo, call_scope
+from sluice.control_plane.security.schema import upgrade_schema
+from sluice.control_plane.security.sql_identity import SqlIdentityStore
+from sluice.control_plane.servicers.iam import IamServicer
 from sluice.iam.v1 import iam_pb2_grpc
+from sluice.sdk.client import Client, connect
+from sluice.sdk.config import ClientOptions
 from tests.unit.test_jobs_support import FakeClock
 
 ACCOUNT = "123456789012"

@@ -13,7 +13,7 @@ from google.protobuf import wrappers_pb2
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
-from common.errors import (
+from sluice.common.errors import (
     ConcurrentModification,
     EntityNotFound,
     FailedPrecondition,
@@ -21,9 +21,9 @@ from common.errors import (
     InvalidInput,
     OperationTimeout,
 )
-from control_plane.interceptors import AccessLogInterceptor, ErrorInterceptor
-from control_plane.interceptors.errors import status_for
-from control_plane.interceptors.request_id import REQUEST_ID_KEY
+from sluice.control_plane.interceptors import AccessLogInterceptor, ErrorInterceptor
+from sluice.control_plane.interceptors.errors import status_for
+from sluice.control_plane.interceptors.request_id import REQUEST_ID_KEY
 
 pytestmark = pytest.mark.unit
 

@@ -12,15 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from agents.api import PoolStatus, RunLaunch
-from agents.config import EnvironmentSpec
-from agents.errors import AgentUnavailable
-from agents.isolation import IsolationTuple
-from agents.runs import LogChunk, LogStream, RunProgress, RunRequest, RunState
-from common.errors import AlreadyExists
-from control_plane.errors import StartupError
-from control_plane.jobs.executor import PoolSnapshot, SandboxSnapshot
-from control_plane.jobs.fleet import (
+from sluice.agents.api import PoolStatus, RunLaunch
+from sluice.agents.config import EnvironmentSpec
+from sluice.agents.errors import AgentUnavailable
+from sluice.agents.isolation import IsolationTuple
+from sluice.agents.runs import LogChunk, LogStream, RunProgress, RunRequest, RunState
+from sluice.common.errors import AlreadyExists
+from sluice.control_plane.errors import StartupError
+from sluice.control_plane.jobs.executor import PoolSnapshot, SandboxSnapshot
+from sluice.control_plane.jobs.fleet import (
     BINDING_FILE,
     AgentFleet,
     Binding,
@@ -262,21 +262,118 @@ def test_a_restarted_fleet_reattaches_bound_sandboxes_with_their_runs(tmp_path: 
     assert "jr_a2" in agents.made[sandbox_of(again, A)].client.runs
 
 
-def test_a_run_not_on_record_is_found_in_the_one_agent_that_knows_it(tmp_path: Path) -> None:
+def test_a_run_not_on_record_is_lost_whatever_an_agent_claims(tmp_path: Path) -> None:
+    # An agent runs as its sandbox's user, as untrusted as its job code: one that claims
+    # another account's run (or a run of an earlier version's single agent) is not asked.
     agents = Agents()
     fleet = make_fleet(tmp_path, 0, agents)
     fleet.start()
     fleet.launch(request("jr_a1"), tuple_of(A))
-    fleet.launch(request("jr_b1"), tuple_of(B))
-    sandbox_b = sandbox_of(fleet, B)
-    (tmp_path / "agents" / sandbox_b / "launched" / "jr_b1").unlink()
-    fleet.stop(keep_environments=True)
+    agents.made[sandbox_of(fleet, A)].client.runs["jr_old"] = tuple_of(B)
 
-    again = make_fleet(tmp_path, 0, agents)
+    assert fleet.progress("jr_old").state is RunState.LOST
+    assert fleet.stop_run("jr_old").state is RunState.LOST
+    assert fleet.read_log("jr_old", LogStream.STDOUT).text == ""
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def reclaiming_fleet(
+    tmp_path: Path, agents: Agents, clock: Clock, removed: list[str], spares: int = 1
+) -> AgentFleet:
+    return AgentFleet(
+        tmp_path / "agents",
+        tmp_path / "sb",
+        spares,
+        agents,
+        idle_s=1800,
+        remove_sandbox=lambda plan: removed.append(plan.sandbox_id),
+        clock=clock,
+    )
+
+
+def test_an_idle_sandbox_is_reclaimed_and_the_account_binds_a_fresh_one(tmp_path: Path) -> None:
+    agents, clock, removed = Agents(), Clock(), []
+    fleet = reclaiming_fleet(tmp_path, agents, clock, removed)
+    fleet.start()
+    fleet.launch(request("jr_a1"), tuple_of(A))
+    first = sandbox_of(fleet, A)
+    clock.now += 3600
+    assert fleet.reap_idle() == [], "a sandbox with a run on record is not idle"
+    (status,) = [s for s in fleet.sandbox_statuses() if s.account == A]
+    assert status.idle_since is None
+
+    fleet.forget("jr_a1")
+    clock.now += 1799
+    (status,) = [s for s in fleet.sandbox_statuses() if s.account == A]
+    assert status.idle_since == clock.now - 1799
+    assert all(s.idle_since is None for s in fleet.sandbox_statuses() if not s.account)
+    assert fleet.reap_idle() == []
+    clock.now += 1
+
+    assert fleet.reap_idle() == [first]
+    assert removed == [first]
+    assert agents.made[first].stopped == [False]
+    record = tmp_path / "agents" / first
+    assert (record / "retired").exists() and (record / BINDING_FILE).exists()
+    assert A not in {s.account for s in fleet.sandbox_statuses()}
+
+    fleet.launch(request("jr_a2"), tuple_of(A))
+    second = sandbox_of(fleet, A)
+    assert second != first
+    assert "jr_a2" in agents.made[second].client.runs
+
+
+def test_retired_and_half_made_sandboxes_are_removed_at_start(tmp_path: Path) -> None:
+    agents, clock, removed = Agents(), Clock(), []
+    fleet = reclaiming_fleet(tmp_path, agents, clock, removed, spares=0)
+    fleet.start()
+    fleet.launch(request("jr_a1"), tuple_of(A))
+    fleet.forget("jr_a1")
+    clock.now += 1800
+    (retired,) = fleet.reap_idle()
+    fleet.stop(keep_environments=False)
+    # Made, never started (the server died between its two mkdirs), and a work area whose
+    # record was never written.
+    (tmp_path / "agents" / "sb-0000000a").mkdir()
+    (tmp_path / "sb").mkdir(exist_ok=True)
+    (tmp_path / "sb" / "sb-0000000b.agent").mkdir()
+    removed.clear()
+
+    again = reclaiming_fleet(tmp_path, Agents(), clock, removed, spares=0)
     again.start()
-    agents.made[sandbox_of(again, B)].client.runs["jr_b1"] = tuple_of(B)
 
-    assert again.read_log("jr_b1", LogStream.STDOUT).text == f"{sandbox_b}:jr_b1\n"
+    assert sorted(removed) == sorted([retired, "sb-0000000a", "sb-0000000b"])
+    assert again.sandbox_statuses() == []
+    assert (tmp_path / "agents" / "sb-0000000a" / "retired").exists()
+    again.launch(request("jr_a2"), tuple_of(A))
+    assert sandbox_of(again, A) not in (retired, "sb-0000000a", "sb-0000000b")
+
+
+def test_a_launch_racing_the_reaper_never_lands_in_a_reclaimed_sandbox(tmp_path: Path) -> None:
+    agents, clock, removed = Agents(), Clock(), []
+    fleet = reclaiming_fleet(tmp_path, agents, clock, removed, spares=2)
+    fleet.start()
+    fleet.launch(request("jr_a0"), tuple_of(A))
+    fleet.forget("jr_a0")
+    clock.now += 1800
+
+    def launch(index: int) -> str:
+        fleet.launch(request(f"jr_a{index + 1}"), tuple_of(A))
+        return f"jr_a{index + 1}"
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        reaped = pool.submit(fleet.reap_idle)
+        launched = list(pool.map(launch, range(3)))
+    for sandbox_id in reaped.result():
+        assert not set(launched) & set(agents.made[sandbox_id].client.runs)
+    assert set(launched) <= set(agents.made[sandbox_of(fleet, A)].client.runs)
 
 
 def test_stop_keeps_environments_of_bound_sandboxes_only(tmp_path: Path) -> None:
@@ -361,8 +458,8 @@ def test_concurrent_launches_of_one_new_account_bind_one_sandbox(tmp_path: Path)
 
 
 def test_a_sandboxs_settings_put_its_head_in_its_work_area_as_its_user(tmp_path: Path) -> None:
-    from control_plane.config import ServerConfig
-    from control_plane.jobs.runtime import sandbox_config, sandbox_configs
+    from sluice.control_plane.config import ServerConfig
+    from sluice.control_plane.jobs.runtime import sandbox_config, sandbox_configs
 
     short = Path(tempfile.mkdtemp(prefix="sb", dir="/tmp"))
     config = ServerConfig(data_dir=tmp_path / "data", sandbox_dir=short, pool_size=0)
@@ -373,7 +470,9 @@ def test_a_sandboxs_settings_put_its_head_in_its_work_area_as_its_user(tmp_path:
 
     settings = sandbox_config(config, plan)
 
-    assert settings.data_dir == tmp_path / "data" / "agents" / plan.sandbox_id
+    # The agent's own dir is beside its work area, out of the server's data dir.
+    assert settings.data_dir == short / f"{plan.sandbox_id}.agent"
+    assert plan.data_dir == tmp_path / "data" / "agents" / plan.sandbox_id
     assert settings.work_dir == short / plan.sandbox_id
     assert settings.ray_temp_dir == settings.work_dir / "r"
     assert settings.run_as == (plan.os_user if os.geteuid() == 0 else None)
@@ -382,8 +481,8 @@ def test_a_sandboxs_settings_put_its_head_in_its_work_area_as_its_user(tmp_path:
 
 
 def test_a_sandbox_dir_too_long_for_rays_sockets_stops_the_start(tmp_path: Path) -> None:
-    from control_plane.config import ServerConfig
-    from control_plane.jobs.runtime import check_sandbox_dir
+    from sluice.control_plane.config import ServerConfig
+    from sluice.control_plane.jobs.runtime import check_sandbox_dir
 
     with pytest.raises(StartupError, match="too long"):
         check_sandbox_dir(ServerConfig(data_dir=tmp_path, sandbox_dir=tmp_path / ("x" * 30)))

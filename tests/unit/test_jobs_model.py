@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from common.errors import EntityNotFound, InvalidInput
-from control_plane.jobs import checks
-from control_plane.jobs.model import (
+from sluice.common.errors import EntityNotFound, InvalidInput
+from sluice.control_plane.jobs import checks
+from sluice.control_plane.jobs.model import (
     ALLOWED_TRANSITIONS,
     TERMINAL_STATES,
     CommandName,
@@ -19,8 +19,8 @@ from control_plane.jobs.model import (
     RunState,
     check_transition,
 )
-from control_plane.jobs.scripts import ScriptSources, parse_script_location
-from control_plane.jobs.workers import worker_spec
+from sluice.control_plane.jobs.scripts import ScriptSources, parse_script_location
+from sluice.control_plane.jobs.workers import worker_spec
 
 pytestmark = pytest.mark.unit
 

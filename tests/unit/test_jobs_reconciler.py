@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from common.db import Database
-from common.paging import PageRequest, PageTokenCodec
-from control_plane.jobs.model import JobRun, RunInput, RunState
-from control_plane.jobs.reconciler import LOST_MESSAGE, Reconciler, ReconcilerConfig
-from control_plane.jobs.scheduler import Scheduler, SchedulerConfig
-from control_plane.jobs.schema import upgrade_schema
-from control_plane.jobs.sql_store import SqlJobStore
+from sluice.common.db import Database
+from sluice.common.paging import PageRequest, PageTokenCodec
+from sluice.control_plane.jobs.model import JobRun, RunInput, RunState
+from sluice.control_plane.jobs.reconciler import LOST_MESSAGE, Reconciler, ReconcilerConfig
+from sluice.control_plane.jobs.scheduler import Scheduler, SchedulerConfig
+from sluice.control_plane.jobs.schema import upgrade_schema
+from sluice.control_plane.jobs.sql_store import SqlJobStore
 from tests.unit.test_jobs_support import FakeClock, FakeExecutor, eventually, job_input
 
 pytestmark = pytest.mark.unit

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from common.db import Database
-from common.paging import PageRequest, PageTokenCodec
-from control_plane.jobs.executor import CapacityUnavailable, LaunchError
-from control_plane.jobs.model import (
+from sluice.common.db import Database
+from sluice.common.paging import PageRequest, PageTokenCodec
+from sluice.control_plane.jobs.executor import CapacityUnavailable, LaunchError
+from sluice.control_plane.jobs.model import (
     CommandName,
     JobCommand,
     JobRun,
@@ -20,10 +20,10 @@ from control_plane.jobs.model import (
     RunInput,
     RunState,
 )
-from control_plane.jobs.scheduler import LAUNCH_INTERNAL_ERROR, Scheduler, SchedulerConfig
-from control_plane.jobs.schema import upgrade_schema
-from control_plane.jobs.scripts import ScriptSources
-from control_plane.jobs.sql_store import SqlJobStore
+from sluice.control_plane.jobs.scheduler import LAUNCH_INTERNAL_ERROR, Scheduler, SchedulerConfig
+from sluice.control_plane.jobs.schema import upgrade_schema
+from sluice.control_plane.jobs.scripts import ScriptSources
+from sluice.control_plane.jobs.sql_store import SqlJobStore
 from tests.unit.test_jobs_support import (
     LOG_BATCH,
     FakeClock,
@@ -410,10 +410,10 @@ def test_a_local_script_is_refused_at_run_time_without_its_content(
     assert executor.launched == []
 
 
-def test_no_capacity_parks_the_run_in_waiting(
+def test_no_capacity_parks_a_queued_run_in_waiting(
     store: SqlJobStore, scheduler: Scheduler, executor: FakeExecutor, clock: FakeClock
 ) -> None:
-    store.create_job(ACCOUNT, job_input())
+    store.create_job(ACCOUNT, job_input(glue_properties={"job_run_queuing_enabled": True}))
     executor.launch_errors.append(CapacityUnavailable())
 
     run_id = start(store, scheduler)

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from common.errors import EntityNotFound, InvalidInput
-from control_plane.config import ServerConfig
-from control_plane.errors import StartupError
-from control_plane.jobs.runtime import script_sources
-from control_plane.jobs.scripts import DEFAULT_MAX_SCRIPT_BYTES, ScriptSources
+from sluice.common.errors import EntityNotFound, InvalidInput
+from sluice.control_plane.config import ServerConfig
+from sluice.control_plane.errors import StartupError
+from sluice.control_plane.jobs.runtime import script_sources
+from sluice.control_plane.jobs.scripts import DEFAULT_MAX_SCRIPT_BYTES, ScriptSources
 
 pytestmark = pytest.mark.unit
 

@@ -9,14 +9,14 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from control_plane.jobs.executor import (
+from sluice.control_plane.jobs.executor import (
     ExecutionState,
     LaunchInfo,
     LaunchRequest,
     LogBatch,
     RunProgress,
 )
-from control_plane.jobs.model import CommandName, JobCommand, JobInput, LogLine, LogStream
+from sluice.control_plane.jobs.model import CommandName, JobCommand, JobInput, LogLine, LogStream
 
 WAIT_S = 10.0
 LOG_BATCH = 2

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from common.errors import InvalidInput
-from common.limits import check_batch, max_items_of, max_results_of
-from control_plane.convert.common import page_request
-from control_plane.convert.jobs import page_request as jobs_page_request
 from sluice.catalog.v1 import catalog_pb2
+from sluice.common.errors import InvalidInput
+from sluice.common.limits import check_batch, max_items_of, max_results_of
+from sluice.control_plane.convert.common import page_request
+from sluice.control_plane.convert.jobs import page_request as jobs_page_request
 from sluice.jobs.v1 import jobs_pb2
 
 pytestmark = pytest.mark.unit

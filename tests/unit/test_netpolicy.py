@@ -9,9 +9,9 @@ from collections.abc import Callable
 
 import pytest
 
-from agents import netpolicy
-from agents.netpolicy import Destination, Endpoint
-from common.errors import InternalError, InvalidInput
+from sluice.agents import netpolicy
+from sluice.agents.netpolicy import Destination, Endpoint
+from sluice.common.errors import InternalError, InvalidInput
 
 pytestmark = pytest.mark.unit
 
@@ -258,3 +258,46 @@ def test_a_kernel_without_the_needed_nftables_features_is_not_enforced(
     result = netpolicy.apply(1001, [Endpoint("127.0.0.1", 5432)])
     assert result.startswith("not enforced: the kernel refuses nftables rules: ")
     assert netpolicy.status() == result
+
+
+def test_a_fence_refuses_the_local_range_but_the_own_block_and_exempt_ports() -> None:
+    fence = netpolicy.PortFence("20000-32767", "20256-20511", (25000, 25000))
+    lines = netpolicy.policy_transaction(77, [Destination("5432")], fence).splitlines()
+
+    rules = [line for line in lines if line.startswith("add rule inet sluice uid_77")]
+    assert rules[-2:] == [
+        "add rule inet sluice uid_77 fib daddr type local tcp dport 20000-32767 "
+        "tcp dport != { 20256-20511, 25000 } counter reject with tcp reset",
+        "add rule inet sluice uid_77 fib daddr type local meta l4proto "
+        "{ udp, udplite, sctp, dccp } th dport 20000-32767 th dport != { 20256-20511, 25000 } "
+        "counter reject with icmpx type port-unreachable",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("fenced", "own", "exempt"),
+    [
+        ("20000", "20000-20255", ()),
+        ("1-x", "1-2", ()),
+        ("1-70000", "1-2", ()),
+        ("1-9", "1-2", (0,)),
+    ],
+)
+def test_malformed_fences_are_invalid_input(fenced: str, own: str, exempt: tuple[int, ...]) -> None:
+    with pytest.raises(InvalidInput):
+        netpolicy.PortFence(fenced, own, exempt)
+
+
+def test_with_a_fence_the_uid_marks_its_local_connections_and_answers_no_other_mark() -> None:
+    fence = netpolicy.PortFence("20000-32767", "20256-20511")
+    rules = [
+        line.removeprefix("add rule inet sluice uid_77 ")
+        for line in netpolicy.policy_transaction(77, [], fence).splitlines()
+        if line.startswith("add rule inet sluice uid_77")
+    ]
+    assert rules[:3] == [
+        "fib daddr type local ct state new ct mark set 77",
+        "ct direction reply ct mark != { 0, 77 } meta l4proto tcp counter reject with tcp reset",
+        "ct direction reply ct mark != { 0, 77 } counter drop",
+    ]
+    assert "ct mark" not in netpolicy.policy_transaction(77, [])

@@ -4,8 +4,8 @@ import string
 
 import pytest
 
-from common.errors import InvalidInput
-from common.paging import PageTokenCodec
+from sluice.common.errors import InvalidInput
+from sluice.common.paging import PageTokenCodec
 
 ALPHABET = string.ascii_letters + string.digits + "-_"
 

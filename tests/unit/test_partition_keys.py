@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from catalog.model import Column
-from catalog.partition_keys import (
+from sluice.catalog.core.model import Column
+from sluice.catalog.core.partition_keys import (
     SLOT_COUNT,
     KeyType,
     PartitionKey,
@@ -17,7 +17,7 @@ from catalog.partition_keys import (
     key_type,
     partition_keys_of,
 )
-from common.errors import InvalidInput
+from sluice.common.errors import InvalidInput
 
 pytestmark = pytest.mark.unit
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from common.redaction import (
+from sluice.catalog.v1 import catalog_pb2 as api
+from sluice.catalog.v1 import types_pb2 as pb
+from sluice.common.redaction import (
     GLUE_SECRET_PROPERTIES,
     REDACTED,
     is_secret_key,
@@ -12,8 +14,6 @@ from common.redaction import (
     redact_message,
     redact_text,
 )
-from sluice.catalog.v1 import catalog_pb2 as api
-from sluice.catalog.v1 import types_pb2 as pb
 from sluice.jobs.v1 import jobs_pb2 as jobs_api
 
 pytestmark = pytest.mark.unit

@@ -11,10 +11,10 @@ from typing import cast
 
 import pytest
 
-from catalog.store.base import CatalogStore
-from control_plane.audit.trail import AuditTrail
-from control_plane.jobs.retention import RunsPruned
-from control_plane.retention import Pruner, RetentionPolicy, RunDirs
+from sluice.catalog.core.store.base import CatalogStore
+from sluice.control_plane.audit.trail import AuditTrail
+from sluice.control_plane.jobs.retention import RunsPruned
+from sluice.control_plane.retention import Pruner, RetentionPolicy, RunDirs
 
 pytestmark = pytest.mark.unit
 

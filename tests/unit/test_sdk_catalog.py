@@ -5,9 +5,9 @@ from __future__ import annotations
 import grpc
 import pytest
 
-import sdk
-from sdk.config import ClientOptions
+from sluice import sdk
 from sluice.catalog.v1 import catalog_pb2, types_pb2
+from sluice.sdk.config import ClientOptions
 from tests.unit.test_sdk_support import FAKE_ADDRESS, FakeChannel, fake_catalog, rpc_error
 
 pytestmark = pytest.mark.unit

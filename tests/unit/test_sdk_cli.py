@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Callable
 from importlib.metadata import EntryPoint, version
 from pathlib import Path
@@ -12,10 +15,11 @@ import grpc
 import pytest
 from click.testing import CliRunner, Result
 
-from sdk.cli import main as cli_main
-from sdk.cli.main import cli
-from sdk.config import ClientOptions
 from sluice.catalog.v1 import catalog_pb2, types_pb2
+from sluice.jobs.v1 import scripts_pb2
+from sluice.sdk.cli import main as cli_main
+from sluice.sdk.cli.main import cli
+from sluice.sdk.config import ClientOptions
 from tests.unit.test_sdk_support import FakeChannel, FakeClient, rpc_error
 
 pytestmark = pytest.mark.unit
@@ -533,3 +537,41 @@ def test_tables_are_not_padded_either() -> None:
     lines = result.stdout.splitlines()
     assert any(line.startswith(" bb") or line.startswith("bb") for line in lines), lines
     assert all(line == line.rstrip() for line in lines)
+
+
+@pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
+def test_completion_prints_clicks_script_for_the_shell(shell: str) -> None:
+    result = run(FakeChannel(), "completion", shell)
+
+    assert result.exit_code == 0, result.output
+    assert "_SLUICE_COMPLETE" in result.stdout
+    assert f"{shell}_complete" in result.stdout
+
+
+def test_the_installed_command_completes_subcommands() -> None:
+    sluice = Path(sys.executable).parent / "sluice"
+    env = {
+        **os.environ,
+        "_SLUICE_COMPLETE": "bash_complete",
+        "COMP_WORDS": "sluice jobs r",
+        "COMP_CWORD": "2",
+    }
+
+    completed = subprocess.run(
+        [str(sluice)], env=env, capture_output=True, text=True, timeout=60, check=True
+    )
+
+    assert completed.stdout.splitlines() == ["plain,run"]
+
+
+def test_scripts_get_prints_the_uploaded_script_as_it_is(tmp_path: Path) -> None:
+    def get_script(request: scripts_pb2.GetScriptRequest) -> scripts_pb2.GetScriptResponse:
+        return scripts_pb2.GetScriptResponse(name=request.name, content="print('é')\n".encode())
+
+    channel = FakeChannel({"GetScript": get_script})
+    printed = run(channel, "scripts", "get", "etl.py", "-o", "json")
+    assert printed.exit_code == 0, printed.output
+    assert printed.stdout == "print('é')\n"
+    saved = run(channel, "scripts", "get", "etl.py", "-o", str(tmp_path / "etl.py"))
+    assert saved.exit_code == 0, saved.output
+    assert (tmp_path / "etl.py").read_bytes() == "print('é')\n".encode()

@@ -20,13 +20,13 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
-from sdk import connect
-from sdk.audit import outcome_name, outcome_value
-from sdk.cli.audit import parse_time
-from sdk.cli.main import cli
-from sdk.errors import AccessDenied, SluiceError
 from sluice.audit.v1 import audit_pb2, audit_pb2_grpc
 from sluice.audit.v1 import types_pb2 as pb
+from sluice.sdk import connect
+from sluice.sdk.audit import outcome_name, outcome_value
+from sluice.sdk.cli.audit import parse_time
+from sluice.sdk.cli.main import cli
+from sluice.sdk.errors import AccessDenied, SluiceError
 
 pytestmark = pytest.mark.unit
 
@@ -200,10 +200,12 @@ def test_filters_go_to_the_server(served: Served) -> None:
         "--since", "1h",
         "--until", "2024-05-01T13:00:00",
         "--account", "acct-b",
+        "--trace-id", "4bf92f3577b34da6a3ce929d0e0e4736",
     )  # fmt: skip
 
     assert result.exit_code == 0, result.output
     [request] = served.service.queries
+    assert request.trace_id == "4bf92f3577b34da6a3ce929d0e0e4736"
     assert (request.principal, request.action) == ("alice", "glue:Get*")
     assert request.resource == "sluice:catalog:acct-a:table/sales/"
     assert request.outcome == pb.AUDIT_OUTCOME_DENIED
@@ -270,7 +272,7 @@ def test_follow_prints_json_lines_as_events_come(served: Served) -> None:
 def test_follow_prints_a_line_per_event_for_people(served: Served) -> None:
     served.service.follow_batches = [[event(1), event(2, outcome=pb.AUDIT_OUTCOME_UNSPECIFIED)]]
 
-    result = sluice(served.address, "audit", "-f", "--outcome", "success")
+    result = sluice(served.address, "audit", "-f", "--outcome", "success", "--trace-id", "ab" * 16)
 
     assert result.exit_code == 0, result.output
     header, first, second = result.stdout.strip().splitlines()
@@ -281,6 +283,7 @@ def test_follow_prints_a_line_per_event_for_people(served: Served) -> None:
     ]  # fmt: skip
     assert second.split()[-2:] == ["-", "-"]  # still in flight
     assert served.service.follows[0].outcome == pb.AUDIT_OUTCOME_SUCCESS
+    assert served.service.follows[0].trace_id == "ab" * 16
 
 
 def test_bad_times_and_until_with_follow_are_usage_errors(served: Served) -> None:

@@ -12,12 +12,12 @@ import click
 import pytest
 from click.testing import CliRunner, Result
 
-from control_plane.security.tokens import parse_token
-from sdk.cli.main import cli
-from sdk.cli.tokens import Duration, token_state
-from sdk.client import Client, connect
-from sdk.config import ClientOptions
+from sluice.control_plane.security.tokens import parse_token
 from sluice.iam.v1 import types_pb2 as pb
+from sluice.sdk.cli.main import cli
+from sluice.sdk.cli.tokens import Duration, token_state
+from sluice.sdk.client import Client, connect
+from sluice.sdk.config import ClientOptions
 from tests.unit.test_iam_support import ACCOUNT, OTHER_ACCOUNT, IamServer, serving_iam
 
 pytestmark = pytest.mark.unit
@@ -266,10 +266,10 @@ def test_policies_put_from_a_file_with_flags_added(served: IamServer, tmp_path: 
     ("content", "message"),
     [
         ("- a\n", "expected a mapping"),
-        ("name: p\nstatement: []\n", "unknown field 'statement'"),
+        ("name: p\nstatemnts: []\n", "unknown field 'statemnts'"),
         ("name: p\nstatements: {}\n", "must be lists"),
         ("name: p\nstatements:\n  - effect: Maybe\n    actions: ['*']\n", "Allow or Deny"),
-        ("name: p\nstatements:\n  - effect: Allow\n    action: ['*']\n", "unknown field 'action'"),
+        ("name: p\nstatements:\n  - effect: Allow\n    actons: ['*']\n", "unknown field 'actons'"),
     ],
 )
 def test_bad_policy_files_are_usage_errors(

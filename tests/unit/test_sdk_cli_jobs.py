@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import socket
-import subprocess
 import sys
 import threading
 from collections.abc import Iterator
@@ -15,10 +14,10 @@ import pytest
 from click.testing import CliRunner, Result
 from rich.console import Console
 
-from sdk.cli import runs as runs_cli
-from sdk.cli.context import CliContext
-from sdk.cli.main import cli
 from sluice.jobs.v1 import types_pb2
+from sluice.sdk.cli import runs as runs_cli
+from sluice.sdk.cli.context import CliContext
+from sluice.sdk.cli.main import cli
 from tests.unit.test_sdk_jobs_support import (
     DRIVER,
     FAILED,
@@ -434,24 +433,26 @@ def test_run_wait_prints_the_run_then_its_output(served: Served) -> None:
     result = sluice(served, "jobs", "run", "daily", "--wait")
 
     assert result.exit_code == 0, result.output
-    lines = result.stdout.splitlines()
-    fields = fields_of("\n".join(lines[:-2]))
+    details, heading, output = result.stdout.partition("\n--- output of daily jr_")
+    fields = fields_of(details)
     assert fields["State"] == "SUCCEEDED"
     assert fields["Environment"] == "env-7"
     assert fields["Start"] == "warm"
-    assert lines[-2:] == ["rows: 42", "done"]
+    assert heading
+    assert output.splitlines()[0].endswith(" (stdout; stderr on stderr) ---")
+    assert output.splitlines()[1:] == ["rows: 42", "done"]
     assert result.stderr == "a warning\n"
     assert "Running Spark" not in result.output
 
 
-def test_run_wait_of_a_failed_run_is_exit_1_with_its_error(served: Served) -> None:
+def test_run_wait_of_a_failed_run_is_exit_4_with_its_error(served: Served) -> None:
     planned(
         served, RUNNING, FAILED, error="Traceback (most recent call last):\n  ZeroDivisionError"
     )
 
     result = sluice(served, "jobs", "run", "daily", "--wait")
 
-    assert result.exit_code == 1
+    assert result.exit_code == 4
     assert result.stdout.splitlines()[-2:] == ["rows: 42", "done"]
     stderr = result.stderr.splitlines()
     assert stderr[0] == "a warning"
@@ -496,7 +497,7 @@ def test_run_wait_as_json_prints_only_the_finished_run(served: Served) -> None:
 
     result = sluice(served, "-o", "json", "jobs", "run", "daily", "--wait")
 
-    assert result.exit_code == 1
+    assert result.exit_code == 4
     run = json.loads(result.stdout)
     assert run["job_run_state"] == "JOB_RUN_STATE_FAILED"
     assert run["error_message"] == "boom"
@@ -504,13 +505,26 @@ def test_run_wait_as_json_prints_only_the_finished_run(served: Served) -> None:
     assert result.stderr.endswith("ended FAILED: boom\n")
 
 
+def test_runs_wait_follows_a_started_run_on_one_stream(served: Served) -> None:
+    planned(served, STARTING, RUNNING, RUNNING, RUNNING, FAILED, error="boom")
+    run_id = sluice(served, "jobs", "run", "daily").stdout.strip()
+
+    result = sluice(served, "runs", "wait", "daily", run_id)
+
+    assert result.exit_code == 4
+    assert fields_of(result.stdout.partition("\n--- output of")[0])["State"] == "FAILED"
+    assert len(served.service.requests("WatchJobRun")) == 1
+    assert served.service.requests("GetJobRun") == []
+
+
 def test_run_wait_gives_up_after_the_wait_timeout(served: Served) -> None:
     planned(served, RUNNING)
 
     result = sluice(served, "jobs", "run", "daily", "--wait", "--wait-timeout", "0.3")
 
-    assert_one_error_line(result, 1, "JobRunWaitTimeout: job run jr_")
+    assert_one_error_line(result, 7, "JobRunWaitTimeout: job run jr_")
     assert "still RUNNING after 0.3 s" in result.stderr
+    assert "sluice runs get daily jr_" in result.stderr
 
 
 def test_run_wait_on_a_terminal_shows_the_run_live(
@@ -743,15 +757,54 @@ def test_an_unreachable_server_is_exit_3() -> None:
     assert_one_error_line(result, 3, "cannot reach the Sluice server")
 
 
-def test_the_cli_starts_without_the_server_or_the_live_display() -> None:
-    code = (
-        "import sys, sdk.cli.main; "
-        "print(sorted(m for m in ('rich.live', 'control_plane', 'agents', 'ray', 'sqlalchemy') "
-        "if m in sys.modules))"
-    )
+VISUAL_NODES = {
+    "node-1": {
+        "S3CsvSource": {
+            "Name": "in",
+            "Paths": ["s3://b/in/"],
+            "Separator": "comma",
+            "QuoteChar": "quote",
+            "MaxBand": 5,
+        }
+    },
+    "node-2": {
+        "S3DirectTarget": {
+            "Name": "out",
+            "Inputs": ["node-1"],
+            "Path": "s3://b/out/",
+            "Format": "json",
+        }
+    },
+}
 
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    ).stdout
 
-    assert out.strip() == "[]"
+def test_create_a_visual_job_from_a_glue_file_needs_no_script(
+    served: Served, tmp_path: Path
+) -> None:
+    # As `aws glue get-job` prints one: the server generates the script from the nodes.
+    path = tmp_path / "visual.json"
+    document = {"Job": {"Name": "visual", "Role": "etl", "CreatedOn": 1700000000.0}}
+    document["Job"]["CodeGenConfigurationNodes"] = VISUAL_NODES
+    path.write_text(json.dumps(document))
+    result = sluice(served, "jobs", "create", "-f", str(path))
+    assert result.exit_code == 0, result.output
+    job = served.service.jobs["visual"]
+    assert set(job.code_gen_configuration_nodes) == {"node-1", "node-2"}
+    assert job.code_gen_configuration_nodes["node-1"]["S3CsvSource"]["MaxBand"] == 5
+    assert served.service.scripts == {}
+
+    refused = sluice(served, "jobs", "create", "-f", str(path), "--script", str(path))
+    assert refused.exit_code == 2
+    assert "has a generated script" in refused.output
+
+
+def test_update_a_visual_job_with_flags_keeps_its_nodes(served: Served) -> None:
+    job = types_pb2.Job(name="visual", role="etl", command=types_pb2.JobCommand(name="glueetl"))
+    for node_id, node in VISUAL_NODES.items():
+        job.code_gen_configuration_nodes[node_id].update(node)
+    with_job(served, job)
+    result = sluice(served, "jobs", "update", "visual", "--arg", "day=1")
+    assert result.exit_code == 0, result.output
+    updated = served.service.jobs["visual"]
+    assert updated.code_gen_configuration_nodes == job.code_gen_configuration_nodes
+    assert updated.default_arguments == {"--day": "1"}

@@ -6,8 +6,8 @@ import dataclasses
 
 import pytest
 
-import sdk
-from sdk.config import ADDRESS_ENV, DEFAULT_ADDRESS, ClientOptions
+from sluice import sdk
+from sluice.sdk.config import ADDRESS_ENV, DEFAULT_ADDRESS, ClientOptions
 
 pytestmark = pytest.mark.unit
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import grpc
 import pytest
 
-import sdk
-from sdk.errors import from_rpc_error
+from sluice import sdk
+from sluice.sdk.errors import from_rpc_error
 from tests.unit.test_sdk_support import FakeRpcError, rpc_error
 
 pytestmark = pytest.mark.unit

@@ -12,11 +12,11 @@ from pathlib import Path
 import grpc
 import pytest
 
-import sdk
-from sdk.config import ClientOptions
-from sdk.errors import from_rpc_error
-from sdk.jobs import MAX_STOP_BATCH, RunState, log_stream, log_stream_name
+from sluice import sdk
 from sluice.jobs.v1 import jobs_pb2, types_pb2
+from sluice.sdk.config import ClientOptions
+from sluice.sdk.errors import from_rpc_error
+from sluice.sdk.jobs import MAX_STOP_BATCH, RunState, log_stream, log_stream_name
 from tests.unit.test_sdk_jobs_support import (
     DRIVER,
     FAILED,
@@ -26,6 +26,7 @@ from tests.unit.test_sdk_jobs_support import (
     STDOUT,
     STOPPED,
     SUCCEEDED,
+    Abort,
     Served,
     TailStep,
     serving,
@@ -489,7 +490,41 @@ def test_wait_for_run_reports_each_change_and_returns_the_finished_run(
         (RunState.RUNNING, "env-7"),
         (RunState.SUCCEEDED, "env-7"),
     ]
-    assert len(served.service.requests("GetJobRun")) == 6
+    # One stream, however many times the run was looked at.
+    assert len(served.service.requests("WatchJobRun")) == 1
+    assert served.service.requests("GetJobRun") == []
+
+
+def test_wait_for_run_reconnects_a_broken_stream(client: sdk.Client, served: Served) -> None:
+    client.jobs.create(JOB)
+    served.service.plans["daily"] = [STARTING, RUNNING, RUNNING, SUCCEEDED]
+    served.service.watch_breaks = 2
+    run_id = client.jobs.start_run("daily")
+    seen: list[RunState] = []
+
+    run = client.jobs.wait_for_run(
+        "daily", run_id, timeout_s=10, on_change=lambda r: seen.append(RunState.of(r))
+    )
+
+    assert RunState.of(run) is RunState.SUCCEEDED
+    assert len(served.service.requests("WatchJobRun")) == 3
+    # A state seen again after reconnecting is not reported twice.
+    assert seen == [RunState.STARTING, RunState.RUNNING, RunState.SUCCEEDED]
+
+
+def test_wait_for_run_polls_a_server_without_the_stream(client: sdk.Client, served: Served) -> None:
+    client.jobs.create(JOB)
+    served.service.plans["daily"] = [STARTING, RUNNING, SUCCEEDED]
+    served.service.failures["WatchJobRun"] = Abort(
+        grpc.StatusCode.UNIMPLEMENTED, "Method not found!", "UNIMPLEMENTED"
+    )
+    run_id = client.jobs.start_run("daily")
+
+    run = client.jobs.wait_for_run("daily", run_id, timeout_s=10, poll_interval_s=0.01)
+
+    assert RunState.of(run) is RunState.SUCCEEDED
+    assert len(served.service.requests("WatchJobRun")) == 1
+    assert len(served.service.requests("GetJobRun")) == 3
 
 
 def test_wait_for_run_returns_a_failed_run_too(client: sdk.Client, served: Served) -> None:

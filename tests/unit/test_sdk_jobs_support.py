@@ -1,14 +1,15 @@
 """A fake JobService on a real loopback port, for the jobs SDK and CLI tests (no tests here).
 
 The servicer keeps jobs, runs, scripts and logs in memory. A run moves one step along its
-job's plan of states each time GetJobRun reads it, so a waiter sees it progress without any
-clock. Errors carry a google.rpc.ErrorInfo, as the real server's do.
+job's plan of states each time GetJobRun reads it or WatchJobRun looks at it, so a waiter sees
+it progress without any clock. Errors carry a google.rpc.ErrorInfo, as the real server's do.
 """
 
 from __future__ import annotations
 
 import itertools
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from concurrent import futures
 from contextlib import contextmanager
@@ -88,6 +89,8 @@ class FakeJobService(jobs_pb2_grpc.JobServiceServicer):
     pool: types_pb2.PoolStatus = field(default_factory=types_pb2.PoolStatus)
     calls: list[tuple[str, object, dict[str, str]]] = field(default_factory=list)
     tail_cancelled: threading.Event = field(default_factory=threading.Event)
+    # How many WatchJobRun streams break (UNAVAILABLE) after their first response.
+    watch_breaks: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
     _steps: dict[str, int] = field(default_factory=dict)
@@ -234,12 +237,39 @@ class FakeJobService(jobs_pb2_grpc.JobServiceServicer):
         with _failing(context):
             self._enter("GetJobRun", request, context)
             run = self._run(request.job_name, request.run_id)
-            plan = self.plans.get(run.job_name)
-            if plan and run.job_run_state not in TERMINAL:
-                step = self._steps.get(run.id, 0)
-                self._steps[run.id] = step + 1
-                self._move(run, plan[min(step, len(plan) - 1)])
+            self._advance(run)
             return jobs_pb2.GetJobRunResponse(job_run=run)
+
+    def WatchJobRun(
+        self, request: jobs_pb2.WatchJobRunRequest, context: grpc.ServicerContext
+    ) -> Iterator[jobs_pb2.WatchJobRunResponse]:
+        with _failing(context):
+            self._enter("WatchJobRun", request, context)
+            run = self._run(request.job_name, request.run_id)
+            sent: tuple[object, ...] | None = None
+            while context.is_active():
+                self._advance(run)
+                shown = (run.job_run_state, run.environment_id, run.error_message)
+                if shown != sent:
+                    sent = shown
+                    yield jobs_pb2.WatchJobRunResponse(job_run=run)
+                    with self._lock:
+                        breaks, self.watch_breaks = self.watch_breaks, max(0, self.watch_breaks - 1)
+                    if breaks:
+                        raise Abort(
+                            grpc.StatusCode.UNAVAILABLE, "connection reset", "ServiceUnavailable"
+                        )
+                if run.job_run_state in TERMINAL:
+                    return
+                time.sleep(0.005)
+
+    def _advance(self, run: types_pb2.JobRun) -> None:
+        """Moves run one step along its job's plan, if it has one and has not finished."""
+        plan = self.plans.get(run.job_name)
+        if plan and run.job_run_state not in TERMINAL:
+            step = self._steps.get(run.id, 0)
+            self._steps[run.id] = step + 1
+            self._move(run, plan[min(step, len(plan) - 1)])
 
     def _move(self, run: types_pb2.JobRun, state: int) -> None:
         run.job_run_state = state
@@ -354,7 +384,11 @@ def _copy_shared(source: object, target: types_pb2.Job) -> None:
         if descriptor.name not in types_pb2.Job.DESCRIPTOR.fields_by_name:
             continue
         if descriptor.message_type is not None and descriptor.message_type.GetOptions().map_entry:
-            getattr(target, descriptor.name).update(value)
+            if descriptor.message_type.fields_by_name["value"].message_type is not None:
+                for key, item in value.items():  # message values cannot be assigned
+                    getattr(target, descriptor.name)[key].CopyFrom(item)
+            else:
+                getattr(target, descriptor.name).update(value)
         elif descriptor.message_type is not None:
             getattr(target, descriptor.name).CopyFrom(value)
         else:

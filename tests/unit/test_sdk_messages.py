@@ -7,8 +7,8 @@ from google.protobuf import json_format
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sdk.messages import to_message, to_messages, to_value_list, to_values
 from sluice.catalog.v1 import types_pb2
+from sluice.sdk.messages import to_message, to_messages, to_value_list, to_values
 
 pytestmark = pytest.mark.unit
 

@@ -16,8 +16,9 @@ from google.protobuf.message import Message
 from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
-from sdk.catalog import CatalogClient
-from sdk.config import ClientOptions
+from sluice.sdk.catalog import CatalogClient
+from sluice.sdk.config import ClientOptions
+from sluice.sdk.scripts import ScriptsClient
 
 FAKE_ADDRESS = "fake-server:1"
 Handler = Callable[[Any], Message]
@@ -149,6 +150,10 @@ class FakeClient:
     @property
     def catalog(self) -> CatalogClient:
         return fake_catalog(self.channel, self.options)
+
+    @property
+    def scripts(self) -> ScriptsClient:
+        return ScriptsClient(self.channel, self.options, FAKE_ADDRESS)  # type: ignore[arg-type]
 
     def close(self) -> None:
         self.channel.close()

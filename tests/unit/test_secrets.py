@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from cryptography.fernet import Fernet
 
-from common.errors import InternalError
-from common.secrets import (
+from sluice.common.errors import InternalError
+from sluice.common.secrets import (
     ENCRYPTED_PREFIX,
     SECRET_KEY_ENV,
     SECRET_KEY_FILE,

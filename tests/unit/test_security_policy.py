@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from common.errors import InvalidInput
-from control_plane.security.policy import (
+from sluice.common.errors import InvalidInput
+from sluice.control_plane.security.policy import (
     MAX_PATTERN,
     MAX_POLICY_SIZE,
     Decision,

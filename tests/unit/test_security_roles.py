@@ -6,10 +6,10 @@ from collections.abc import Sequence
 
 import pytest
 
-from common.errors import AccessDenied, Unauthenticated
-from control_plane.security.calls import CallInfo, Principal, call_scope
-from control_plane.security.policy import Effect, Statement, evaluate
-from control_plane.security.roles import (
+from sluice.common.errors import AccessDenied, Unauthenticated
+from sluice.control_plane.security.calls import CallInfo, Principal, call_scope
+from sluice.control_plane.security.policy import Effect, Statement, evaluate
+from sluice.control_plane.security.roles import (
     PASS_ROLE,
     AnyRolePasses,
     CallerPassesRole,

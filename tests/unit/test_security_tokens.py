@@ -13,21 +13,21 @@ from pathlib import Path
 
 import pytest
 
-from common.db import Database, sqlite_url
-from common.errors import FailedPrecondition, InvalidInput, Unauthenticated
-from common.paging import PageTokenCodec
-from control_plane.security import tokens
-from control_plane.security.authenticator import RUN_ENDED, Authenticator
-from control_plane.security.bootstrap import ADMIN_TOKEN_FILE, bootstrap_operator
-from control_plane.security.model import (
+from sluice.common.db import Database, sqlite_url
+from sluice.common.errors import FailedPrecondition, InvalidInput, Unauthenticated
+from sluice.common.paging import PageTokenCodec
+from sluice.control_plane.security import tokens
+from sluice.control_plane.security.authenticator import RUN_ENDED, Authenticator
+from sluice.control_plane.security.bootstrap import ADMIN_TOKEN_FILE, bootstrap_operator
+from sluice.control_plane.security.model import (
     PolicyInput,
     PrincipalInput,
     PrincipalUpdate,
     TokenCredential,
 )
-from control_plane.security.policy import Decision, Effect, Statement, resource_name
-from control_plane.security.schema import upgrade_schema
-from control_plane.security.sql_identity import SqlIdentityStore
+from sluice.control_plane.security.policy import Decision, Effect, Statement, resource_name
+from sluice.control_plane.security.schema import upgrade_schema
+from sluice.control_plane.security.sql_identity import SqlIdentityStore
 from tests.unit.test_jobs_support import FakeClock
 
 pytestmark = pytest.mark.unit

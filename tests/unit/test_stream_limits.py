@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from common.errors import ResourceNumberLimitExceeded
-from control_plane.interceptors.streams import StreamLimits, _caller
+from sluice.common.errors import ResourceNumberLimitExceeded
+from sluice.control_plane.interceptors.streams import StreamLimits, _caller
 
 pytestmark = pytest.mark.unit
 

@@ -17,15 +17,15 @@ import sqlalchemy as sa
 from alembic import op
 
 # The store's own encoding: a later change to it must come with a migration of its own.
-from catalog.model import Column
-from catalog.partition_keys import (
+from sluice.catalog.core.model import Column
+from sluice.catalog.core.partition_keys import (
     SLOT_COUNT,
     KeyType,
     PartitionKey,
     encode_value,
     partition_keys_of,
 )
-from common.errors import InvalidInput
+from sluice.common.errors import InvalidInput
 
 revision = "0002"
 down_revision = "0001"

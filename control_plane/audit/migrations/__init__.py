@@ -1,1 +1,1 @@
-"""Alembic migrations of the audit trail (see control_plane.audit.schema)."""
+"""Alembic migrations of the audit trail (see sluice.control_plane.audit.schema)."""

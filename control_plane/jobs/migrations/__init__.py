@@ -1,1 +1,1 @@
-"""Alembic migrations of the jobs domain (see control_plane.jobs.schema)."""
+"""Alembic migrations of the jobs domain (see sluice.control_plane.jobs.schema)."""

@@ -1,1 +1,1 @@
-"""Alembic migrations of the identity domain (see control_plane.security.schema)."""
+"""Alembic migrations of the identity domain (see sluice.control_plane.security.schema)."""

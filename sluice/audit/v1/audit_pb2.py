@@ -26,7 +26,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from sluice.audit.v1 import types_pb2 as sluice_dot_audit_dot_v1_dot_types__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bsluice/audit/v1/audit.proto\x12\x0fsluice.audit.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1bsluice/audit/v1/types.proto\"\x96\x02\n\x17QueryAuditEventsRequest\x12\x11\n\tprincipal\x18\x01 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x02 \x01(\t\x12\x10\n\x08resource\x18\x03 \x01(\t\x12.\n\x07outcome\x18\x04 \x01(\x0e\x32\x1d.sluice.audit.v1.AuditOutcome\x12.\n\nstart_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07\x61\x63\x63ount\x18\x07 \x01(\t\x12\x12\n\nnext_token\x18\x08 \x01(\t\x12\x13\n\x0bmax_results\x18\t \x01(\x05\"[\n\x18QueryAuditEventsResponse\x12+\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x1b.sluice.audit.v1.AuditEvent\x12\x12\n\nnext_token\x18\x02 \x01(\t\"\xc0\x01\n\x18\x46ollowAuditEventsRequest\x12\x11\n\tprincipal\x18\x01 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x02 \x01(\t\x12\x10\n\x08resource\x18\x03 \x01(\t\x12.\n\x07outcome\x18\x04 \x01(\x0e\x32\x1d.sluice.audit.v1.AuditOutcome\x12.\n\nstart_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07\x61\x63\x63ount\x18\x06 \x01(\t\"H\n\x19\x46ollowAuditEventsResponse\x12+\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x1b.sluice.audit.v1.AuditEvent2\xe5\x01\n\x0c\x41uditService\x12g\n\x10QueryAuditEvents\x12(.sluice.audit.v1.QueryAuditEventsRequest\x1a).sluice.audit.v1.QueryAuditEventsResponse\x12l\n\x11\x46ollowAuditEvents\x12).sluice.audit.v1.FollowAuditEventsRequest\x1a*.sluice.audit.v1.FollowAuditEventsResponse0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bsluice/audit/v1/audit.proto\x12\x0fsluice.audit.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1bsluice/audit/v1/types.proto\"\xa8\x02\n\x17QueryAuditEventsRequest\x12\x11\n\tprincipal\x18\x01 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x02 \x01(\t\x12\x10\n\x08resource\x18\x03 \x01(\t\x12.\n\x07outcome\x18\x04 \x01(\x0e\x32\x1d.sluice.audit.v1.AuditOutcome\x12.\n\nstart_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07\x61\x63\x63ount\x18\x07 \x01(\t\x12\x12\n\nnext_token\x18\x08 \x01(\t\x12\x13\n\x0bmax_results\x18\t \x01(\x05\x12\x10\n\x08trace_id\x18\n \x01(\t\"[\n\x18QueryAuditEventsResponse\x12+\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x1b.sluice.audit.v1.AuditEvent\x12\x12\n\nnext_token\x18\x02 \x01(\t\"\xd2\x01\n\x18\x46ollowAuditEventsRequest\x12\x11\n\tprincipal\x18\x01 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x02 \x01(\t\x12\x10\n\x08resource\x18\x03 \x01(\t\x12.\n\x07outcome\x18\x04 \x01(\x0e\x32\x1d.sluice.audit.v1.AuditOutcome\x12.\n\nstart_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07\x61\x63\x63ount\x18\x06 \x01(\t\x12\x10\n\x08trace_id\x18\x07 \x01(\t\"H\n\x19\x46ollowAuditEventsResponse\x12+\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x1b.sluice.audit.v1.AuditEvent2\xe5\x01\n\x0c\x41uditService\x12g\n\x10QueryAuditEvents\x12(.sluice.audit.v1.QueryAuditEventsRequest\x1a).sluice.audit.v1.QueryAuditEventsResponse\x12l\n\x11\x46ollowAuditEvents\x12).sluice.audit.v1.FollowAuditEventsRequest\x1a*.sluice.audit.v1.FollowAuditEventsResponse0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,13 +34,13 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'sluice.audit.v1.audit_pb2',
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_QUERYAUDITEVENTSREQUEST']._serialized_start=111
-  _globals['_QUERYAUDITEVENTSREQUEST']._serialized_end=389
-  _globals['_QUERYAUDITEVENTSRESPONSE']._serialized_start=391
-  _globals['_QUERYAUDITEVENTSRESPONSE']._serialized_end=482
-  _globals['_FOLLOWAUDITEVENTSREQUEST']._serialized_start=485
-  _globals['_FOLLOWAUDITEVENTSREQUEST']._serialized_end=677
-  _globals['_FOLLOWAUDITEVENTSRESPONSE']._serialized_start=679
-  _globals['_FOLLOWAUDITEVENTSRESPONSE']._serialized_end=751
-  _globals['_AUDITSERVICE']._serialized_start=754
-  _globals['_AUDITSERVICE']._serialized_end=983
+  _globals['_QUERYAUDITEVENTSREQUEST']._serialized_end=407
+  _globals['_QUERYAUDITEVENTSRESPONSE']._serialized_start=409
+  _globals['_QUERYAUDITEVENTSRESPONSE']._serialized_end=500
+  _globals['_FOLLOWAUDITEVENTSREQUEST']._serialized_start=503
+  _globals['_FOLLOWAUDITEVENTSREQUEST']._serialized_end=713
+  _globals['_FOLLOWAUDITEVENTSRESPONSE']._serialized_start=715
+  _globals['_FOLLOWAUDITEVENTSRESPONSE']._serialized_end=787
+  _globals['_AUDITSERVICE']._serialized_start=790
+  _globals['_AUDITSERVICE']._serialized_end=1019
 # @@protoc_insertion_point(module_scope)

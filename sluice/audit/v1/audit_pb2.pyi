@@ -11,7 +11,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class QueryAuditEventsRequest(_message.Message):
-    __slots__ = ("principal", "action", "resource", "outcome", "start_time", "end_time", "account", "next_token", "max_results")
+    __slots__ = ("principal", "action", "resource", "outcome", "start_time", "end_time", "account", "next_token", "max_results", "trace_id")
     PRINCIPAL_FIELD_NUMBER: _ClassVar[int]
     ACTION_FIELD_NUMBER: _ClassVar[int]
     RESOURCE_FIELD_NUMBER: _ClassVar[int]
@@ -21,6 +21,7 @@ class QueryAuditEventsRequest(_message.Message):
     ACCOUNT_FIELD_NUMBER: _ClassVar[int]
     NEXT_TOKEN_FIELD_NUMBER: _ClassVar[int]
     MAX_RESULTS_FIELD_NUMBER: _ClassVar[int]
+    TRACE_ID_FIELD_NUMBER: _ClassVar[int]
     principal: str
     action: str
     resource: str
@@ -30,7 +31,8 @@ class QueryAuditEventsRequest(_message.Message):
     account: str
     next_token: str
     max_results: int
-    def __init__(self, principal: _Optional[str] = ..., action: _Optional[str] = ..., resource: _Optional[str] = ..., outcome: _Optional[_Union[_types_pb2.AuditOutcome, str]] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., account: _Optional[str] = ..., next_token: _Optional[str] = ..., max_results: _Optional[int] = ...) -> None: ...
+    trace_id: str
+    def __init__(self, principal: _Optional[str] = ..., action: _Optional[str] = ..., resource: _Optional[str] = ..., outcome: _Optional[_Union[_types_pb2.AuditOutcome, str]] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., account: _Optional[str] = ..., next_token: _Optional[str] = ..., max_results: _Optional[int] = ..., trace_id: _Optional[str] = ...) -> None: ...
 
 class QueryAuditEventsResponse(_message.Message):
     __slots__ = ("events", "next_token")
@@ -41,20 +43,22 @@ class QueryAuditEventsResponse(_message.Message):
     def __init__(self, events: _Optional[_Iterable[_Union[_types_pb2.AuditEvent, _Mapping]]] = ..., next_token: _Optional[str] = ...) -> None: ...
 
 class FollowAuditEventsRequest(_message.Message):
-    __slots__ = ("principal", "action", "resource", "outcome", "start_time", "account")
+    __slots__ = ("principal", "action", "resource", "outcome", "start_time", "account", "trace_id")
     PRINCIPAL_FIELD_NUMBER: _ClassVar[int]
     ACTION_FIELD_NUMBER: _ClassVar[int]
     RESOURCE_FIELD_NUMBER: _ClassVar[int]
     OUTCOME_FIELD_NUMBER: _ClassVar[int]
     START_TIME_FIELD_NUMBER: _ClassVar[int]
     ACCOUNT_FIELD_NUMBER: _ClassVar[int]
+    TRACE_ID_FIELD_NUMBER: _ClassVar[int]
     principal: str
     action: str
     resource: str
     outcome: _types_pb2.AuditOutcome
     start_time: _timestamp_pb2.Timestamp
     account: str
-    def __init__(self, principal: _Optional[str] = ..., action: _Optional[str] = ..., resource: _Optional[str] = ..., outcome: _Optional[_Union[_types_pb2.AuditOutcome, str]] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., account: _Optional[str] = ...) -> None: ...
+    trace_id: str
+    def __init__(self, principal: _Optional[str] = ..., action: _Optional[str] = ..., resource: _Optional[str] = ..., outcome: _Optional[_Union[_types_pb2.AuditOutcome, str]] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., account: _Optional[str] = ..., trace_id: _Optional[str] = ...) -> None: ...
 
 class FollowAuditEventsResponse(_message.Message):
     __slots__ = ("events",)

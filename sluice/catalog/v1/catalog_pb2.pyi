@@ -8,12 +8,21 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class CreateDatabaseRequest(_message.Message):
-    __slots__ = ("catalog_id", "database_input")
+    __slots__ = ("catalog_id", "database_input", "tags")
+    class TagsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     CATALOG_ID_FIELD_NUMBER: _ClassVar[int]
     DATABASE_INPUT_FIELD_NUMBER: _ClassVar[int]
+    TAGS_FIELD_NUMBER: _ClassVar[int]
     catalog_id: str
     database_input: _types_pb2.DatabaseInput
-    def __init__(self, catalog_id: _Optional[str] = ..., database_input: _Optional[_Union[_types_pb2.DatabaseInput, _Mapping]] = ...) -> None: ...
+    tags: _containers.ScalarMap[str, str]
+    def __init__(self, catalog_id: _Optional[str] = ..., database_input: _Optional[_Union[_types_pb2.DatabaseInput, _Mapping]] = ..., tags: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class CreateDatabaseResponse(_message.Message):
     __slots__ = ()

@@ -208,3 +208,57 @@ class DeletePolicyRequest(_message.Message):
 class DeletePolicyResponse(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
+
+class CreateAccessKeyRequest(_message.Message):
+    __slots__ = ("account", "principal_name", "description", "access_key_id", "secret_access_key")
+    ACCOUNT_FIELD_NUMBER: _ClassVar[int]
+    PRINCIPAL_NAME_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    ACCESS_KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    SECRET_ACCESS_KEY_FIELD_NUMBER: _ClassVar[int]
+    account: str
+    principal_name: str
+    description: str
+    access_key_id: str
+    secret_access_key: str
+    def __init__(self, account: _Optional[str] = ..., principal_name: _Optional[str] = ..., description: _Optional[str] = ..., access_key_id: _Optional[str] = ..., secret_access_key: _Optional[str] = ...) -> None: ...
+
+class CreateAccessKeyResponse(_message.Message):
+    __slots__ = ("access_key_info", "secret_access_key")
+    ACCESS_KEY_INFO_FIELD_NUMBER: _ClassVar[int]
+    SECRET_ACCESS_KEY_FIELD_NUMBER: _ClassVar[int]
+    access_key_info: _types_pb2.AccessKeyInfo
+    secret_access_key: str
+    def __init__(self, access_key_info: _Optional[_Union[_types_pb2.AccessKeyInfo, _Mapping]] = ..., secret_access_key: _Optional[str] = ...) -> None: ...
+
+class ListAccessKeysRequest(_message.Message):
+    __slots__ = ("account", "principal_name", "next_token", "max_results")
+    ACCOUNT_FIELD_NUMBER: _ClassVar[int]
+    PRINCIPAL_NAME_FIELD_NUMBER: _ClassVar[int]
+    NEXT_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    MAX_RESULTS_FIELD_NUMBER: _ClassVar[int]
+    account: str
+    principal_name: str
+    next_token: str
+    max_results: int
+    def __init__(self, account: _Optional[str] = ..., principal_name: _Optional[str] = ..., next_token: _Optional[str] = ..., max_results: _Optional[int] = ...) -> None: ...
+
+class ListAccessKeysResponse(_message.Message):
+    __slots__ = ("access_keys", "next_token")
+    ACCESS_KEYS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    access_keys: _containers.RepeatedCompositeFieldContainer[_types_pb2.AccessKeyInfo]
+    next_token: str
+    def __init__(self, access_keys: _Optional[_Iterable[_Union[_types_pb2.AccessKeyInfo, _Mapping]]] = ..., next_token: _Optional[str] = ...) -> None: ...
+
+class DeleteAccessKeyRequest(_message.Message):
+    __slots__ = ("account", "access_key_id")
+    ACCOUNT_FIELD_NUMBER: _ClassVar[int]
+    ACCESS_KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    account: str
+    access_key_id: str
+    def __init__(self, account: _Optional[str] = ..., access_key_id: _Optional[str] = ...) -> None: ...
+
+class DeleteAccessKeyResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...

@@ -99,6 +99,21 @@ class IamServiceStub:
                 request_serializer=sluice_dot_iam_dot_v1_dot_iam__pb2.DeletePolicyRequest.SerializeToString,
                 response_deserializer=sluice_dot_iam_dot_v1_dot_iam__pb2.DeletePolicyResponse.FromString,
                 _registered_method=True)
+        self.CreateAccessKey = channel.unary_unary(
+                '/sluice.iam.v1.IamService/CreateAccessKey',
+                request_serializer=sluice_dot_iam_dot_v1_dot_iam__pb2.CreateAccessKeyRequest.SerializeToString,
+                response_deserializer=sluice_dot_iam_dot_v1_dot_iam__pb2.CreateAccessKeyResponse.FromString,
+                _registered_method=True)
+        self.ListAccessKeys = channel.unary_unary(
+                '/sluice.iam.v1.IamService/ListAccessKeys',
+                request_serializer=sluice_dot_iam_dot_v1_dot_iam__pb2.ListAccessKeysRequest.SerializeToString,
+                response_deserializer=sluice_dot_iam_dot_v1_dot_iam__pb2.ListAccessKeysResponse.FromString,
+                _registered_method=True)
+        self.DeleteAccessKey = channel.unary_unary(
+                '/sluice.iam.v1.IamService/DeleteAccessKey',
+                request_serializer=sluice_dot_iam_dot_v1_dot_iam__pb2.DeleteAccessKeyRequest.SerializeToString,
+                response_deserializer=sluice_dot_iam_dot_v1_dot_iam__pb2.DeleteAccessKeyResponse.FromString,
+                _registered_method=True)
 
 
 class IamServiceServicer:
@@ -185,6 +200,28 @@ class IamServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateAccessKey(self, request, context):
+        """Makes an AWS-style access key pair for a principal (SigV4 signing by Glue clients on the
+        Glue door); the response holds the secret, which is never shown again. The operator may
+        register an existing pair (access_key_id and secret_access_key given).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListAccessKeys(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteAccessKey(self, request, context):
+        """A deleted key is refused from the next call on.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_IamServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -247,6 +284,21 @@ def add_IamServiceServicer_to_server(servicer, server):
                     servicer.DeletePolicy,
                     request_deserializer=sluice_dot_iam_dot_v1_dot_iam__pb2.DeletePolicyRequest.FromString,
                     response_serializer=sluice_dot_iam_dot_v1_dot_iam__pb2.DeletePolicyResponse.SerializeToString,
+            ),
+            'CreateAccessKey': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateAccessKey,
+                    request_deserializer=sluice_dot_iam_dot_v1_dot_iam__pb2.CreateAccessKeyRequest.FromString,
+                    response_serializer=sluice_dot_iam_dot_v1_dot_iam__pb2.CreateAccessKeyResponse.SerializeToString,
+            ),
+            'ListAccessKeys': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAccessKeys,
+                    request_deserializer=sluice_dot_iam_dot_v1_dot_iam__pb2.ListAccessKeysRequest.FromString,
+                    response_serializer=sluice_dot_iam_dot_v1_dot_iam__pb2.ListAccessKeysResponse.SerializeToString,
+            ),
+            'DeleteAccessKey': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteAccessKey,
+                    request_deserializer=sluice_dot_iam_dot_v1_dot_iam__pb2.DeleteAccessKeyRequest.FromString,
+                    response_serializer=sluice_dot_iam_dot_v1_dot_iam__pb2.DeleteAccessKeyResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -578,6 +630,87 @@ class IamService:
             '/sluice.iam.v1.IamService/DeletePolicy',
             sluice_dot_iam_dot_v1_dot_iam__pb2.DeletePolicyRequest.SerializeToString,
             sluice_dot_iam_dot_v1_dot_iam__pb2.DeletePolicyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateAccessKey(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sluice.iam.v1.IamService/CreateAccessKey',
+            sluice_dot_iam_dot_v1_dot_iam__pb2.CreateAccessKeyRequest.SerializeToString,
+            sluice_dot_iam_dot_v1_dot_iam__pb2.CreateAccessKeyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAccessKeys(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sluice.iam.v1.IamService/ListAccessKeys',
+            sluice_dot_iam_dot_v1_dot_iam__pb2.ListAccessKeysRequest.SerializeToString,
+            sluice_dot_iam_dot_v1_dot_iam__pb2.ListAccessKeysResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteAccessKey(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sluice.iam.v1.IamService/DeleteAccessKey',
+            sluice_dot_iam_dot_v1_dot_iam__pb2.DeleteAccessKeyRequest.SerializeToString,
+            sluice_dot_iam_dot_v1_dot_iam__pb2.DeleteAccessKeyResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -77,6 +77,20 @@ class TokenInfo(_message.Message):
     revoked_on: _timestamp_pb2.Timestamp
     def __init__(self, token_id: _Optional[str] = ..., account: _Optional[str] = ..., principal_name: _Optional[str] = ..., description: _Optional[str] = ..., created_on: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expires_on: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., revoked_on: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
+class AccessKeyInfo(_message.Message):
+    __slots__ = ("access_key_id", "account", "principal_name", "description", "created_on")
+    ACCESS_KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    ACCOUNT_FIELD_NUMBER: _ClassVar[int]
+    PRINCIPAL_NAME_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    CREATED_ON_FIELD_NUMBER: _ClassVar[int]
+    access_key_id: str
+    account: str
+    principal_name: str
+    description: str
+    created_on: _timestamp_pb2.Timestamp
+    def __init__(self, access_key_id: _Optional[str] = ..., account: _Optional[str] = ..., principal_name: _Optional[str] = ..., description: _Optional[str] = ..., created_on: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
 class Statement(_message.Message):
     __slots__ = ("effect", "actions", "resources")
     EFFECT_FIELD_NUMBER: _ClassVar[int]

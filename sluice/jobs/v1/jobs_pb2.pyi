@@ -1,3 +1,4 @@
+from google.protobuf import struct_pb2 as _struct_pb2
 from sluice.jobs.v1 import types_pb2 as _types_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
@@ -8,7 +9,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class CreateJobRequest(_message.Message):
-    __slots__ = ("name", "description", "role", "command", "default_arguments", "non_overridable_arguments", "max_retries", "timeout", "execution_property", "worker_type", "number_of_workers", "connections", "tags")
+    __slots__ = ("name", "description", "role", "command", "default_arguments", "non_overridable_arguments", "max_retries", "timeout", "execution_property", "worker_type", "number_of_workers", "connections", "tags", "log_uri", "max_capacity", "security_configuration", "notification_property", "glue_version", "execution_class", "job_mode", "job_run_queuing_enabled", "maintenance_window", "code_gen_configuration_nodes")
     class DefaultArgumentsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -30,6 +31,13 @@ class CreateJobRequest(_message.Message):
         key: str
         value: str
         def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    class CodeGenConfigurationNodesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: _struct_pb2.Struct
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
     NAME_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
     ROLE_FIELD_NUMBER: _ClassVar[int]
@@ -43,6 +51,16 @@ class CreateJobRequest(_message.Message):
     NUMBER_OF_WORKERS_FIELD_NUMBER: _ClassVar[int]
     CONNECTIONS_FIELD_NUMBER: _ClassVar[int]
     TAGS_FIELD_NUMBER: _ClassVar[int]
+    LOG_URI_FIELD_NUMBER: _ClassVar[int]
+    MAX_CAPACITY_FIELD_NUMBER: _ClassVar[int]
+    SECURITY_CONFIGURATION_FIELD_NUMBER: _ClassVar[int]
+    NOTIFICATION_PROPERTY_FIELD_NUMBER: _ClassVar[int]
+    GLUE_VERSION_FIELD_NUMBER: _ClassVar[int]
+    EXECUTION_CLASS_FIELD_NUMBER: _ClassVar[int]
+    JOB_MODE_FIELD_NUMBER: _ClassVar[int]
+    JOB_RUN_QUEUING_ENABLED_FIELD_NUMBER: _ClassVar[int]
+    MAINTENANCE_WINDOW_FIELD_NUMBER: _ClassVar[int]
+    CODE_GEN_CONFIGURATION_NODES_FIELD_NUMBER: _ClassVar[int]
     name: str
     description: str
     role: str
@@ -56,7 +74,17 @@ class CreateJobRequest(_message.Message):
     number_of_workers: int
     connections: _types_pb2.ConnectionsList
     tags: _containers.ScalarMap[str, str]
-    def __init__(self, name: _Optional[str] = ..., description: _Optional[str] = ..., role: _Optional[str] = ..., command: _Optional[_Union[_types_pb2.JobCommand, _Mapping]] = ..., default_arguments: _Optional[_Mapping[str, str]] = ..., non_overridable_arguments: _Optional[_Mapping[str, str]] = ..., max_retries: _Optional[int] = ..., timeout: _Optional[int] = ..., execution_property: _Optional[_Union[_types_pb2.ExecutionProperty, _Mapping]] = ..., worker_type: _Optional[str] = ..., number_of_workers: _Optional[int] = ..., connections: _Optional[_Union[_types_pb2.ConnectionsList, _Mapping]] = ..., tags: _Optional[_Mapping[str, str]] = ...) -> None: ...
+    log_uri: str
+    max_capacity: float
+    security_configuration: str
+    notification_property: _types_pb2.JobNotificationProperty
+    glue_version: str
+    execution_class: str
+    job_mode: str
+    job_run_queuing_enabled: bool
+    maintenance_window: str
+    code_gen_configuration_nodes: _containers.MessageMap[str, _struct_pb2.Struct]
+    def __init__(self, name: _Optional[str] = ..., description: _Optional[str] = ..., role: _Optional[str] = ..., command: _Optional[_Union[_types_pb2.JobCommand, _Mapping]] = ..., default_arguments: _Optional[_Mapping[str, str]] = ..., non_overridable_arguments: _Optional[_Mapping[str, str]] = ..., max_retries: _Optional[int] = ..., timeout: _Optional[int] = ..., execution_property: _Optional[_Union[_types_pb2.ExecutionProperty, _Mapping]] = ..., worker_type: _Optional[str] = ..., number_of_workers: _Optional[int] = ..., connections: _Optional[_Union[_types_pb2.ConnectionsList, _Mapping]] = ..., tags: _Optional[_Mapping[str, str]] = ..., log_uri: _Optional[str] = ..., max_capacity: _Optional[float] = ..., security_configuration: _Optional[str] = ..., notification_property: _Optional[_Union[_types_pb2.JobNotificationProperty, _Mapping]] = ..., glue_version: _Optional[str] = ..., execution_class: _Optional[str] = ..., job_mode: _Optional[str] = ..., job_run_queuing_enabled: _Optional[bool] = ..., maintenance_window: _Optional[str] = ..., code_gen_configuration_nodes: _Optional[_Mapping[str, _struct_pb2.Struct]] = ...) -> None: ...
 
 class CreateJobResponse(_message.Message):
     __slots__ = ("name",)
@@ -158,7 +186,7 @@ class UploadScriptResponse(_message.Message):
     def __init__(self, script_location: _Optional[str] = ...) -> None: ...
 
 class StartJobRunRequest(_message.Message):
-    __slots__ = ("job_name", "job_run_id", "arguments", "timeout", "worker_type", "number_of_workers")
+    __slots__ = ("job_name", "job_run_id", "arguments", "timeout", "worker_type", "number_of_workers", "notification_property", "job_run_queuing_enabled")
     class ArgumentsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -172,13 +200,17 @@ class StartJobRunRequest(_message.Message):
     TIMEOUT_FIELD_NUMBER: _ClassVar[int]
     WORKER_TYPE_FIELD_NUMBER: _ClassVar[int]
     NUMBER_OF_WORKERS_FIELD_NUMBER: _ClassVar[int]
+    NOTIFICATION_PROPERTY_FIELD_NUMBER: _ClassVar[int]
+    JOB_RUN_QUEUING_ENABLED_FIELD_NUMBER: _ClassVar[int]
     job_name: str
     job_run_id: str
     arguments: _containers.ScalarMap[str, str]
     timeout: int
     worker_type: str
     number_of_workers: int
-    def __init__(self, job_name: _Optional[str] = ..., job_run_id: _Optional[str] = ..., arguments: _Optional[_Mapping[str, str]] = ..., timeout: _Optional[int] = ..., worker_type: _Optional[str] = ..., number_of_workers: _Optional[int] = ...) -> None: ...
+    notification_property: _types_pb2.JobNotificationProperty
+    job_run_queuing_enabled: bool
+    def __init__(self, job_name: _Optional[str] = ..., job_run_id: _Optional[str] = ..., arguments: _Optional[_Mapping[str, str]] = ..., timeout: _Optional[int] = ..., worker_type: _Optional[str] = ..., number_of_workers: _Optional[int] = ..., notification_property: _Optional[_Union[_types_pb2.JobNotificationProperty, _Mapping]] = ..., job_run_queuing_enabled: _Optional[bool] = ...) -> None: ...
 
 class StartJobRunResponse(_message.Message):
     __slots__ = ("job_run_id",)
@@ -285,3 +317,17 @@ class GetPoolStatusResponse(_message.Message):
     POOL_STATUS_FIELD_NUMBER: _ClassVar[int]
     pool_status: _types_pb2.PoolStatus
     def __init__(self, pool_status: _Optional[_Union[_types_pb2.PoolStatus, _Mapping]] = ...) -> None: ...
+
+class WatchJobRunRequest(_message.Message):
+    __slots__ = ("job_name", "run_id")
+    JOB_NAME_FIELD_NUMBER: _ClassVar[int]
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    job_name: str
+    run_id: str
+    def __init__(self, job_name: _Optional[str] = ..., run_id: _Optional[str] = ...) -> None: ...
+
+class WatchJobRunResponse(_message.Message):
+    __slots__ = ("job_run",)
+    JOB_RUN_FIELD_NUMBER: _ClassVar[int]
+    job_run: _types_pb2.JobRun
+    def __init__(self, job_run: _Optional[_Union[_types_pb2.JobRun, _Mapping]] = ...) -> None: ...

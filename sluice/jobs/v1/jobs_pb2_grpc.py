@@ -106,6 +106,11 @@ class JobServiceStub:
                 request_serializer=sluice_dot_jobs_dot_v1_dot_jobs__pb2.GetPoolStatusRequest.SerializeToString,
                 response_deserializer=sluice_dot_jobs_dot_v1_dot_jobs__pb2.GetPoolStatusResponse.FromString,
                 _registered_method=True)
+        self.WatchJobRun = channel.unary_stream(
+                '/sluice.jobs.v1.JobService/WatchJobRun',
+                request_serializer=sluice_dot_jobs_dot_v1_dot_jobs__pb2.WatchJobRunRequest.SerializeToString,
+                response_deserializer=sluice_dot_jobs_dot_v1_dot_jobs__pb2.WatchJobRunResponse.FromString,
+                _registered_method=True)
 
 
 class JobServiceServicer:
@@ -198,6 +203,16 @@ class JobServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def WatchJobRun(self, request, context):
+        """Streams a run's state changes: the run as it is, then again whenever its state, attempt,
+        environment or error message changes, until it is finished (STOPPED, SUCCEEDED, FAILED,
+        TIMEOUT or ERROR); the last response holds the finished run. Glue has no equivalent: its
+        clients poll GetJobRun.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_JobServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -270,6 +285,11 @@ def add_JobServiceServicer_to_server(servicer, server):
                     servicer.GetPoolStatus,
                     request_deserializer=sluice_dot_jobs_dot_v1_dot_jobs__pb2.GetPoolStatusRequest.FromString,
                     response_serializer=sluice_dot_jobs_dot_v1_dot_jobs__pb2.GetPoolStatusResponse.SerializeToString,
+            ),
+            'WatchJobRun': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchJobRun,
+                    request_deserializer=sluice_dot_jobs_dot_v1_dot_jobs__pb2.WatchJobRunRequest.FromString,
+                    response_serializer=sluice_dot_jobs_dot_v1_dot_jobs__pb2.WatchJobRunResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -652,6 +672,33 @@ class JobService:
             '/sluice.jobs.v1.JobService/GetPoolStatus',
             sluice_dot_jobs_dot_v1_dot_jobs__pb2.GetPoolStatusRequest.SerializeToString,
             sluice_dot_jobs_dot_v1_dot_jobs__pb2.GetPoolStatusResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchJobRun(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/sluice.jobs.v1.JobService/WatchJobRun',
+            sluice_dot_jobs_dot_v1_dot_jobs__pb2.WatchJobRunRequest.SerializeToString,
+            sluice_dot_jobs_dot_v1_dot_jobs__pb2.WatchJobRunResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -22,10 +22,11 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1asluice/jobs/v1/types.proto\x12\x0esluice.jobs.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"K\n\nJobCommand\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x17\n\x0fscript_location\x18\x02 \x01(\t\x12\x16\n\x0epython_version\x18\x03 \x01(\t\"0\n\x11\x45xecutionProperty\x12\x1b\n\x13max_concurrent_runs\x18\x01 \x01(\x05\"&\n\x0f\x43onnectionsList\x12\x13\n\x0b\x63onnections\x18\x01 \x03(\t\"\x82\x06\n\x03Job\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\x0c\n\x04role\x18\x03 \x01(\t\x12+\n\x07\x63ommand\x18\x04 \x01(\x0b\x32\x1a.sluice.jobs.v1.JobCommand\x12\x44\n\x11\x64\x65\x66\x61ult_arguments\x18\x05 \x03(\x0b\x32).sluice.jobs.v1.Job.DefaultArgumentsEntry\x12S\n\x19non_overridable_arguments\x18\x06 \x03(\x0b\x32\x30.sluice.jobs.v1.Job.NonOverridableArgumentsEntry\x12\x13\n\x0bmax_retries\x18\x07 \x01(\x05\x12\x0f\n\x07timeout\x18\x08 \x01(\x05\x12=\n\x12\x65xecution_property\x18\t \x01(\x0b\x32!.sluice.jobs.v1.ExecutionProperty\x12\x13\n\x0bworker_type\x18\n \x01(\t\x12\x19\n\x11number_of_workers\x18\x0b \x01(\x05\x12\x34\n\x0b\x63onnections\x18\x0c \x01(\x0b\x32\x1f.sluice.jobs.v1.ConnectionsList\x12+\n\x04tags\x18\r \x03(\x0b\x32\x1d.sluice.jobs.v1.Job.TagsEntry\x12.\n\ncreated_on\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x34\n\x10last_modified_on\x18\x0f \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x1a\x37\n\x15\x44\x65\x66\x61ultArgumentsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a>\n\x1cNonOverridableArgumentsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a+\n\tTagsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xc6\x04\n\tJobUpdate\x12\x13\n\x0b\x64\x65scription\x18\x01 \x01(\t\x12\x0c\n\x04role\x18\x02 \x01(\t\x12+\n\x07\x63ommand\x18\x03 \x01(\x0b\x32\x1a.sluice.jobs.v1.JobCommand\x12J\n\x11\x64\x65\x66\x61ult_arguments\x18\x04 \x03(\x0b\x32/.sluice.jobs.v1.JobUpdate.DefaultArgumentsEntry\x12Y\n\x19non_overridable_arguments\x18\x05 \x03(\x0b\x32\x36.sluice.jobs.v1.JobUpdate.NonOverridableArgumentsEntry\x12\x13\n\x0bmax_retries\x18\x06 \x01(\x05\x12\x0f\n\x07timeout\x18\x07 \x01(\x05\x12=\n\x12\x65xecution_property\x18\x08 \x01(\x0b\x32!.sluice.jobs.v1.ExecutionProperty\x12\x13\n\x0bworker_type\x18\t \x01(\t\x12\x19\n\x11number_of_workers\x18\n \x01(\x05\x12\x34\n\x0b\x63onnections\x18\x0b \x01(\x0b\x32\x1f.sluice.jobs.v1.ConnectionsList\x1a\x37\n\x15\x44\x65\x66\x61ultArgumentsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a>\n\x1cNonOverridableArgumentsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xba\x04\n\x06JobRun\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\x05\x12\x17\n\x0fprevious_run_id\x18\x03 \x01(\t\x12\x14\n\x0ctrigger_name\x18\x04 \x01(\t\x12\x10\n\x08job_name\x18\x05 \x01(\t\x12.\n\nstarted_on\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x34\n\x10last_modified_on\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0c\x63ompleted_on\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x32\n\rjob_run_state\x18\t \x01(\x0e\x32\x1b.sluice.jobs.v1.JobRunState\x12\x38\n\targuments\x18\n \x03(\x0b\x32%.sluice.jobs.v1.JobRun.ArgumentsEntry\x12\x15\n\rerror_message\x18\x0b \x01(\t\x12\x0f\n\x07timeout\x18\x0c \x01(\x05\x12\x13\n\x0bworker_type\x18\r \x01(\t\x12\x19\n\x11number_of_workers\x18\x0e \x01(\x05\x12\x16\n\x0e\x65xecution_time\x18\x0f \x01(\x05\x12\x16\n\x0e\x65nvironment_id\x18\x10 \x01(\t\x12\x12\n\nwarm_start\x18\x11 \x01(\x08\x1a\x30\n\x0e\x41rgumentsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"K\n#BatchStopJobRunSuccessfulSubmission\x12\x10\n\x08job_name\x18\x01 \x01(\t\x12\x12\n\njob_run_id\x18\x02 \x01(\t\"8\n\x0b\x45rrorDetail\x12\x12\n\nerror_code\x18\x01 \x01(\t\x12\x15\n\rerror_message\x18\x02 \x01(\t\"o\n\x14\x42\x61tchStopJobRunError\x12\x10\n\x08job_name\x18\x01 \x01(\t\x12\x12\n\njob_run_id\x18\x02 \x01(\t\x12\x31\n\x0c\x65rror_detail\x18\x03 \x01(\x0b\x32\x1b.sluice.jobs.v1.ErrorDetail\"u\n\x08LogEntry\x12)\n\x06stream\x18\x01 \x01(\x0e\x32\x19.sluice.jobs.v1.LogStream\x12-\n\ttimestamp\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07message\x18\x03 \x01(\t\"\xd8\x01\n\nPoolStatus\x12\x13\n\x0btarget_size\x18\x01 \x01(\x05\x12\x0c\n\x04warm\x18\x02 \x01(\x05\x12\x10\n\x08starting\x18\x03 \x01(\x05\x12\x12\n\nbound_idle\x18\x04 \x01(\x05\x12\x0c\n\x04\x62usy\x18\x05 \x01(\x05\x12\x13\n\x0bray_started\x18\x06 \x01(\x08\x12\x13\n\x0bray_address\x18\x07 \x01(\t\x12\x17\n\x0fresource_limits\x18\x08 \x01(\t\x12\x30\n\tsandboxes\x18\t \x03(\x0b\x32\x1d.sluice.jobs.v1.SandboxStatus\"\xed\x01\n\rSandboxStatus\x12\x12\n\nsandbox_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61\x63\x63ount\x18\x02 \x01(\t\x12\x0f\n\x07os_user\x18\x03 \x01(\t\x12\r\n\x05state\x18\x04 \x01(\t\x12\x13\n\x0btarget_size\x18\x05 \x01(\x05\x12\x0c\n\x04warm\x18\x06 \x01(\x05\x12\x10\n\x08starting\x18\x07 \x01(\x05\x12\x12\n\nbound_idle\x18\x08 \x01(\x05\x12\x0c\n\x04\x62usy\x18\t \x01(\x05\x12\x13\n\x0bray_started\x18\n \x01(\x08\x12\x13\n\x0bray_address\x18\x0b \x01(\t\x12\x16\n\x0enetwork_policy\x18\x0c \x01(\t*\xa0\x02\n\x0bJobRunState\x12\x1d\n\x19JOB_RUN_STATE_UNSPECIFIED\x10\x00\x12\x1a\n\x16JOB_RUN_STATE_STARTING\x10\x01\x12\x19\n\x15JOB_RUN_STATE_RUNNING\x10\x02\x12\x1a\n\x16JOB_RUN_STATE_STOPPING\x10\x03\x12\x19\n\x15JOB_RUN_STATE_STOPPED\x10\x04\x12\x1b\n\x17JOB_RUN_STATE_SUCCEEDED\x10\x05\x12\x18\n\x14JOB_RUN_STATE_FAILED\x10\x06\x12\x19\n\x15JOB_RUN_STATE_TIMEOUT\x10\x07\x12\x17\n\x13JOB_RUN_STATE_ERROR\x10\x08\x12\x19\n\x15JOB_RUN_STATE_WAITING\x10\t*l\n\tLogStream\x12\x1a\n\x16LOG_STREAM_UNSPECIFIED\x10\x00\x12\x15\n\x11LOG_STREAM_STDOUT\x10\x01\x12\x15\n\x11LOG_STREAM_STDERR\x10\x02\x12\x15\n\x11LOG_STREAM_DRIVER\x10\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1asluice/jobs/v1/types.proto\x12\x0esluice.jobs.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"K\n\nJobCommand\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x17\n\x0fscript_location\x18\x02 \x01(\t\x12\x16\n\x0epython_version\x18\x03 \x01(\t\"5\n\x17JobNotificationProperty\x12\x1a\n\x12notify_delay_after\x18\x01 \x01(\x05\"0\n\x11\x45xecutionProperty\x12\x1b\n\x13max_concurrent_runs\x18\x01 \x01(\x05\"&\n\x0f\x43onnectionsList\x12\x13\n\x0b\x63onnections\x18\x01 \x03(\t\"\xfb\t\n\x03Job\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\x0c\n\x04role\x18\x03 \x01(\t\x12+\n\x07\x63ommand\x18\x04 \x01(\x0b\x32\x1a.sluice.jobs.v1.JobCommand\x12\x44\n\x11\x64\x65\x66\x61ult_arguments\x18\x05 \x03(\x0b\x32).sluice.jobs.v1.Job.DefaultArgumentsEntry\x12S\n\x19non_overridable_arguments\x18\x06 \x03(\x0b\x32\x30.sluice.jobs.v1.Job.NonOverridableArgumentsEntry\x12\x13\n\x0bmax_retries\x18\x07 \x01(\x05\x12\x0f\n\x07timeout\x18\x08 \x01(\x05\x12=\n\x12\x65xecution_property\x18\t \x01(\x0b\x32!.sluice.jobs.v1.ExecutionProperty\x12\x13\n\x0bworker_type\x18\n \x01(\t\x12\x19\n\x11number_of_workers\x18\x0b \x01(\x05\x12\x34\n\x0b\x63onnections\x18\x0c \x01(\x0b\x32\x1f.sluice.jobs.v1.ConnectionsList\x12+\n\x04tags\x18\r \x03(\x0b\x32\x1d.sluice.jobs.v1.Job.TagsEntry\x12.\n\ncreated_on\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x34\n\x10last_modified_on\x18\x0f \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07log_uri\x18\x10 \x01(\t\x12\x19\n\x0cmax_capacity\x18\x11 \x01(\x01H\x00\x88\x01\x01\x12\x1e\n\x16security_configuration\x18\x12 \x01(\t\x12\x46\n\x15notification_property\x18\x13 \x01(\x0b\x32\'.sluice.jobs.v1.JobNotificationProperty\x12\x14\n\x0cglue_version\x18\x14 \x01(\t\x12\x17\n\x0f\x65xecution_class\x18\x15 \x01(\t\x12\x10\n\x08job_mode\x18\x16 \x01(\t\x12$\n\x17job_run_queuing_enabled\x18\x17 \x01(\x08H\x01\x88\x01\x01\x12\x1a\n\x12maintenance_window\x18\x18 \x01(\t\x12X\n\x1c\x63ode_gen_configuration_nodes\x18\x19 \x03(\x0b\x32\x32.sluice.jobs.v1.Job.CodeGenConfigurationNodesEntry\x1a\x37\n\x15\x44\x65\x66\x61ultArgumentsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a>\n\x1cNonOverridableArgumentsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a+\n\tTagsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1aY\n\x1e\x43odeGenConfigurationNodesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12&\n\x05value\x18\x02 \x01(\x0b\x32\x17.google.protobuf.Struct:\x02\x38\x01\x42\x0f\n\r_max_capacityB\x1a\n\x18_job_run_queuing_enabled\"\xc5\x08\n\tJobUpdate\x12\x13\n\x0b\x64\x65scription\x18\x01 \x01(\t\x12\x0c\n\x04role\x18\x02 \x01(\t\x12+\n\x07\x63ommand\x18\x03 \x01(\x0b\x32\x1a.sluice.jobs.v1.JobCommand\x12J\n\x11\x64\x65\x66\x61ult_arguments\x18\x04 \x03(\x0b\x32/.sluice.jobs.v1.JobUpdate.DefaultArgumentsEntry\x12Y\n\x19non_overridable_arguments\x18\x05 \x03(\x0b\x32\x36.sluice.jobs.v1.JobUpdate.NonOverridableArgumentsEntry\x12\x13\n\x0bmax_retries\x18\x06 \x01(\x05\x12\x0f\n\x07timeout\x18\x07 \x01(\x05\x12=\n\x12\x65xecution_property\x18\x08 \x01(\x0b\x32!.sluice.jobs.v1.ExecutionProperty\x12\x13\n\x0bworker_type\x18\t \x01(\t\x12\x19\n\x11number_of_workers\x18\n \x01(\x05\x12\x34\n\x0b\x63onnections\x18\x0b \x01(\x0b\x32\x1f.sluice.jobs.v1.ConnectionsList\x12\x0f\n\x07log_uri\x18\x0c \x01(\t\x12\x19\n\x0cmax_capacity\x18\r \x01(\x01H\x00\x88\x01\x01\x12\x1e\n\x16security_configuration\x18\x0e \x01(\t\x12\x46\n\x15notification_property\x18\x0f \x01(\x0b\x32\'.sluice.jobs.v1.JobNotificationProperty\x12\x14\n\x0cglue_version\x18\x10 \x01(\t\x12\x17\n\x0f\x65xecution_class\x18\x11 \x01(\t\x12\x10\n\x08job_mode\x18\x12 \x01(\t\x12$\n\x17job_run_queuing_enabled\x18\x13 \x01(\x08H\x01\x88\x01\x01\x12\x1a\n\x12maintenance_window\x18\x14 \x01(\t\x12^\n\x1c\x63ode_gen_configuration_nodes\x18\x15 \x03(\x0b\x32\x38.sluice.jobs.v1.JobUpdate.CodeGenConfigurationNodesEntry\x1a\x37\n\x15\x44\x65\x66\x61ultArgumentsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a>\n\x1cNonOverridableArgumentsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1aY\n\x1e\x43odeGenConfigurationNodesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12&\n\x05value\x18\x02 \x01(\x0b\x32\x17.google.protobuf.Struct:\x02\x38\x01\x42\x0f\n\r_max_capacityB\x1a\n\x18_job_run_queuing_enabled\"\xa3\x05\n\x06JobRun\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\x05\x12\x17\n\x0fprevious_run_id\x18\x03 \x01(\t\x12\x14\n\x0ctrigger_name\x18\x04 \x01(\t\x12\x10\n\x08job_name\x18\x05 \x01(\t\x12.\n\nstarted_on\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x34\n\x10last_modified_on\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0c\x63ompleted_on\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x32\n\rjob_run_state\x18\t \x01(\x0e\x32\x1b.sluice.jobs.v1.JobRunState\x12\x38\n\targuments\x18\n \x03(\x0b\x32%.sluice.jobs.v1.JobRun.ArgumentsEntry\x12\x15\n\rerror_message\x18\x0b \x01(\t\x12\x0f\n\x07timeout\x18\x0c \x01(\x05\x12\x13\n\x0bworker_type\x18\r \x01(\t\x12\x19\n\x11number_of_workers\x18\x0e \x01(\x05\x12\x16\n\x0e\x65xecution_time\x18\x0f \x01(\x05\x12\x16\n\x0e\x65nvironment_id\x18\x10 \x01(\t\x12\x12\n\nwarm_start\x18\x11 \x01(\x08\x12\x46\n\x15notification_property\x18\x12 \x01(\x0b\x32\'.sluice.jobs.v1.JobNotificationProperty\x12\x1f\n\x17job_run_queuing_enabled\x18\x13 \x01(\x08\x1a\x30\n\x0e\x41rgumentsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"K\n#BatchStopJobRunSuccessfulSubmission\x12\x10\n\x08job_name\x18\x01 \x01(\t\x12\x12\n\njob_run_id\x18\x02 \x01(\t\"8\n\x0b\x45rrorDetail\x12\x12\n\nerror_code\x18\x01 \x01(\t\x12\x15\n\rerror_message\x18\x02 \x01(\t\"o\n\x14\x42\x61tchStopJobRunError\x12\x10\n\x08job_name\x18\x01 \x01(\t\x12\x12\n\njob_run_id\x18\x02 \x01(\t\x12\x31\n\x0c\x65rror_detail\x18\x03 \x01(\x0b\x32\x1b.sluice.jobs.v1.ErrorDetail\"u\n\x08LogEntry\x12)\n\x06stream\x18\x01 \x01(\x0e\x32\x19.sluice.jobs.v1.LogStream\x12-\n\ttimestamp\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07message\x18\x03 \x01(\t\"\x82\x02\n\nPoolStatus\x12\x13\n\x0btarget_size\x18\x01 \x01(\x05\x12\x0c\n\x04warm\x18\x02 \x01(\x05\x12\x10\n\x08starting\x18\x03 \x01(\x05\x12\x12\n\nbound_idle\x18\x04 \x01(\x05\x12\x0c\n\x04\x62usy\x18\x05 \x01(\x05\x12\x13\n\x0bray_started\x18\x06 \x01(\x08\x12\x13\n\x0bray_address\x18\x07 \x01(\t\x12\x17\n\x0fresource_limits\x18\x08 \x01(\t\x12\x30\n\tsandboxes\x18\t \x03(\x0b\x32\x1d.sluice.jobs.v1.SandboxStatus\x12(\n\x05queue\x18\n \x03(\x0b\x32\x19.sluice.jobs.v1.QueuedRun\"\x80\x01\n\tQueuedRun\x12\x0f\n\x07\x61\x63\x63ount\x18\x01 \x01(\t\x12\x10\n\x08job_name\x18\x02 \x01(\t\x12\x0e\n\x06run_id\x18\x03 \x01(\t\x12\x10\n\x08position\x18\x04 \x01(\x05\x12.\n\nstarted_on\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xb6\x02\n\rSandboxStatus\x12\x12\n\nsandbox_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61\x63\x63ount\x18\x02 \x01(\t\x12\x0f\n\x07os_user\x18\x03 \x01(\t\x12\r\n\x05state\x18\x04 \x01(\t\x12\x13\n\x0btarget_size\x18\x05 \x01(\x05\x12\x0c\n\x04warm\x18\x06 \x01(\x05\x12\x10\n\x08starting\x18\x07 \x01(\x05\x12\x12\n\nbound_idle\x18\x08 \x01(\x05\x12\x0c\n\x04\x62usy\x18\t \x01(\x05\x12\x13\n\x0bray_started\x18\n \x01(\x08\x12\x13\n\x0bray_address\x18\x0b \x01(\t\x12\x16\n\x0enetwork_policy\x18\x0c \x01(\t\x12.\n\nidle_since\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0fresource_limits\x18\x0e \x01(\t*\xa0\x02\n\x0bJobRunState\x12\x1d\n\x19JOB_RUN_STATE_UNSPECIFIED\x10\x00\x12\x1a\n\x16JOB_RUN_STATE_STARTING\x10\x01\x12\x19\n\x15JOB_RUN_STATE_RUNNING\x10\x02\x12\x1a\n\x16JOB_RUN_STATE_STOPPING\x10\x03\x12\x19\n\x15JOB_RUN_STATE_STOPPED\x10\x04\x12\x1b\n\x17JOB_RUN_STATE_SUCCEEDED\x10\x05\x12\x18\n\x14JOB_RUN_STATE_FAILED\x10\x06\x12\x19\n\x15JOB_RUN_STATE_TIMEOUT\x10\x07\x12\x17\n\x13JOB_RUN_STATE_ERROR\x10\x08\x12\x19\n\x15JOB_RUN_STATE_WAITING\x10\t*l\n\tLogStream\x12\x1a\n\x16LOG_STREAM_UNSPECIFIED\x10\x00\x12\x15\n\x11LOG_STREAM_STDOUT\x10\x01\x12\x15\n\x11LOG_STREAM_STDERR\x10\x02\x12\x15\n\x11LOG_STREAM_DRIVER\x10\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -38,50 +39,62 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_JOB_NONOVERRIDABLEARGUMENTSENTRY']._serialized_options = b'8\001'
   _globals['_JOB_TAGSENTRY']._loaded_options = None
   _globals['_JOB_TAGSENTRY']._serialized_options = b'8\001'
+  _globals['_JOB_CODEGENCONFIGURATIONNODESENTRY']._loaded_options = None
+  _globals['_JOB_CODEGENCONFIGURATIONNODESENTRY']._serialized_options = b'8\001'
   _globals['_JOBUPDATE_DEFAULTARGUMENTSENTRY']._loaded_options = None
   _globals['_JOBUPDATE_DEFAULTARGUMENTSENTRY']._serialized_options = b'8\001'
   _globals['_JOBUPDATE_NONOVERRIDABLEARGUMENTSENTRY']._loaded_options = None
   _globals['_JOBUPDATE_NONOVERRIDABLEARGUMENTSENTRY']._serialized_options = b'8\001'
+  _globals['_JOBUPDATE_CODEGENCONFIGURATIONNODESENTRY']._loaded_options = None
+  _globals['_JOBUPDATE_CODEGENCONFIGURATIONNODESENTRY']._serialized_options = b'8\001'
   _globals['_JOBRUN_ARGUMENTSENTRY']._loaded_options = None
   _globals['_JOBRUN_ARGUMENTSENTRY']._serialized_options = b'8\001'
-  _globals['_JOBRUNSTATE']._serialized_start=3004
-  _globals['_JOBRUNSTATE']._serialized_end=3292
-  _globals['_LOGSTREAM']._serialized_start=3294
-  _globals['_LOGSTREAM']._serialized_end=3402
-  _globals['_JOBCOMMAND']._serialized_start=79
-  _globals['_JOBCOMMAND']._serialized_end=154
-  _globals['_EXECUTIONPROPERTY']._serialized_start=156
-  _globals['_EXECUTIONPROPERTY']._serialized_end=204
-  _globals['_CONNECTIONSLIST']._serialized_start=206
-  _globals['_CONNECTIONSLIST']._serialized_end=244
-  _globals['_JOB']._serialized_start=247
-  _globals['_JOB']._serialized_end=1017
-  _globals['_JOB_DEFAULTARGUMENTSENTRY']._serialized_start=853
-  _globals['_JOB_DEFAULTARGUMENTSENTRY']._serialized_end=908
-  _globals['_JOB_NONOVERRIDABLEARGUMENTSENTRY']._serialized_start=910
-  _globals['_JOB_NONOVERRIDABLEARGUMENTSENTRY']._serialized_end=972
-  _globals['_JOB_TAGSENTRY']._serialized_start=974
-  _globals['_JOB_TAGSENTRY']._serialized_end=1017
-  _globals['_JOBUPDATE']._serialized_start=1020
-  _globals['_JOBUPDATE']._serialized_end=1602
-  _globals['_JOBUPDATE_DEFAULTARGUMENTSENTRY']._serialized_start=853
-  _globals['_JOBUPDATE_DEFAULTARGUMENTSENTRY']._serialized_end=908
-  _globals['_JOBUPDATE_NONOVERRIDABLEARGUMENTSENTRY']._serialized_start=910
-  _globals['_JOBUPDATE_NONOVERRIDABLEARGUMENTSENTRY']._serialized_end=972
-  _globals['_JOBRUN']._serialized_start=1605
-  _globals['_JOBRUN']._serialized_end=2175
-  _globals['_JOBRUN_ARGUMENTSENTRY']._serialized_start=2127
-  _globals['_JOBRUN_ARGUMENTSENTRY']._serialized_end=2175
-  _globals['_BATCHSTOPJOBRUNSUCCESSFULSUBMISSION']._serialized_start=2177
-  _globals['_BATCHSTOPJOBRUNSUCCESSFULSUBMISSION']._serialized_end=2252
-  _globals['_ERRORDETAIL']._serialized_start=2254
-  _globals['_ERRORDETAIL']._serialized_end=2310
-  _globals['_BATCHSTOPJOBRUNERROR']._serialized_start=2312
-  _globals['_BATCHSTOPJOBRUNERROR']._serialized_end=2423
-  _globals['_LOGENTRY']._serialized_start=2425
-  _globals['_LOGENTRY']._serialized_end=2542
-  _globals['_POOLSTATUS']._serialized_start=2545
-  _globals['_POOLSTATUS']._serialized_end=2761
-  _globals['_SANDBOXSTATUS']._serialized_start=2764
-  _globals['_SANDBOXSTATUS']._serialized_end=3001
+  _globals['_JOBRUNSTATE']._serialized_start=4456
+  _globals['_JOBRUNSTATE']._serialized_end=4744
+  _globals['_LOGSTREAM']._serialized_start=4746
+  _globals['_LOGSTREAM']._serialized_end=4854
+  _globals['_JOBCOMMAND']._serialized_start=109
+  _globals['_JOBCOMMAND']._serialized_end=184
+  _globals['_JOBNOTIFICATIONPROPERTY']._serialized_start=186
+  _globals['_JOBNOTIFICATIONPROPERTY']._serialized_end=239
+  _globals['_EXECUTIONPROPERTY']._serialized_start=241
+  _globals['_EXECUTIONPROPERTY']._serialized_end=289
+  _globals['_CONNECTIONSLIST']._serialized_start=291
+  _globals['_CONNECTIONSLIST']._serialized_end=329
+  _globals['_JOB']._serialized_start=332
+  _globals['_JOB']._serialized_end=1607
+  _globals['_JOB_DEFAULTARGUMENTSENTRY']._serialized_start=1307
+  _globals['_JOB_DEFAULTARGUMENTSENTRY']._serialized_end=1362
+  _globals['_JOB_NONOVERRIDABLEARGUMENTSENTRY']._serialized_start=1364
+  _globals['_JOB_NONOVERRIDABLEARGUMENTSENTRY']._serialized_end=1426
+  _globals['_JOB_TAGSENTRY']._serialized_start=1428
+  _globals['_JOB_TAGSENTRY']._serialized_end=1471
+  _globals['_JOB_CODEGENCONFIGURATIONNODESENTRY']._serialized_start=1473
+  _globals['_JOB_CODEGENCONFIGURATIONNODESENTRY']._serialized_end=1562
+  _globals['_JOBUPDATE']._serialized_start=1610
+  _globals['_JOBUPDATE']._serialized_end=2703
+  _globals['_JOBUPDATE_DEFAULTARGUMENTSENTRY']._serialized_start=1307
+  _globals['_JOBUPDATE_DEFAULTARGUMENTSENTRY']._serialized_end=1362
+  _globals['_JOBUPDATE_NONOVERRIDABLEARGUMENTSENTRY']._serialized_start=1364
+  _globals['_JOBUPDATE_NONOVERRIDABLEARGUMENTSENTRY']._serialized_end=1426
+  _globals['_JOBUPDATE_CODEGENCONFIGURATIONNODESENTRY']._serialized_start=1473
+  _globals['_JOBUPDATE_CODEGENCONFIGURATIONNODESENTRY']._serialized_end=1562
+  _globals['_JOBRUN']._serialized_start=2706
+  _globals['_JOBRUN']._serialized_end=3381
+  _globals['_JOBRUN_ARGUMENTSENTRY']._serialized_start=3333
+  _globals['_JOBRUN_ARGUMENTSENTRY']._serialized_end=3381
+  _globals['_BATCHSTOPJOBRUNSUCCESSFULSUBMISSION']._serialized_start=3383
+  _globals['_BATCHSTOPJOBRUNSUCCESSFULSUBMISSION']._serialized_end=3458
+  _globals['_ERRORDETAIL']._serialized_start=3460
+  _globals['_ERRORDETAIL']._serialized_end=3516
+  _globals['_BATCHSTOPJOBRUNERROR']._serialized_start=3518
+  _globals['_BATCHSTOPJOBRUNERROR']._serialized_end=3629
+  _globals['_LOGENTRY']._serialized_start=3631
+  _globals['_LOGENTRY']._serialized_end=3748
+  _globals['_POOLSTATUS']._serialized_start=3751
+  _globals['_POOLSTATUS']._serialized_end=4009
+  _globals['_QUEUEDRUN']._serialized_start=4012
+  _globals['_QUEUEDRUN']._serialized_end=4140
+  _globals['_SANDBOXSTATUS']._serialized_start=4143
+  _globals['_SANDBOXSTATUS']._serialized_end=4453
 # @@protoc_insertion_point(module_scope)

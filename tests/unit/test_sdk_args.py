@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from agents.glue_args import MissingArgumentError, getResolvedOptions, parse_arguments
+from sluice.sdk.args import MissingArgumentError, getResolvedOptions, parse_arguments
 
 pytestmark = pytest.mark.unit
 

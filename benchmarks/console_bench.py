@@ -1,0 +1,219 @@
+"""Console benchmark: page times of the browser console (--console-port) against a real server on
+SQLite (or --db), authentication and the audit trail on; prints one JSON line.
+
+    python benchmarks/console_bench.py [--tables 10000] [--partitions 100000] [--samples 40]
+
+Figures (milliseconds, measured by a plain HTTP client on loopback: the server's time to answer
+a page, the browser's rendering left out): console_tables_page_p50_ms / _p95_ms (the first page
+of a database with --tables tables), console_tables_search_p95_ms (a name search),
+console_partitions_page_p95_ms (the first page of a table with --partitions partitions),
+console_partitions_next_page_p95_ms (a page deep in that table) and
+console_partitions_expression_p95_ms (a selective Glue expression). Target: p95 <= 300 ms.
+The log print-to-browser figure needs a run on Ray: tests/integration/test_console_runs.py
+checks that the lines arrive while the run runs (not measured here).
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import catalog_bench as cb
+
+from sluice.catalog.v1 import catalog_pb2 as pb
+from sluice.catalog.v1 import catalog_pb2_grpc as pb_grpc
+from sluice.catalog.v1 import types_pb2 as t
+
+DB, TABLE = "bench", "events"
+
+
+@contextmanager
+def _console_server(db_url: str | None) -> Iterator[tuple[str, int]]:
+    """A server with the console on free ports; yields (gRPC address, console port)."""
+    port, console_port = cb._free_port(), cb._free_port()
+    with tempfile.TemporaryDirectory(prefix="sluice-console-bench-") as data_dir:
+        cmd = [
+            sys.executable,
+            "-m",
+            "sluice.control_plane",
+            "--port",
+            str(port),
+            "--console-port",
+            str(console_port),
+            "--data-dir",
+            data_dir,
+            "--pool-size",
+            "0",
+            "--log-level",
+            "WARNING",
+        ]
+        if db_url:
+            cmd += ["--db", db_url]
+        env = {**os.environ, "SLUICE_BOOTSTRAP_TOKEN": cb.TOKEN}
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+        address = f"127.0.0.1:{port}"
+        try:
+            cb._wait_serving(address, proc, 60.0)
+            yield address, console_port
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def _load(address: str, tables: int, partitions: int) -> None:
+    with cb._channel(address) as channel:
+        stub = pb_grpc.CatalogServiceStub(channel)
+        stub.CreateDatabase(pb.CreateDatabaseRequest(database_input=t.DatabaseInput(name=DB)))
+        columns = [t.Column(name=f"c{i}", type="string") for i in range(10)]
+        keys = [t.Column(name="region", type="string"), t.Column(name="day", type="int")]
+        stub.CreateTable(
+            pb.CreateTableRequest(
+                database_name=DB,
+                table_input=t.TableInput(
+                    name=TABLE,
+                    storage_descriptor=t.StorageDescriptor(columns=columns, location="/d/e"),
+                    partition_keys=keys,
+                ),
+            )
+        )
+        for i in range(tables - 1):
+            stub.CreateTable(
+                pb.CreateTableRequest(
+                    database_name=DB,
+                    table_input=t.TableInput(
+                        name=f"t{i:05d}",
+                        storage_descriptor=t.StorageDescriptor(columns=columns, location="/d/t"),
+                    ),
+                )
+            )
+        days = 1000
+        regions = max(1, partitions // days)
+        for region in range(regions):
+            for start in range(0, days, 100):
+                stub.BatchCreatePartition(
+                    pb.BatchCreatePartitionRequest(
+                        database_name=DB,
+                        table_name=TABLE,
+                        partition_input_list=[
+                            t.PartitionInput(
+                                values=[f"r{region:03d}", str(day)],
+                                storage_descriptor=t.StorageDescriptor(
+                                    location=f"/d/e/r{region}/{day}"
+                                ),
+                            )
+                            for day in range(start, start + 100)
+                        ],
+                    )
+                )
+
+
+class _Browser:
+    """A signed-in plain HTTP client of the console (one keep-alive connection)."""
+
+    def __init__(self, port: int) -> None:
+        self._conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        self._cookies: dict[str, str] = {}
+        page = self.get("/signin")[1]
+        csrf = re.search(r'name="csrf" value="([^"]+)"', page)
+        assert csrf
+        status, _ = self._send("POST", "/signin", {"csrf": csrf.group(1), "token": cb.TOKEN})
+        assert status == 303, status
+
+    def _send(self, method: str, path: str, form: dict[str, str] | None = None) -> tuple[int, str]:
+        headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in self._cookies.items())}
+        body = None
+        if form is not None:
+            body = urllib.parse.urlencode(form)
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        self._conn.request(method, path, body=body, headers=headers)
+        response = self._conn.getresponse()
+        text = response.read().decode()
+        for name, value in response.getheaders():
+            if name.lower() == "set-cookie":
+                key, _, rest = value.partition("=")
+                self._cookies[key] = rest.split(";")[0]
+        return response.status, text
+
+    def get(self, path: str) -> tuple[int, str]:
+        return self._send("GET", path)
+
+    def timed(self, path: str, samples: int) -> tuple[float, float, str]:
+        times, page = [], ""
+        for _ in range(samples):
+            started = time.perf_counter()
+            status, page = self.get(path)
+            times.append((time.perf_counter() - started) * 1000)
+            assert status == 200, (path, status, page[:300])
+        return cb._percentile(times, 0.5), cb._percentile(times, 0.95), page
+
+
+def run(args: argparse.Namespace) -> dict[str, object]:
+    with _console_server(args.db) as (address, port):
+        started = time.perf_counter()
+        _load(address, args.tables, args.partitions)
+        load_s = time.perf_counter() - started
+        browser = _Browser(port)
+        figures: dict[str, object] = {
+            "benchmark": "console",
+            "tables": args.tables,
+            "partitions": args.partitions,
+            "load_s": round(load_s, 1),
+        }
+        p50, p95, _ = browser.timed(f"/databases/{DB}", args.samples)
+        figures |= {"console_tables_page_p50_ms": round(p50, 1)}
+        figures |= {"console_tables_page_p95_ms": round(p95, 1)}
+        _, p95, _ = browser.timed(f"/databases/{DB}?q=t0999", args.samples)
+        figures["console_tables_search_p95_ms"] = round(p95, 1)
+        base = f"/databases/{DB}/tables/{TABLE}/partitions"
+        p50, p95, page = browser.timed(base, args.samples)
+        figures |= {"console_partitions_page_p50_ms": round(p50, 1)}
+        figures |= {"console_partitions_page_p95_ms": round(p95, 1)}
+        following = re.search(r'rel="next" href="([^"]+)"', page)
+        assert following, "no next page"
+        deep = base + following.group(1).replace("&amp;", "&")
+        for _ in range(20):  # 20 pages in
+            _, text = browser.get(deep)
+            found = re.search(r'rel="next" href="([^"]+)"', text)
+            if not found:
+                break
+            deep = base + found.group(1).replace("&amp;", "&")
+        _, p95, _ = browser.timed(deep, args.samples)
+        figures["console_partitions_next_page_p95_ms"] = round(p95, 1)
+        region = min(7, max(1, args.partitions // 1000) - 1)
+        expression = urllib.parse.quote(f"region = 'r{region:03d}' AND day BETWEEN 100 AND 149")
+        _, p95, page = browser.timed(f"{base}?expression={expression}", args.samples)
+        assert page.count("<tr>") >= 50, "the expression's partitions are missing"
+        figures["console_partitions_expression_p95_ms"] = round(p95, 1)
+        figures["target_p95_ms"] = 300
+        figures["ok"] = all(
+            float(v) <= 300
+            for k, v in figures.items()
+            if k.endswith("_p95_ms") and "target" not in k
+        )
+        return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--db", default=None, help="a PostgreSQL URL (default: SQLite)")
+    parser.add_argument("--tables", type=int, default=10_000)
+    parser.add_argument("--partitions", type=int, default=100_000)
+    parser.add_argument("--samples", type=int, default=40)
+    print(json.dumps(run(parser.parse_args())))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""The Sluice console: a browser door onto the gRPC API (server-rendered pages, SSE)."""

@@ -1,0 +1,1 @@
+"""Alembic migrations of the crawlers domain (see sluice.control_plane.crawlers.schema)."""

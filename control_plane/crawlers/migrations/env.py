@@ -1,0 +1,3 @@
+from sluice.common.migrations import run_env
+
+run_env()

@@ -1,0 +1,1 @@
+"""Job bookmarks (Glue's): per job, what its runs' sources have processed."""

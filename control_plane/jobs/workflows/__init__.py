@@ -1,0 +1,1 @@
+"""Workflows: graphs of triggers and jobs, run as a whole (docs/workflows.md)."""

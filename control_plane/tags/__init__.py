@@ -1,0 +1,1 @@
+"""Tags of Glue resources (TagResource, UntagResource, GetTags) and their ARNs."""
