@@ -144,7 +144,8 @@ class Scheduler:
         self._launching: set[str] = set()
         # Runs the executor runs for this scheduler, until it forgets them; guarded by _lock.
         self._executing: set[str] = set()
-        # Queued runs taken off their account's queue for a launch; guarded by _lock.
+        # Queued runs whose launch is in flight (taken off their account's queue, or launched
+        # first); guarded by _lock.
         self._dequeued: set[str] = set()
         # Runs ended (their room freed) so far, and how many had ended when each queued run
         # last found no room; guarded by _lock.
@@ -205,6 +206,11 @@ class Scheduler:
                     # claims; only those still in flight stay guarded.
                     self._owned &= self._launching
                 self._tenure = fence
+            # The queued runs in flight are read before the runs: a launch records its outcome
+            # (WAITING or RUNNING) before it leaves _dequeued, so a run in flight when this pass
+            # began is in its queue either way and nothing behind it jumps ahead.
+            with self._lock:
+                dequeued = set(self._dequeued)
             runs = self._store.list_active_runs()
             active = {run.id for run in runs}
             with self._lock:
@@ -213,7 +219,6 @@ class Scheduler:
                 self._dequeued &= active
                 self._parked = {k: v for k, v in self._parked.items() if k in active}
                 self._no_room = {k: v for k, v in self._no_room.items() if k in active}
-                dequeued = set(self._dequeued)
             # Each account's queue: its WAITING runs and those taken off it for a launch, in
             # the order they were started (the store lists active runs oldest first).
             queues: dict[str, list[str]] = {}
@@ -251,10 +256,9 @@ class Scheduler:
             self._time_out(run, launching, fence)
         elif run.state is RunState.STARTING and not owned:
             if run.job_run_queuing_enabled and queue and run.id not in queue:
-                # Its account has runs queued before it: it queues behind them, and tries for
-                # room once it heads the queue and a run has ended (or waiting_retry_s after).
-                with self._lock:
-                    self._parked[run.id] = self._ended
+                # Its account has runs queued or launching before it: it queues behind them. Once
+                # it heads the queue it tries for room at once if the runs before it found room,
+                # else once a run has ended (or waiting_retry_s after).
                 self._store.transition(run.id, {RunState.STARTING}, RunState.WAITING, fence=fence)
             elif no_room is None or now >= no_room.next_try:
                 self._submit_launch(run, fence)
@@ -275,6 +279,9 @@ class Scheduler:
         with self._lock:
             self._owned.add(run.id)
             self._launching.add(run.id)
+            if run.job_run_queuing_enabled:
+                # In its account's queue while it launches: queued runs started after it wait.
+                self._dequeued.add(run.id)
             # A run ending from now on may make room for it.
             self._parked[run.id] = self._ended
         pool.submit(self._launch, run, fence)
