@@ -187,7 +187,12 @@ def test_plaintext_from_before_is_read_as_it_is_and_rotated_to_ciphertext() -> N
     "tamper",
     [
         lambda c: c[:-4] + ("AAAA" if not c.endswith("AAAA") else "BBBB"),
-        lambda c: c[: len(ENCRYPTED_PREFIX) + 20] + "x" + c[len(ENCRYPTED_PREFIX) + 21 :],
+        # One character changed: to "x", or to "y" where it already is an "x".
+        lambda c: (
+            c[: len(ENCRYPTED_PREFIX) + 20]
+            + ("y" if c[len(ENCRYPTED_PREFIX) + 20] == "x" else "x")
+            + c[len(ENCRYPTED_PREFIX) + 21 :]
+        ),
         lambda c: ENCRYPTED_PREFIX,
         lambda c: ENCRYPTED_PREFIX + "not base64 at all ✗",
         lambda c: c[: len(c) // 2],
