@@ -208,7 +208,8 @@ class RunExecutor(Protocol):
 
     def read_logs(self, run_id: str, cursor: str) -> LogBatch:
         """Log lines after cursor ("" for the first); an empty batch when there are no more
-        yet."""
+        yet. Also called while the run's launch is in flight: what its script has written so
+        far, an empty batch (or an error) while the executor does not know the run yet."""
         ...
 
     def forget(self, run_id: str) -> None:

@@ -262,6 +262,10 @@ class Scheduler:
                 self._store.transition(run.id, {RunState.STARTING}, RunState.WAITING, fence=fence)
             elif no_room is None or now >= no_room.next_try:
                 self._submit_launch(run, fence)
+        elif run.state is RunState.STARTING and launching:
+            # A script prints as soon as it starts, before its launch has returned (under load,
+            # seconds before): its lines are copied meanwhile, so they reach readers at once.
+            self._copy_launching_logs(run)
         elif run.state is RunState.WAITING:
             if queue and queue[0] == run.id:
                 self._relaunch_waiting(run, now, fence, queue[1:])
@@ -538,6 +542,16 @@ class Scheduler:
             self._ended += 1
 
     # Logs
+
+    def _copy_launching_logs(self, run: JobRun) -> None:
+        """The lines a run whose launch is in flight has written so far (none while the
+        executor does not know it yet). Only this thread copies a run's lines, from the cursor
+        stored with the last batch, so the launch ending meanwhile loses and repeats none."""
+        try:
+            self._copy_logs(run.id, run.log_cursor)
+        except Exception as exc:
+            # The launch decides what becomes of the run; its lines are copied later anyway.
+            logger.debug("lines of job run %s, still launching, not read yet: %s", run.id, exc)
 
     def _copy_logs(self, run_id: str, cursor: str) -> tuple[str, bool]:
         """One batch into the store; the new cursor and whether there were lines."""

@@ -77,6 +77,10 @@ def get(store: SqlJobStore, run_id: str) -> JobRun:
     return store.get_run(ACCOUNT, "etl", run_id)
 
 
+def lines(store: SqlJobStore, run_id: str) -> list[str]:
+    return [e.message for e in store.get_run_logs(ACCOUNT, "etl", run_id, PageRequest()).items]
+
+
 def wait_state(store: SqlJobStore, run_id: str, state: RunState) -> JobRun:
     eventually(lambda: get(store, run_id).state is state, f"run to be {state}")
     return get(store, run_id)
@@ -443,6 +447,27 @@ def test_stop_during_launch_releases_the_environment(
     wait_state(store, run_id, RunState.STOPPED)
     eventually(lambda: run_id in executor.forgotten, "the environment to be released")
     assert not executor.knows(run_id)
+
+
+def test_lines_printed_while_the_launch_is_in_flight_are_copied_before_it_returns(
+    store: SqlJobStore, scheduler: Scheduler, executor: FakeExecutor
+) -> None:
+    store.create_job(ACCOUNT, job_input())
+    executor.gate = threading.Event()
+    run_id = start(store, scheduler)
+    eventually(lambda: executor.launched, "the launch to begin")
+
+    executor.emit(run_id, "started", "reading input")
+    try:
+        eventually(lambda: len(lines(store, run_id)) == 2, "the lines to be copied")
+        assert get(store, run_id).state is RunState.STARTING
+    finally:
+        executor.gate.set()
+    wait_state(store, run_id, RunState.RUNNING)
+    executor.emit(run_id, "done")
+    eventually(lambda: len(lines(store, run_id)) == 3, "the next line to be copied")
+    # Each line once, in order: copying went on from the cursor stored during the launch.
+    assert lines(store, run_id) == ["started", "reading input", "done"]
 
 
 def test_timeout_during_launch_releases_the_environment(
