@@ -245,6 +245,7 @@ def _assemble_server(
         own_database=_own_postgresql(config.database_url),
         executor=jobs.executor if config.crawls_on_ray else None,
         network=lambda account, crawler: _crawler_network(store, account, crawler),
+        tracer=trail.tracer,
     )
     if config.insecure_no_auth:
         log.warning("authentication, authorisation and audit are OFF (--insecure-no-auth)")

@@ -17,6 +17,7 @@ from sluice.sdk.iam import IamClient
 from sluice.sdk.jobs import JobsClient
 from sluice.sdk.notifications import NotificationsClient
 from sluice.sdk.scripts import ScriptsClient
+from sluice.sdk.trace_context import TraceParent
 from sluice.sdk.triggers import TriggersClient
 from sluice.sdk.workflows import WorkflowsClient
 
@@ -40,8 +41,12 @@ class Client:
             raw = grpc.insecure_channel(self._address, options=options.channel_options())
         else:
             raw = grpc.secure_channel(self._address, credentials, options=options.channel_options())
-        token = options.resolved_token()
-        self._channel = grpc.intercept_channel(raw, BearerToken(token)) if token else raw
+        headers: list[grpc.UnaryUnaryClientInterceptor] = []
+        if token := options.resolved_token():
+            headers.append(BearerToken(token))
+        if traceparent := options.resolved_traceparent():
+            headers.append(TraceParent(traceparent))
+        self._channel = grpc.intercept_channel(raw, *headers) if headers else raw
         self._catalog = CatalogClient(self._channel, options, self._address)
         self._jobs = JobsClient(self._channel, options, self._address)
         self._triggers = TriggersClient(self._channel, options, self._address)

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import grpc
 
+from sluice.sdk.trace_context import environment_traceparent, valid_traceparent
+
 ADDRESS_ENV = "SLUICE_ADDRESS"
 CATALOG_ID_ENV = "SLUICE_CATALOG_ID"
 TOKEN_ENV = "SLUICE_TOKEN"
@@ -45,6 +47,10 @@ class ClientOptions:
         tls_key_file: Its private key (PEM); $SLUICE_TLS_KEY.
         config_file: The config file; None means $SLUICE_CONFIG, else ~/.sluice/config.yaml
             (a missing file is no error).
+        traceparent: The W3C traceparent sent with every call that sends none of its own, so
+            the server records the calls in that trace. None means $TRACEPARENT (set in every
+            job run and crawl: a run's calls join the trace of the call that started it); ""
+            for none. An invalid value is ignored.
     """
 
     address: str | None = None
@@ -58,6 +64,7 @@ class ClientOptions:
     tls_cert_file: str | None = None
     tls_key_file: str | None = None
     config_file: str | None = None
+    traceparent: str | None = None
 
     def __post_init__(self) -> None:
         if self.timeout_s is not None and self.timeout_s <= 0:
@@ -100,6 +107,12 @@ class ClientOptions:
             except OSError as exc:
                 raise ValueError(f"cannot read token_file {path}: {exc.strerror}") from None
         return ""
+
+    def resolved_traceparent(self, environ: Mapping[str, str] | None = None) -> str:
+        """The traceparent to send: `traceparent`, else $TRACEPARENT; "" if none is valid."""
+        if self.traceparent is not None:
+            return valid_traceparent(self.traceparent)
+        return environment_traceparent(os.environ if environ is None else environ)
 
     def resolved_credentials(
         self, environ: Mapping[str, str] | None = None

@@ -30,9 +30,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from opentelemetry import trace
+from opentelemetry.trace import Span, Status, StatusCode, Tracer
+
 from sluice.agents.crawler import sandbox
 from sluice.agents.crawler.engine import LocalAccess
 from sluice.common.errors import SluiceError
+from sluice.control_plane.audit.tracing import traceparent
 from sluice.control_plane.crawlers.model import Crawl, Crawler, CrawlerRunning, CrawlState
 from sluice.control_plane.crawlers.sql_store import SqlCrawlerStore
 from sluice.control_plane.jobs import workers
@@ -81,6 +85,8 @@ class _Running:
     # The worker process; None for a crawl run in a sandbox (see _InSandbox).
     process: subprocess.Popen[str] | None
     stop_asked: bool = False
+    # The crawl's span (crawl.run), ended with the crawl.
+    span: Span | None = None
 
 
 @dataclass
@@ -104,6 +110,9 @@ class CrawlRunner:
         executor: Runs crawls in the crawlers' sandboxes (the jobs' executor); None: in worker
             processes of this server.
         network: The subnet and security group of a crawler's crawls (with an executor).
+        tracer: Records each crawl as a span (crawl.run) under the call that started it (a
+            root span for scheduled and triggered crawls); the crawl's environment receives its
+            W3C TRACEPARENT, so the crawl's own catalog calls join the same trace.
     """
 
     def __init__(
@@ -117,7 +126,9 @@ class CrawlRunner:
         own_database: str = "",
         executor: RunExecutor | None = None,
         network: CrawlNetwork | None = None,
+        tracer: Tracer | None = None,
     ) -> None:
+        self._tracer = tracer or trace.NoOpTracer()
         self._executor = executor
         self._network = network or (lambda _account, _crawler: ("", ""))
         self._own_database = own_database
@@ -292,12 +303,31 @@ class CrawlRunner:
         return out
 
     def _launch(self, crawler: Crawler, crawl: Crawl) -> None:
+        # A child of the span current in this thread: StartCrawler's, when a call started it.
+        span = self._tracer.start_span(
+            "crawl.run",
+            attributes={
+                "sluice.account": crawler.account,
+                "enduser.role": crawler.role,
+                "sluice.resource": f"sluice:jobs:{crawler.account}:crawler/{crawler.name}",
+                "sluice.action": "sluice:RunCrawl",
+                "sluice.crawl.id": crawl.crawl_id,
+            },
+        )
+        try:
+            self._launch_traced(crawler, crawl, span)
+        except BaseException as exc:
+            _end_span(span, CrawlState.FAILED, f"cannot start: {exc}")
+            raise
+
+    def _launch_traced(self, crawler: Crawler, crawl: Crawl, span: Span) -> None:
         deadline = datetime.now(UTC) + timedelta(hours=MAX_CRAWL_HOURS)
         if self._executor is not None:
-            self._launch_in_sandbox(crawler, crawl, deadline)
+            self._launch_in_sandbox(crawler, crawl, deadline, span)
             return
         token = self._issue_token(crawler.account, crawl.crawl_id, crawler.role, deadline)
         env = {
+            "TRACEPARENT": traceparent(span.get_span_context()),
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "HOME": os.environ.get("HOME", "/tmp"),
             "SLUICE_ADDRESS": self._address,
@@ -315,7 +345,7 @@ class CrawlRunner:
             env=env,
             cwd="/",
         )
-        item = _Running(crawl.crawl_id, process)
+        item = _Running(crawl.crawl_id, process, span=span)
         with self._lock:
             self._running[crawl.crawl_id] = item
         threading.Thread(
@@ -325,11 +355,17 @@ class CrawlRunner:
             daemon=True,
         ).start()
 
-    def _launch_in_sandbox(self, crawler: Crawler, crawl: Crawl, deadline: datetime) -> None:
+    def _launch_in_sandbox(
+        self, crawler: Crawler, crawl: Crawl, deadline: datetime, span: Span
+    ) -> None:
         """The crawl as a run in the crawler's sandbox (followed by a thread of its own)."""
         subnet, security_group = self._network(crawler.account, crawler)
         token = self._issue_token(crawler.account, crawl.crawl_id, crawler.role, deadline)
-        run_env = {"SLUICE_ADDRESS": self._address, "SLUICE_TOKEN": token}
+        run_env = {
+            "SLUICE_ADDRESS": self._address,
+            "SLUICE_TOKEN": token,
+            "TRACEPARENT": traceparent(span.get_span_context()),
+        }
         if self._tls_ca:
             run_env["SLUICE_TLS_CA"] = self._tls_ca
         request = LaunchRequest(
@@ -350,7 +386,7 @@ class CrawlRunner:
             timeout_s=MAX_CRAWL_HOURS * 3600.0,
             run_env=run_env,
         )
-        item = _InSandbox(crawl.crawl_id, None, request=request)
+        item = _InSandbox(crawl.crawl_id, None, span=span, request=request)
         item.thread = threading.Thread(
             target=self._follow_in_sandbox,
             args=(item,),
@@ -472,17 +508,38 @@ class CrawlRunner:
         self._finish(item, result, "".join(stderr))
 
     def _finish(self, item: _Running, result: dict[str, Any] | None, stderr: str) -> None:
-        if item.stop_asked:
-            summary = (result or {}).get("summary", {})
-            self._store.finish_crawl(item.crawl_id, CrawlState.STOPPED, summary)
-            return
-        if result is None or "error" in result:
-            reason = (result or {}).get("error") or _last_line(stderr) or "the crawl's worker died"
-            self._store.finish_crawl(item.crawl_id, CrawlState.FAILED, {}, reason)
-            return
-        self._store.finish_crawl(
-            item.crawl_id, CrawlState.COMPLETED, result.get("summary", {}), seen=result.get("seen")
-        )
+        state, reason = CrawlState.COMPLETED, ""
+        try:
+            if item.stop_asked:
+                state = CrawlState.STOPPED
+                summary = (result or {}).get("summary", {})
+                self._store.finish_crawl(item.crawl_id, CrawlState.STOPPED, summary)
+                return
+            if result is None or "error" in result:
+                state = CrawlState.FAILED
+                reason = (
+                    (result or {}).get("error") or _last_line(stderr) or "the crawl's worker died"
+                )
+                self._store.finish_crawl(item.crawl_id, CrawlState.FAILED, {}, reason)
+                return
+            self._store.finish_crawl(
+                item.crawl_id,
+                CrawlState.COMPLETED,
+                result.get("summary", {}),
+                seen=result.get("seen"),
+            )
+        finally:
+            if item.span is not None:
+                _end_span(item.span, state, reason)
+
+
+def _end_span(span: Span, state: CrawlState, reason: str) -> None:
+    """Ends a crawl's span with how the crawl ended."""
+    span.set_attribute("sluice.crawl.state", str(state))
+    span.set_attribute("sluice.outcome", "success" if state is CrawlState.COMPLETED else "failure")
+    if state is CrawlState.FAILED:
+        span.set_status(Status(StatusCode.ERROR, reason[:512]))
+    span.end()
 
 
 def _last_line(text: str) -> str:

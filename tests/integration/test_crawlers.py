@@ -199,6 +199,35 @@ def test_partitioned_parquet_then_schema_drift_then_new_folders_only(
     assert metrics[0].crawler_name == "events" and metrics[0].last_runtime_seconds > 0
 
 
+def test_a_crawl_is_one_trace_from_start_crawler_down_to_its_catalog_calls(
+    client: Client, tmp_path: Path
+) -> None:
+    _parquet(tmp_path / "traced" / "a.parquet", {"id": [1]})
+    client.crawlers.create(
+        {
+            "name": "traced",
+            "role": ROLE,
+            "database_name": "traced_db",
+            "targets": {"s3_targets": [{"path": f"file://{tmp_path / 'traced'}"}]},
+        }
+    )
+    crawl = _crawl(client, "traced")
+    assert crawl.state == api.CRAWL_STATE_COMPLETED, crawl.error_message
+    (call,) = client.audit.query(action="glue:StartCrawler", resource="*crawler/traced")
+
+    def trace() -> list:
+        events = list(client.audit.query(trace_id=call.trace_id))
+        return events if {"crawl.run"} <= {e.name for e in events} else []
+
+    events = wait_until(trace, WAIT_S, "the crawl's span in the audit trail")
+    (run,) = [e for e in events if e.name == "crawl.run"]
+    assert run.parent_span_id == call.span_id
+    # The crawl's own catalog calls (made with its scoped token) are children of its span.
+    (made,) = [e for e in events if e.action == "glue:CreateTable"]
+    assert made.parent_span_id == run.span_id
+    assert made.resource.endswith("table/traced_db/traced")
+
+
 def test_formats_bad_input_and_tables_it_did_not_make(client: Client, tmp_path: Path) -> None:
     root = tmp_path / "lake"
     (root / "csv").mkdir(parents=True)

@@ -411,6 +411,25 @@ def test_a_run_acts_with_credentials_scoped_to_it(
         )
         made = [e for e in events if e.resource.endswith(f"database/{database}")]
         assert made and made[0].principal_name == f"run/{run_id}"
+        # The run's own call is in the trace of the StartJobRun that started it, under the
+        # run's launch span (the SDK sends the environment's TRACEPARENT).
+        audit = audit_pb2_grpc.AuditServiceStub(operator)
+        found = wait_until(
+            lambda: (
+                (
+                    e := audit.QueryAuditEvents(
+                        audit_pb2.QueryAuditEventsRequest(resource=f"*{job}*", max_results=1000)
+                    ).events
+                )
+                and "job_run.launch" in {x.name for x in e}
+                and e
+            ),
+            30,
+            "the run's launch span in the audit trail",
+        )
+        (call,) = [e for e in found if e.action == "glue:StartJobRun"]
+        (launch,) = [e for e in found if e.name == "job_run.launch"]
+        assert (made[0].trace_id, made[0].parent_span_id) == (call.trace_id, launch.span_id)
     # The run is over: its credentials no longer work.
     with (
         authed_channel(ray_server.address, token) as ended,
