@@ -128,6 +128,21 @@ def test_a_crawl_runs_as_ray_tasks_in_the_sandbox_as_its_user(setup: Setup) -> N
     # of its reach): its folder is a warning of its own.
     leaked = next(m for p, m in warnings.items() if p.endswith("/leak"))
     assert "ermission denied" in leaked, warnings
+    # One trace: StartCrawler -> the crawl's span -> the tables the sandbox wrote.
+    (call,) = client.audit.query(action="glue:StartCrawler", resource=f"*crawler/{database}")
+    events = wait_until(
+        lambda: (
+            (found := list(client.audit.query(trace_id=call.trace_id)))
+            and "crawl.run" in {e.name for e in found}
+            and found
+        ),
+        30,
+        "the crawl's span in the audit trail",
+    )
+    (run,) = [e for e in events if e.name == "crawl.run"]
+    assert run.parent_span_id == call.span_id
+    made = [e for e in events if e.action == "glue:CreateTable"]
+    assert len(made) == 2 and {e.parent_span_id for e in made} == {run.span_id}
 
 
 def test_stop_a_crawl_mid_way_in_the_sandbox(setup: Setup) -> None:
