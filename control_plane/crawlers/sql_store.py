@@ -412,9 +412,23 @@ class SqlCrawlerStore:
             return _crawl(_crawl_row(conn, crawl_id))
 
     def crawl_is_active(self, crawl_id: str) -> bool:
+        """Whether a crawl's token still works: its crawl RUNNING and not asked to stop (from
+        StopCrawler on, the crawl changes nothing more, even before its run is gone)."""
+        stopping = (
+            select(CRAWLERS.c.id)
+            .where(
+                CRAWLERS.c.current_crawl == crawl_id,
+                CRAWLERS.c.state == str(CrawlerState.STOPPING),
+            )
+            .exists()
+        )
         with self._db.read() as conn:
-            row = conn.execute(select(CRAWLS.c.state).where(CRAWLS.c.crawl_id == crawl_id)).first()
-            return row is not None and row.state == CrawlState.RUNNING
+            row = conn.execute(
+                select(CRAWLS.c.state, stopping.label("stopping")).where(
+                    CRAWLS.c.crawl_id == crawl_id
+                )
+            ).first()
+            return row is not None and row.state == CrawlState.RUNNING and not row.stopping
 
     def list_crawls(self, account: str, name: str, page: PageRequest) -> Page[Crawl]:
         """A crawler's crawls, newest first."""

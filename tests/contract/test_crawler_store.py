@@ -126,6 +126,9 @@ def test_one_crawl_at_a_time_even_when_racing(store: SqlCrawlerStore, account: s
     store.crawl_progress(crawl_id, 5, 10)
     assert (store.get_crawl(crawl_id).files_done, store.get_crawl(crawl_id).files_total) == (5, 10)
     assert store.stop_crawl(account, "c").state == CrawlerState.STOPPING
+    # From the stop on, the crawl's token is refused: it changes nothing more.
+    assert store.get_crawl(crawl_id).state == CrawlState.RUNNING
+    assert not store.crawl_is_active(crawl_id)
     with pytest.raises(CrawlerStopping):
         store.stop_crawl(account, "c")
     store.finish_crawl(crawl_id, CrawlState.STOPPED, {"files": 5}, seen={"/d": ["x"]})

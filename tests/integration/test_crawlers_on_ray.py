@@ -22,6 +22,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from sluice.agents.os_users import USER_PREFIX
+from sluice.audit.v1 import types_pb2 as audit_types
 from sluice.crawlers.v1 import crawlers_pb2 as api
 from sluice.sdk import Client, connect
 from tests.integration.conftest import ServerProcess, wait_until
@@ -175,5 +176,18 @@ def test_stop_a_crawl_mid_way_in_the_sandbox(setup: Setup) -> None:
     crawl = client.crawlers.wait(name, timeout_s=60, poll_s=0.2)
     assert crawl.state == api.CRAWL_STATE_STOPPED, (crawl.state, crawl.error_message)
     assert client.crawlers.get(name).state == api.CRAWLER_STATE_READY
-    # Stopped before it wrote: no database, no table.
-    assert name not in {d.name for d in client.catalog.get_databases()}
+    # From StopCrawler on the crawl changes nothing (its token is refused at once, before its
+    # environment is gone). Stopped while it reads, as here, it wrote nothing at all; only if
+    # it had read everything before the stop reached it (a machine loaded far beyond its two
+    # cores) may it have written, and then before the stop.
+    (stop_call,) = client.audit.query(action="glue:StopCrawler", resource=f"*crawler/{name}")
+    stopped_at = stop_call.event_time.ToDatetime()
+    written = [
+        e
+        for e in client.audit.query(resource=f"*{name}*")
+        if e.action.startswith(("glue:Create", "glue:Update", "glue:BatchCreate"))
+        and e.outcome == audit_types.AUDIT_OUTCOME_SUCCESS
+    ]
+    assert all(e.event_time.ToDatetime() < stopped_at for e in written), written
+    if not written:
+        assert name not in {d.name for d in client.catalog.get_databases()}
