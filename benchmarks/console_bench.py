@@ -235,6 +235,7 @@ def log_latency(address: str, browser: _Browser, lines: int) -> dict[str, object
         "console_log_p50_s": round(cb._percentile(lags, 0.5), 3),
         "console_log_p95_s": round(cb._percentile(lags, 0.95), 3),
         "console_log_max_s": round(max(lags), 3),
+        "console_log_lags_s": [round(lag, 2) for lag in lags],
         "console_log_target_p95_s": 1.0,
     }
 
