@@ -327,7 +327,7 @@ class CrawlRunner:
             return
         token = self._issue_token(crawler.account, crawl.crawl_id, crawler.role, deadline)
         env = {
-            "TRACEPARENT": traceparent(span.get_span_context()),
+            **_trace_env(span),
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "HOME": os.environ.get("HOME", "/tmp"),
             "SLUICE_ADDRESS": self._address,
@@ -364,7 +364,7 @@ class CrawlRunner:
         run_env = {
             "SLUICE_ADDRESS": self._address,
             "SLUICE_TOKEN": token,
-            "TRACEPARENT": traceparent(span.get_span_context()),
+            **_trace_env(span),
         }
         if self._tls_ca:
             run_env["SLUICE_TLS_CA"] = self._tls_ca
@@ -543,6 +543,12 @@ class CrawlRunner:
         finally:
             if item.span is not None:
                 _end_span(item.span, state, reason)
+
+
+def _trace_env(span: Span) -> dict[str, str]:
+    """TRACEPARENT of the crawl's span for its environment; none when nothing is traced."""
+    value = traceparent(span.get_span_context())
+    return {"TRACEPARENT": value} if value else {}
 
 
 def _end_span(span: Span, state: CrawlState, reason: str) -> None:

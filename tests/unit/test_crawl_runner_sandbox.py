@@ -11,6 +11,9 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from sluice.common.db import Database
 from sluice.common.paging import PageTokenCodec
@@ -149,3 +152,56 @@ def test_stop_a_crawl_still_waiting_for_an_environment(
     assert store.get_crawl(crawl.crawl_id).state is CrawlState.STOPPED
     # Never launched: nothing to stop in a sandbox.
     assert executor.stopped == []
+
+
+def test_a_crawl_is_a_span_whose_traceparent_its_run_gets(
+    store: SqlCrawlerStore, executor: FakeExecutor
+) -> None:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    running = CrawlRunner(
+        store,
+        lambda _a, crawl_id, _r, _u: f"token-{crawl_id}",
+        executor=executor,
+        tracer=provider.get_tracer("test"),
+    )
+    store.create_crawler(ACCOUNT, "c", DEFINITION, {}, None)
+    running.start("127.0.0.1:50051")
+    try:
+        crawl = running.start_crawl(ACCOUNT, "c")
+        eventually(lambda: executor.knows(crawl.crawl_id), "the crawl's run launched")
+        [request] = executor.launched
+        executor.finish(crawl.crawl_id, ok=False, error="boom")
+        eventually(lambda: _ended(store, crawl.crawl_id), "the crawl ended")
+        eventually(lambda: exporter.get_finished_spans(), "the crawl's span ended")
+    finally:
+        running.stop()
+    [span] = exporter.get_finished_spans()
+    assert span.name == "crawl.run"
+    context = span.get_span_context()
+    assert request.run_env["TRACEPARENT"].startswith(
+        f"00-{context.trace_id:032x}-{context.span_id:016x}-"
+    )
+    assert span.attributes["sluice.crawl.id"] == crawl.crawl_id
+    assert span.attributes["sluice.crawl.state"] == "FAILED"
+    assert span.attributes["sluice.resource"] == f"sluice:jobs:{ACCOUNT}:crawler/c"
+    assert not span.status.is_ok
+
+
+def test_a_crawl_stopped_through_another_server_ends_stopped(
+    store: SqlCrawlerStore, executor: FakeExecutor, runner: CrawlRunner
+) -> None:
+    crawl = runner.start_crawl(ACCOUNT, "c")
+    eventually(lambda: executor.knows(crawl.crawl_id), "the crawl's run launched")
+    # Another replica served StopCrawler: the crawl's token is refused at once, and its first
+    # write fails before this server has seen the stop.
+    store.stop_crawl(ACCOUNT, "c")
+    assert not store.crawl_is_active(crawl.crawl_id)
+    executor.finish(
+        crawl.crawl_id,
+        last_lines=(json.dumps({"result": {"error": "unauthenticated: the token is refused"}}),),
+    )
+    eventually(lambda: _ended(store, crawl.crawl_id), "the crawl ended")
+    assert store.get_crawl(crawl.crawl_id).state is CrawlState.STOPPED
+    assert store.get_crawler(ACCOUNT, "c").state is CrawlerState.READY
