@@ -141,8 +141,11 @@ class _Browser:
         status, _ = self._send("POST", "/signin", {"csrf": csrf.group(1), "token": cb.TOKEN})
         assert status == 303, status
 
+    def _cookie(self) -> dict[str, str]:
+        return {"Cookie": "; ".join(f"{k}={v}" for k, v in self._cookies.items())}
+
     def _send(self, method: str, path: str, form: dict[str, str] | None = None) -> tuple[int, str]:
-        headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in self._cookies.items())}
+        headers = self._cookie()
         body = None
         if form is not None:
             body = urllib.parse.urlencode(form)
@@ -163,9 +166,8 @@ class _Browser:
         """The server-sent events of path on a connection of their own, as (event, data, the
         time it was received)."""
         conn = http.client.HTTPConnection("127.0.0.1", self._conn.port, timeout=300)
-        headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in self._cookies.items())}
         try:
-            conn.request("GET", path, headers=headers)
+            conn.request("GET", path, headers=self._cookie())
             response = conn.getresponse()
             assert response.status == 200, response.status
             event = ""

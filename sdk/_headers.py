@@ -35,8 +35,7 @@ class AddHeader(
     def _details(self, details: grpc.ClientCallDetails) -> grpc.ClientCallDetails:
         key = self._header[0]
         metadata = list(details.metadata or ())
-        own = [m for m in metadata if m[0].lower() == key]
-        if own and not self._replace:
+        if not self._replace and any(m[0].lower() == key for m in metadata):
             return details
         return _Details(details, [*(m for m in metadata if m[0].lower() != key), self._header])
 

@@ -254,9 +254,7 @@ class CrawlRunner:
         with self._lock:
             ids = [i for i, item in self._running.items() if not item.stop_asked]
         for crawl_id in ids:
-            crawl = self._store.get_crawl(crawl_id)
-            crawler = self._store.find_crawlers(crawl.account, [crawl.crawler_name])
-            if crawler and crawler[0].state == "STOPPING":
+            if self._store.crawl_stop_requested(crawl_id):
                 self._terminate(crawl_id)
 
     def _fire_due(self) -> None:
@@ -507,21 +505,12 @@ class CrawlRunner:
                 self._running.pop(item.crawl_id, None)
         self._finish(item, result, "".join(stderr))
 
-    def _stopping(self, crawl_id: str) -> bool:
-        """Whether the crawl's crawler has been asked to stop (it is STOPPING)."""
-        try:
-            crawl = self._store.get_crawl(crawl_id)
-            found = self._store.find_crawlers(crawl.account, [crawl.crawler_name])
-        except SluiceError:
-            return False
-        return bool(found) and found[0].state == "STOPPING" and found[0].current_crawl == crawl_id
-
     def _finish(self, item: _Running, result: dict[str, Any] | None, stderr: str) -> None:
         state, reason = CrawlState.COMPLETED, ""
         try:
             if not item.stop_asked and result is not None and "error" in result:
                 # Asked to stop through another server: its token was refused from then on.
-                item.stop_asked = self._stopping(item.crawl_id)
+                item.stop_asked = self._store.crawl_stop_requested(item.crawl_id)
             if item.stop_asked:
                 state = CrawlState.STOPPED
                 summary = (result or {}).get("summary", {})

@@ -13,6 +13,7 @@ from sqlalchemy import (
     BigInteger,
     Column,
     Connection,
+    Exists,
     Index,
     Integer,
     MetaData,
@@ -414,21 +415,19 @@ class SqlCrawlerStore:
     def crawl_is_active(self, crawl_id: str) -> bool:
         """Whether a crawl's token still works: its crawl RUNNING and not asked to stop (from
         StopCrawler on, the crawl changes nothing more, even before its run is gone)."""
-        stopping = (
-            select(CRAWLERS.c.id)
-            .where(
-                CRAWLERS.c.current_crawl == crawl_id,
-                CRAWLERS.c.state == str(CrawlerState.STOPPING),
-            )
-            .exists()
-        )
         with self._db.read() as conn:
             row = conn.execute(
-                select(CRAWLS.c.state, stopping.label("stopping")).where(
+                select(CRAWLS.c.state, _stop_requested(crawl_id).label("stopping")).where(
                     CRAWLS.c.crawl_id == crawl_id
                 )
             ).first()
             return row is not None and row.state == CrawlState.RUNNING and not row.stopping
+
+    def crawl_stop_requested(self, crawl_id: str) -> bool:
+        """Whether StopCrawler was accepted for this crawl (its crawler is STOPPING), on any
+        server."""
+        with self._db.read() as conn:
+            return bool(conn.execute(select(_stop_requested(crawl_id))).scalar())
 
     def list_crawls(self, account: str, name: str, page: PageRequest) -> Page[Crawl]:
         """A crawler's crawls, newest first."""
@@ -646,4 +645,16 @@ def _classifier(row: Row) -> Classifier:
         version=row.version,
         created_on=row.created_on,
         last_updated=row.last_updated,
+    )
+
+
+def _stop_requested(crawl_id: str) -> Exists:
+    """True while the crawler whose current crawl this is is STOPPING."""
+    return (
+        select(CRAWLERS.c.id)
+        .where(
+            CRAWLERS.c.current_crawl == crawl_id,
+            CRAWLERS.c.state == str(CrawlerState.STOPPING),
+        )
+        .exists()
     )

@@ -118,7 +118,7 @@ def test_one_crawl_at_a_time_even_when_racing(store: SqlCrawlerStore, account: s
         t.join()
     assert len(won) == 1 and len(lost) == 3
     crawl_id = won[0]
-    assert store.crawl_is_active(crawl_id)
+    assert store.crawl_is_active(crawl_id) and not store.crawl_stop_requested(crawl_id)
     with pytest.raises(CrawlerRunning):
         store.update_crawler(account, "c", DEFINITION, None)
     with pytest.raises(CrawlerRunning):
@@ -128,7 +128,7 @@ def test_one_crawl_at_a_time_even_when_racing(store: SqlCrawlerStore, account: s
     assert store.stop_crawl(account, "c").state == CrawlerState.STOPPING
     # From the stop on, the crawl's token is refused: it changes nothing more.
     assert store.get_crawl(crawl_id).state == CrawlState.RUNNING
-    assert not store.crawl_is_active(crawl_id)
+    assert not store.crawl_is_active(crawl_id) and store.crawl_stop_requested(crawl_id)
     with pytest.raises(CrawlerStopping):
         store.stop_crawl(account, "c")
     store.finish_crawl(crawl_id, CrawlState.STOPPED, {"files": 5}, seen={"/d": ["x"]})
