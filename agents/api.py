@@ -13,6 +13,7 @@ import dataclasses
 import hashlib
 import json
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -20,7 +21,7 @@ from typing import Any
 
 from sluice.agents.config import AgentsConfig, EnvironmentSpec, PoolConfig, RayConfig
 from sluice.agents.ports import PortBlock
-from sluice.agents.runs import RunProgress
+from sluice.agents.runs import LogChunk, LogStream, RunProgress
 
 SERVICE = "sluice.agent.internal.Agent"
 SOCKET_NAME = "agent.sock"
@@ -36,7 +37,7 @@ class Method(StrEnum):
     LAUNCH = "Launch"
     PROGRESS = "GetProgress"
     STOP = "StopRun"
-    READ_LOG = "ReadLog"
+    READ_LOGS = "ReadLogs"
     FORGET = "ForgetRun"
     POOL_STATUS = "GetPoolStatus"
     SHUTDOWN = "Shutdown"
@@ -70,6 +71,40 @@ class RunLaunch:
     progress: RunProgress
     environment_id: str
     warm: bool
+
+
+@dataclass(frozen=True)
+class RunLogs:
+    """What following a run takes, in one call: its progress and, read after it, each
+    stream's text from the offset asked for (all the run wrote once progress is terminal)."""
+
+    progress: RunProgress
+    chunks: Mapping[LogStream, LogChunk]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "progress": self.progress.to_dict(),
+            "chunks": {
+                stream.value: {
+                    "text": chunk.text,
+                    "offset": chunk.offset,
+                    "next_offset": chunk.next_offset,
+                }
+                for stream, chunk in self.chunks.items()
+            },
+        }
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> RunLogs:
+        return cls(
+            RunProgress.from_dict(values["progress"]),
+            {
+                LogStream(stream): LogChunk(
+                    str(chunk["text"]), int(chunk["offset"]), int(chunk["next_offset"])
+                )
+                for stream, chunk in values["chunks"].items()
+            },
+        )
 
 
 @dataclass(frozen=True)

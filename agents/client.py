@@ -8,12 +8,13 @@ is decided on the agent's absence alone. This module never imports Ray.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import grpc
 
-from sluice.agents.api import Method, Outcome, PoolStatus, RunLaunch, decode, encode
+from sluice.agents.api import Method, Outcome, PoolStatus, RunLaunch, RunLogs, decode, encode
 from sluice.agents.config import EnvironmentSpec
 from sluice.agents.errors import AgentUnavailable, EnvironmentStartFailed, NoCapacity
 from sluice.agents.isolation import IsolationTuple
@@ -108,16 +109,23 @@ class AgentClient:
         except AgentUnavailable:
             return
 
-    def read_log(self, run_id: str, stream: LogStream, offset: int = 0) -> LogChunk:
-        """A run's log stream from a byte offset; nothing new while no agent answers."""
+    def read_logs(self, run_id: str, offsets: Mapping[LogStream, int]) -> RunLogs:
+        """A run's progress and its streams' text from offsets, in one call (see
+        RunSupervisor.read_logs); RUNNING and nothing new while no agent answers."""
         try:
             reply = self._call(
-                Method.READ_LOG, {"run_id": run_id, "stream": stream.value, "offset": offset}
+                Method.READ_LOGS,
+                {
+                    "run_id": run_id,
+                    "offsets": {stream.value: offset for stream, offset in offsets.items()},
+                },
             )
         except AgentUnavailable:
-            return LogChunk("", offset, offset)
-        chunk = reply["chunk"]
-        return LogChunk(str(chunk["text"]), int(chunk["offset"]), int(chunk["next_offset"]))
+            return RunLogs(
+                RunProgress(run_id, RunState.RUNNING),
+                {stream: LogChunk("", offset, offset) for stream, offset in offsets.items()},
+            )
+        return RunLogs.from_dict(reply["logs"])
 
     def pool_status(self) -> PoolStatus:
         """The agent's pool; empty, and Ray not started, while no agent answers."""

@@ -297,6 +297,11 @@ class UnenforcedLimits:
         return set()
 
 
+def cpu_shares(limits: ResourceLimits) -> int:
+    """The CPU weight of a group with these limits: a plain process's for each of its CPUs."""
+    return max(2, int(limits.cpus * SHARES_PER_CPU))
+
+
 def set_limits(groups: dict[str, Path], limits: ResourceLimits) -> None:
     """Write limits into existing groups (controller -> group dir)."""
     memory = groups["memory"]
@@ -319,7 +324,7 @@ def set_limits(groups: dict[str, Path], limits: ResourceLimits) -> None:
     cpu = groups["cpu"]
     _write(cpu / "cpu.cfs_period_us", CFS_PERIOD_US)
     _write(cpu / "cpu.cfs_quota_us", max(1000, int(limits.cpus * CFS_PERIOD_US)))
-    _write(cpu / "cpu.shares", max(2, int(limits.cpus * SHARES_PER_CPU)))
+    _write(cpu / "cpu.shares", cpu_shares(limits))
     _write(groups["pids"] / "pids.max", limits.pids)
 
 
@@ -367,6 +372,11 @@ class SandboxCgroups:
         for group in self.groups.values():
             for path in (group, *(group / name for name in DELEGATED_FILES)):
                 os.chown(path, uid, gid, follow_symlinks=False)
+
+    def set_cpu_shares(self, shares: int) -> None:
+        """The sandbox's weight against its siblings (the server's own processes among them)
+        when the CPUs are busy; its quota is unchanged."""
+        _write(self.groups["cpu"] / "cpu.shares", max(2, shares))
 
     def add(self, pid: int) -> None:
         """Move a process (all its threads) into the sandbox's groups."""

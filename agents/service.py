@@ -60,7 +60,7 @@ HEALTH_FAILURES = 3
 STOP_DEADLINE_S = 30.0
 _STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 _RPC_WORKERS = 16
-_READS = frozenset({Method.PROGRESS, Method.READ_LOG, Method.FORGET, Method.POOL_STATUS})
+_READS = frozenset({Method.PROGRESS, Method.READ_LOGS, Method.FORGET, Method.POOL_STATUS})
 
 
 class StopReason(StrEnum):
@@ -95,7 +95,7 @@ class Agent:
             Method.LAUNCH: self._launch,
             Method.PROGRESS: self._progress,
             Method.STOP: self._stop_run,
-            Method.READ_LOG: self._read_log,
+            Method.READ_LOGS: self._read_logs,
             Method.FORGET: self._forget,
             Method.POOL_STATUS: self._pool_status,
             Method.SHUTDOWN: self._shutdown,
@@ -310,14 +310,10 @@ class Agent:
         progress = self._supervisor.stop(str(body["run_id"]))
         return {"outcome": Outcome.OK, "progress": progress.to_dict()}
 
-    def _read_log(self, body: dict[str, Any]) -> dict[str, Any]:
-        chunk = self._supervisor.read_log(
-            str(body["run_id"]), LogStream(body["stream"]), int(body["offset"])
-        )
-        return {
-            "outcome": Outcome.OK,
-            "chunk": {"text": chunk.text, "offset": chunk.offset, "next_offset": chunk.next_offset},
-        }
+    def _read_logs(self, body: dict[str, Any]) -> dict[str, Any]:
+        offsets = {LogStream(stream): int(offset) for stream, offset in body["offsets"].items()}
+        logs = self._supervisor.read_logs(str(body["run_id"]), offsets)
+        return {"outcome": Outcome.OK, "logs": logs.to_dict()}
 
     def _forget(self, body: dict[str, Any]) -> dict[str, Any]:
         self._supervisor.forget(str(body["run_id"]))

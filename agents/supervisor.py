@@ -12,12 +12,12 @@ import os
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from itertools import islice
 
 from sluice.agents import head, naming
-from sluice.agents.api import PoolStatus, RunLaunch
+from sluice.agents.api import PoolStatus, RunLaunch, RunLogs
 from sluice.agents.cluster import RayCluster
 from sluice.agents.config import AgentsConfig, EnvironmentSpec
 from sluice.agents.environment import EnvironmentHandle, PendingProgress
@@ -277,6 +277,25 @@ class RunSupervisor:
         """
         whole_lines = not self.progress(run_id).state.is_terminal()
         return read_log(self._layout, run_id, stream, offset, max_bytes, whole_lines)
+
+    def read_logs(
+        self, run_id: str, offsets: Mapping[LogStream, int], max_bytes: int = DEFAULT_MAX_BYTES
+    ) -> RunLogs:
+        """A run's progress and every stream's text from its offset in offsets (0 for a stream
+        not there): one call for each look of a scheduler that follows the run. The progress
+        is read first, so the text read with a terminal one is everything the run wrote (up to
+        max_bytes a stream)."""
+        progress = self.progress(run_id)
+        whole_lines = not progress.state.is_terminal()
+        return RunLogs(
+            progress,
+            {
+                stream: read_log(
+                    self._layout, run_id, stream, offsets.get(stream, 0), max_bytes, whole_lines
+                )
+                for stream in LogStream
+            },
+        )
 
     def pool_status(self) -> PoolStatus:
         """Counts of the pool's environments, and whether Ray is up."""

@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from sluice.agents.api import PoolStatus, RunLaunch
+from sluice.agents.api import PoolStatus, RunLaunch, RunLogs
 from sluice.agents.config import EnvironmentSpec
 from sluice.agents.errors import AgentUnavailable, NoCapacity
 from sluice.agents.isolation import IsolationTuple as AgentsIsolation
-from sluice.agents.runs import LogChunk, RunRequest
 from sluice.agents.runs import LogStream as AgentsStream
 from sluice.agents.runs import RunProgress as AgentsProgress
+from sluice.agents.runs import RunRequest
 from sluice.agents.runs import RunState as AgentsState
 from sluice.common.errors import AlreadyExists, SluiceError
 from sluice.control_plane.jobs.executor import (
@@ -86,7 +87,7 @@ class AgentRuns(Protocol):
 
     def forget(self, run_id: str) -> None: ...
 
-    def read_log(self, run_id: str, stream: AgentsStream, offset: int = 0) -> LogChunk: ...
+    def read_logs(self, run_id: str, offsets: Mapping[AgentsStream, int]) -> RunLogs: ...
 
     def pool_status(self) -> PoolStatus: ...
 
@@ -139,16 +140,25 @@ class AgentsExecutor:
         self._supervisor.stop(run_id)
 
     def read_logs(self, run_id: str, cursor: str) -> LogBatch:
+        return self.follow(run_id, cursor)[1]
+
+    def follow(self, run_id: str, cursor: str) -> tuple[RunProgress | None, LogBatch]:
         offsets = _decode_cursor(cursor)
+        logs = self._supervisor.read_logs(
+            run_id, {ours: offsets.get(stream.value, 0) for stream, ours in _STREAMS.items()}
+        )
         lines: list[LogLine] = []
         now = datetime.now(UTC)
         for stream, agents_stream in _STREAMS.items():
-            chunk = self._supervisor.read_log(run_id, agents_stream, offsets.get(stream.value, 0))
+            chunk = logs.chunks.get(agents_stream)
+            if chunk is None:
+                continue
             offsets[stream.value] = chunk.next_offset
             text = chunk.text.removesuffix("\n")
             if text or chunk.text:
                 lines.extend(LogLine(stream, now, line) for line in text.split("\n"))
-        return LogBatch(lines, json.dumps(offsets, sort_keys=True, separators=(",", ":")))
+        batch = LogBatch(lines, json.dumps(offsets, sort_keys=True, separators=(",", ":")))
+        return _execution_progress(logs.progress), batch
 
     def forget(self, run_id: str) -> None:
         self._warm.pop(run_id, None)

@@ -212,6 +212,11 @@ class RunExecutor(Protocol):
         far, an empty batch (or an error) while the executor does not know the run yet."""
         ...
 
+    def follow(self, run_id: str, cursor: str) -> tuple[RunProgress | None, LogBatch]:
+        """poll and read_logs in one look (one call to the run's agent): the progress is taken
+        first, so the lines read with a terminal one are all the run wrote, up to a batch."""
+        ...
+
     def forget(self, run_id: str) -> None:
         """The run has finished in the store: drop what is kept about it and return its
         environment to the pool."""

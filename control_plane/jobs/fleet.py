@@ -39,13 +39,13 @@ import secrets
 import stat
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from sluice.agents.api import PoolStatus, RunLaunch
+from sluice.agents.api import PoolStatus, RunLaunch, RunLogs
 from sluice.agents.config import EnvironmentSpec
 from sluice.agents.errors import AgentUnavailable, NoCapacity
 from sluice.agents.isolation import IsolationTuple
@@ -184,6 +184,7 @@ class AgentFleet:
         idle_s: a bound sandbox without a run for this long is reclaimed; 0: never.
         remove_sandbox: removes what is left of a sandbox once its agent stopped (or never
             started): its processes, dirs, OS user...; its record is the fleet's.
+        on_bind: called (under the fleet's lock) once a sandbox is bound to an account.
         clock: the time now, in epoch seconds.
     """
 
@@ -196,12 +197,14 @@ class AgentFleet:
         *,
         idle_s: float = 0.0,
         remove_sandbox: Callable[[SandboxPlan], None] | None = None,
+        on_bind: Callable[[SandboxPlan], None] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         if spares < 0 or idle_s < 0:
             raise ValueError("spares and idle_s must not be negative")
         self._idle_s = idle_s
         self._remove_sandbox = remove_sandbox or (lambda _plan: None)
+        self._on_bind = on_bind or (lambda _plan: None)
         self._clock = clock
         self._reaper: threading.Thread | None = None
         self._halt = threading.Event()
@@ -316,11 +319,14 @@ class AgentFleet:
         if sandbox is not None:
             sandbox.agent.client.forget(run_id)
 
-    def read_log(self, run_id: str, stream: LogStream, offset: int = 0) -> LogChunk:
+    def read_logs(self, run_id: str, offsets: Mapping[LogStream, int]) -> RunLogs:
         sandbox = self._route(run_id)
         if sandbox is None:
-            return LogChunk("", offset, offset)
-        return sandbox.agent.client.read_log(run_id, stream, offset)
+            return RunLogs(
+                RunProgress(run_id, RunState.LOST),
+                {stream: LogChunk("", offset, offset) for stream, offset in offsets.items()},
+            )
+        return sandbox.agent.client.read_logs(run_id, offsets)
 
     def pool_status(self) -> PoolStatus:
         """Every sandbox's pool, summed."""
@@ -418,6 +424,8 @@ class AgentFleet:
         sandbox.account = account
         sandbox.idle_since = self._clock()
         self._by_account[account] = sandbox
+        # A spare ran in the background; an account's sandbox does not.
+        self._on_bind(sandbox.plan)
         return True
 
     def _top_up(self) -> None:
@@ -592,8 +600,8 @@ class FleetRuns:
     def forget(self, run_id: str) -> None:
         self._fleet.forget(run_id)
 
-    def read_log(self, run_id: str, stream: LogStream, offset: int = 0) -> LogChunk:
-        return self._fleet.read_log(run_id, stream, offset)
+    def read_logs(self, run_id: str, offsets: Mapping[LogStream, int]) -> RunLogs:
+        return self._fleet.read_logs(run_id, offsets)
 
     def pool_status(self) -> PoolStatus:
         return self._fleet.pool_status()

@@ -51,6 +51,7 @@ from sluice.control_plane.jobs.fleet import (
     default_sandbox_dir,
     is_sandbox_id,
     new_sandbox_id,
+    read_binding,
     sandbox_root,
     total_pool,
 )
@@ -337,6 +338,7 @@ class JobsRuntime:
                 self._sandbox_agent,
                 idle_s=config.sandbox_idle_s,
                 remove_sandbox=self._remove_sandbox,
+                on_bind=self._bound,
             )
             runs = FleetRuns(self.fleet)
         self.executor = AgentsExecutor(runs, settings.pool.spec)
@@ -504,7 +506,11 @@ class JobsRuntime:
             plan.os_user, self._config.database_url, ports, server_ports(self._config)
         )
         prepared = sandbox_host.prepare(
-            plan.sandbox_id, plan.os_user, plan.user_dirs, sandbox_limits(self._config)
+            plan.sandbox_id,
+            plan.os_user,
+            plan.user_dirs,
+            sandbox_limits(self._config),
+            spare=read_binding(plan.data_dir) is None,
         )
         self._sandbox_limits[plan.sandbox_id] = prepared.limits
         return AgentProcess(
@@ -515,6 +521,9 @@ class JobsRuntime:
             # Root connects only where the sandbox's user cannot plant a link.
             publish_to=plan.server_socket if prepared.user is not None else None,
         )
+
+    def _bound(self, plan: SandboxPlan) -> None:
+        sandbox_host.promote(plan.sandbox_id)
 
     def _remove_sandbox(self, plan: SandboxPlan) -> None:
         sandbox_host.dismantle(plan.sandbox_id, plan.os_user, plan.user_dirs)

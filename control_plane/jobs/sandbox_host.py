@@ -46,18 +46,37 @@ class PreparedSandbox:
     limits: str
 
 
+# When the CPUs are busy, a sandbox (its Ray head, agent and environments together) weighs as
+# much as one busy thread of the server: accounts share the CPUs evenly whatever their sandboxes'
+# quotas, and the control plane keeps its share beside them (by CPU count, a sandbox of 8 CPUs
+# weighed 8,192, and a run's environment starting its pool's next one held the run's log lines
+# back by seconds here). Its quota still caps what it may use when the CPUs are free.
+SANDBOX_CPU_SHARES = 1024
+# A spare starts in the background: while unbound it weighs an eighth of that, so that refilling
+# the pool never slows the runs and calls in flight. Bound to an account, it gets the full weight
+# (promote).
+SPARE_CPU_SHARES = 128
+
+
 def cgroup_name(sandbox_id: str) -> str:
     """The name of a sandbox's groups (below the server's own group of each controller)."""
     return f"sluice-{sandbox_id}"
 
 
 def prepare(
-    sandbox_id: str, os_user: str, dirs: tuple[Path, ...], limits: ResourceLimits
+    sandbox_id: str,
+    os_user: str,
+    dirs: tuple[Path, ...],
+    limits: ResourceLimits,
+    *,
+    spare: bool = False,
 ) -> PreparedSandbox:
     """Make a sandbox's user, dirs and groups (all idempotent: also at each restart).
 
     Args:
         dirs: the sandbox's dirs its user owns (work area, agent dir).
+        spare: the sandbox is bound to no account yet: it weighs SPARE_CPU_SHARES until promote
+            (SANDBOX_CPU_SHARES otherwise).
 
     Raises:
         StartupError: the user or a dir cannot be made, or a dir is not a plain directory.
@@ -75,6 +94,7 @@ def prepare(
     try:
         cgroups = SandboxCgroups.below_own_cgroups(cgroup_name(sandbox_id))
         cgroups.create(limits, user.uid, user.gid)
+        cgroups.set_cpu_shares(SPARE_CPU_SHARES if spare else SANDBOX_CPU_SHARES)
     except OSError as exc:
         status = f"not enforced: cannot make the sandbox's cgroup v1 groups: {exc}"
         log.warning("sandbox limits", extra=fields(sandbox=sandbox_id, status=status))
@@ -84,6 +104,21 @@ def prepare(
         "processes (cgroup v1)"
     )
     return PreparedSandbox(user, cgroups, status)
+
+
+def promote(sandbox_id: str) -> None:
+    """A spare was bound to an account: its groups get a sandbox's CPU weight (nothing without
+    groups; a failure is logged, the sandbox works on at the spare's weight)."""
+    if not os_users.can_switch_users():
+        return
+    try:
+        groups = SandboxCgroups.below_own_cgroups(cgroup_name(sandbox_id))
+        groups.set_cpu_shares(SANDBOX_CPU_SHARES)
+    except OSError as exc:
+        log.warning(
+            "cannot give a bound sandbox its CPU weight",
+            extra=fields(sandbox=sandbox_id, error=str(exc)),
+        )
 
 
 def check_agent_dir(agent_dir: Path) -> Path:

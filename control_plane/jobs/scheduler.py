@@ -38,6 +38,7 @@ from sluice.control_plane.jobs.executor import (
     ExecutionState,
     LaunchError,
     LaunchRequest,
+    LogBatch,
     RunExecutor,
     RunProgress,
 )
@@ -464,16 +465,19 @@ class Scheduler:
     # Following
 
     def _follow(self, run: JobRun, fence: Fence | None) -> None:
-        progress = self._executor.poll(run.id)
+        # Where the run is and its new lines in one look: a line reaches readers one pass
+        # after it was written, for one call to the run's agent.
+        progress, batch = self._executor.follow(run.id, run.log_cursor)
         if progress is None:
             return
         with self._lock:
             # Re-attached runs too (after a restart or a takeover).
             self._executing.add(run.id)
+        cursor, more = self._store_batch(run.id, run.log_cursor, batch)
         if progress.state is ExecutionState.RUNNING:
-            self._copy_logs(run.id, run.log_cursor)
             return
-        if self._drain_logs(run.id, run.log_cursor) is not None:
+        # The lines were read after the run ended: none are left unless the batch was full.
+        if more and self._drain_logs(run.id, cursor) is not None:
             return  # more lines than one pass copies: the run ends at a later pass
         error = ""
         if progress.state is ExecutionState.SUCCEEDED:
@@ -555,7 +559,10 @@ class Scheduler:
 
     def _copy_logs(self, run_id: str, cursor: str) -> tuple[str, bool]:
         """One batch into the store; the new cursor and whether there were lines."""
-        batch = self._executor.read_logs(run_id, cursor)
+        return self._store_batch(run_id, cursor, self._executor.read_logs(run_id, cursor))
+
+    def _store_batch(self, run_id: str, cursor: str, batch: LogBatch) -> tuple[str, bool]:
+        """A batch read from cursor into the store; the new cursor and whether it had lines."""
         if batch.lines or batch.cursor != cursor:
             self._store.append_logs(run_id, batch.lines, batch.cursor)
         return batch.cursor, bool(batch.lines)

@@ -118,10 +118,12 @@ def test_the_client_reads_runs_through_the_agent(agent: AgentProcess) -> None:
     wait_until(lambda: answered(agent), AGENT_TIMEOUT_S, "the agent to answer", interval_s=POLL_S)
     client = agent.client
 
-    chunk = client.read_log("jr_done", LogStream.STDOUT)
+    logs = client.read_logs("jr_done", {LogStream.STDOUT: 0, LogStream.STDERR: 0})
     lost = client.progress("jr_lost")
 
-    assert chunk.text == "one\ntwo\n"
+    assert logs.chunks[LogStream.STDOUT].text == "one\ntwo\n"
+    assert logs.chunks[LogStream.STDERR].text == ""
+    assert logs.progress == client.progress("jr_done")
     assert (lost.state, lost.error_message) == (RunState.FAILED, LOST_RUN_MESSAGE)
     assert client.progress("jr_never").state is RunState.LOST
     status = client.pool_status()

@@ -195,6 +195,33 @@ def test_the_server_never_connects_through_a_link_a_sandbox_planted(tmp_path: Pa
         os_users.remove_user("sluice-sb-0000f00d")
 
 
+def test_a_sandbox_weighs_one_server_thread_on_busy_cpus_and_a_spare_less(tmp_path: Path) -> None:
+    sandbox_id = "sb-0000beef"
+    os_user = f"sluice-{sandbox_id}"
+    root = tmp_path / "sb"
+    root.mkdir(mode=0o711)
+    dirs = (root / sandbox_id, root / f"{sandbox_id}.agent")
+    limits = ResourceLimits(memory_bytes=256 << 20, cpus=2.0, pids=64)
+    try:
+        prepared = sandbox_host.prepare(sandbox_id, os_user, dirs, limits, spare=True)
+        assert prepared.cgroups is not None
+        shares = prepared.cgroups.groups["cpu"] / "cpu.shares"
+        assert int(shares.read_text()) == sandbox_host.SPARE_CPU_SHARES
+        # Its quota (what it may use when the CPUs are free) is the sandbox's all along.
+        assert prepared.cgroups.limits() == limits
+        # Root's file: the spare's user cannot give itself weight.
+        assert (shares.stat().st_uid, shares.stat().st_mode & 0o022) == (0, 0)
+
+        sandbox_host.promote(sandbox_id)
+
+        assert int(shares.read_text()) == sandbox_host.SANDBOX_CPU_SHARES
+        # A restart of the bound sandbox keeps that weight.
+        sandbox_host.prepare(sandbox_id, os_user, dirs, limits)
+        assert int(shares.read_text()) == sandbox_host.SANDBOX_CPU_SHARES
+    finally:
+        sandbox_host.dismantle(sandbox_id, os_user, dirs)
+
+
 def test_a_retired_sandbox_leaves_no_process_dir_cgroup_policy_or_user(tmp_path: Path) -> None:
     sandbox_id = "sb-0000dead"
     os_user = f"sluice-{sandbox_id}"

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import pytest
 
+from sluice.agents.api import RunLogs
 from sluice.agents.config import EnvironmentSpec
 from sluice.agents.errors import EnvironmentStartFailed, NoCapacity
 from sluice.agents.isolation import IsolationTuple as AgentsIsolation
@@ -40,6 +42,7 @@ class FakeSupervisor:
     error: Exception | None = None
     forgotten: list[str] = field(default_factory=list)
     stopped: list[str] = field(default_factory=list)
+    log_calls: int = 0
 
     def launch(
         self, request: RunRequest, isolation: AgentsIsolation, spec: EnvironmentSpec | None
@@ -61,11 +64,16 @@ class FakeSupervisor:
     def forget(self, run_id: str) -> None:
         self.forgotten.append(run_id)
 
-    def read_log(self, run_id: str, stream: LogStream, offset: int = 0) -> LogChunk:
-        data = self.logs.get(stream, b"")[offset:]
-        if not self.progress(run_id).state.is_terminal():
-            data = data[: data.rfind(b"\n") + 1]
-        return LogChunk(data.decode(), offset, offset + len(data))
+    def read_logs(self, run_id: str, offsets: Mapping[LogStream, int]) -> RunLogs:
+        self.log_calls += 1
+        progress = self.progress(run_id)
+        chunks = {}
+        for stream, offset in offsets.items():
+            data = self.logs.get(stream, b"")[offset:]
+            if not progress.state.is_terminal():
+                data = data[: data.rfind(b"\n") + 1]
+            chunks[stream] = LogChunk(data.decode(), offset, offset + len(data))
+        return RunLogs(progress, chunks)
 
 
 def request(**changes: object) -> LaunchRequest:
@@ -175,6 +183,28 @@ def test_poll_maps_states(
 
 def test_a_lost_run_is_unknown() -> None:
     assert executor(FakeSupervisor()).poll("nobody") is None
+
+
+def test_follow_reads_progress_and_every_stream_in_one_agent_call() -> None:
+    supervisor = FakeSupervisor()
+    supervisor.progresses["jr_1"] = RunProgress(
+        "jr_1", RunState.SUCCEEDED, started_at=1.0, finished_at=2.0
+    )
+    supervisor.logs = {LogStream.STDOUT: b"out\nlast", LogStream.DRIVER: b"jvm\n"}
+    runs = executor(supervisor)
+
+    progress, batch = runs.follow("jr_1", "")
+
+    assert supervisor.log_calls == 1
+    assert progress is not None and progress.state is ExecutionState.SUCCEEDED
+    # The run is over: its last line is read even without its newline.
+    assert [(line.stream, line.message) for line in batch.lines] == [
+        (Stream.STDOUT, "out"),
+        (Stream.STDOUT, "last"),
+        (Stream.DRIVER, "jvm"),
+    ]
+    assert runs.follow("jr_1", batch.cursor)[1].lines == []
+    assert runs.follow("nobody", "")[0] is None
 
 
 def test_logs_resume_from_the_cursor_per_stream() -> None:

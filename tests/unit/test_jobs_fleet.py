@@ -7,12 +7,13 @@ import os
 import stat
 import tempfile
 import threading
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
-from sluice.agents.api import PoolStatus, RunLaunch
+from sluice.agents.api import PoolStatus, RunLaunch, RunLogs
 from sluice.agents.config import EnvironmentSpec
 from sluice.agents.errors import AgentUnavailable
 from sluice.agents.isolation import IsolationTuple
@@ -63,9 +64,12 @@ class FakeRuns:
     def forget(self, run_id: str) -> None:
         self.forgotten.append(run_id)
 
-    def read_log(self, run_id: str, stream: LogStream, offset: int = 0) -> LogChunk:
+    def read_logs(self, run_id: str, offsets: Mapping[LogStream, int]) -> RunLogs:
         text = f"{self.sandbox_id}:{run_id}\n" if run_id in self.runs else ""
-        return LogChunk(text, offset, offset + len(text))
+        chunks = {
+            stream: LogChunk(text, offset, offset + len(text)) for stream, offset in offsets.items()
+        }
+        return RunLogs(self.progress(run_id), chunks)
 
     def pool_status(self) -> PoolStatus:
         return PoolStatus(1, 1, 0, 0, len(self.runs), True, f"127.0.0.1:{self.sandbox_id}")
@@ -135,6 +139,30 @@ def test_a_new_account_binds_the_spare_and_a_new_spare_replaces_it(tmp_path: Pat
     new_spare = next(sid for sid in agents.made if sid != spare)
     assert agents.made[new_spare].started == 1
     assert fleet.bound_account(new_spare) == ""
+
+
+def test_the_fleet_says_when_a_sandbox_is_bound_and_never_of_a_spare(tmp_path: Path) -> None:
+    agents = Agents()
+    bound: list[str] = []
+    fleet = AgentFleet(
+        tmp_path / "agents",
+        tmp_path / "sb",
+        1,
+        agents,
+        on_bind=lambda plan: bound.append(plan.sandbox_id),
+    )
+    fleet.start()
+    (spare,) = agents.made
+    assert bound == []
+
+    fleet.launch(request("jr_a1"), tuple_of(A))
+    fleet.launch(request("jr_a2"), tuple_of(A))
+
+    assert bound == [spare]
+    fleet.launch(request("jr_b1"), tuple_of(B))
+    assert bound == [spare, sandbox_of(fleet, B)]
+    # Each account's sandbox once; the spares started meanwhile are not bound.
+    assert len(set(bound)) == 2 and len(agents.made) == 3
 
 
 def test_a_second_account_never_gets_the_first_accounts_sandbox(tmp_path: Path) -> None:
@@ -229,10 +257,14 @@ def test_calls_route_by_run_id_and_unknown_runs_are_lost(tmp_path: Path) -> None
     fleet.launch(request("jr_b1"), tuple_of(B))
     runs = FleetRuns(fleet)
 
-    assert runs.read_log("jr_b1", LogStream.STDOUT).text == f"{sandbox_of(fleet, B)}:jr_b1\n"
+    logs = runs.read_logs("jr_b1", {LogStream.STDOUT: 0})
+    assert logs.chunks[LogStream.STDOUT].text == f"{sandbox_of(fleet, B)}:jr_b1\n"
+    assert logs.progress.state is RunState.RUNNING
     assert runs.stop("jr_a1").state is RunState.STOPPED
     assert runs.progress("jr_nobody").state is RunState.LOST
-    assert runs.read_log("jr_nobody", LogStream.STDOUT, 7) == LogChunk("", 7, 7)
+    nobody = runs.read_logs("jr_nobody", {LogStream.STDOUT: 7})
+    assert nobody.chunks == {LogStream.STDOUT: LogChunk("", 7, 7)}
+    assert nobody.progress.state is RunState.LOST
     runs.forget("jr_a1")
     assert not (tmp_path / "agents" / sandbox_of(fleet, A) / "launched" / "jr_a1").exists()
 
@@ -256,7 +288,8 @@ def test_a_restarted_fleet_reattaches_bound_sandboxes_with_their_runs(tmp_path: 
     for run_id, account in (("jr_a1", A), ("jr_b1", B)):
         agents.made[sandbox_of(again, account)].client.runs[run_id] = tuple_of(account)
         assert again.progress(run_id).state is RunState.RUNNING
-    assert again.read_log("jr_a1", LogStream.STDOUT).text.startswith(sandbox_of(again, A))
+    text = again.read_logs("jr_a1", {LogStream.STDOUT: 0}).chunks[LogStream.STDOUT].text
+    assert text.startswith(sandbox_of(again, A))
     # A's next run goes to A's sandbox, not to the leftover spare.
     again.launch(request("jr_a2"), tuple_of(A))
     assert "jr_a2" in agents.made[sandbox_of(again, A)].client.runs
@@ -273,7 +306,9 @@ def test_a_run_not_on_record_is_lost_whatever_an_agent_claims(tmp_path: Path) ->
 
     assert fleet.progress("jr_old").state is RunState.LOST
     assert fleet.stop_run("jr_old").state is RunState.LOST
-    assert fleet.read_log("jr_old", LogStream.STDOUT).text == ""
+    old = fleet.read_logs("jr_old", {LogStream.STDOUT: 0})
+    assert old.chunks[LogStream.STDOUT].text == ""
+    assert old.progress.state is RunState.LOST
 
 
 class Clock:

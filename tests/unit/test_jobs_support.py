@@ -86,6 +86,9 @@ class FakeExecutor:
             lines = self._logs.get(run_id, [])[start : start + LOG_BATCH]
             return LogBatch(lines=tuple(lines), cursor=str(start + len(lines)))
 
+    def follow(self, run_id: str, cursor: str) -> tuple[RunProgress | None, LogBatch]:
+        return self.poll(run_id), self.read_logs(run_id, cursor)
+
     def forget(self, run_id: str) -> None:
         with self._lock:
             self.forgotten.append(run_id)
