@@ -301,6 +301,7 @@ def _assemble_server(
             roles=roles,
             scripts=jobs.scripts,
             authorise_script_writes=not config.insecure_no_auth,
+            log_arrivals=jobs.log_arrivals,
         ),
         server,
     )

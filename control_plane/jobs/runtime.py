@@ -56,6 +56,7 @@ from sluice.control_plane.jobs.fleet import (
     total_pool,
 )
 from sluice.control_plane.jobs.leases import Fence, LeaseKeeper
+from sluice.control_plane.jobs.log_arrivals import LogArrivals
 from sluice.control_plane.jobs.model import (
     DEFAULT_NUMBER_OF_WORKERS,
     DEFAULT_WORKER_TYPE,
@@ -343,6 +344,8 @@ class JobsRuntime:
             runs = FleetRuns(self.fleet)
         self.executor = AgentsExecutor(runs, settings.pool.spec)
         self._scheduler: Scheduler | None = None
+        # The scheduler here wakes the log tails here.
+        self.log_arrivals = LogArrivals()
         self._reconciler: Reconciler | None = None
         # Triggers fire on the scheduler lease's holder too.
         self.triggers = SqlTriggerStore(db, codec)
@@ -384,6 +387,7 @@ class JobsRuntime:
             run_credentials=self._run_credentials,
             scripts=self.scripts,
             fence=self.lease.fence,
+            on_logs_stored=self.log_arrivals.stored,
         )
         reconciler = Reconciler(
             self.store, self.executor, on_change=scheduler.wake, fence=self.lease.fence

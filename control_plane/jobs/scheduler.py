@@ -119,12 +119,14 @@ class Scheduler:
         run_credentials: Callable[[JobRun], Mapping[str, str]] | None = None,
         scripts: ScriptSources | None = None,
         fence: Callable[[], Fence | None] | None = None,
+        on_logs_stored: Callable[[str], None] | None = None,
     ) -> None:
         """tracing records each run's spans; run_credentials gives the environment variables
         holding a run's temporary credentials, valid while it is active; scripts says where
         scripts may be loaded from (uploads only by default). fence gives the scheduler lease's
         Fence while this server holds it, None while it does not; without it the scheduler is
-        alone and always schedules."""
+        alone and always schedules. on_logs_stored is told the run id once new lines of a run
+        are in the store (LogArrivals.stored)."""
         self._store = store
         self._scripts = scripts or ScriptSources()
         self._executor = executor
@@ -133,6 +135,7 @@ class Scheduler:
         self._tracing = tracing or RunTracing()
         self._run_credentials = run_credentials
         self._fence = fence
+        self._on_logs_stored = on_logs_stored or (lambda _run_id: None)
         # The lease tenure of the last pass; guarded by _tick_lock.
         self._tenure: Fence | None = None
         self._wake = threading.Event()
@@ -565,6 +568,8 @@ class Scheduler:
         """A batch read from cursor into the store; the new cursor and whether it had lines."""
         if batch.lines or batch.cursor != cursor:
             self._store.append_logs(run_id, batch.lines, batch.cursor)
+        if batch.lines:
+            self._on_logs_stored(run_id)
         return batch.cursor, bool(batch.lines)
 
     def _drain_logs(self, run_id: str, cursor: str) -> str | None:

@@ -47,6 +47,7 @@ from sluice.control_plane.convert.jobs import (
 )
 from sluice.control_plane.jobs import checks
 from sluice.control_plane.jobs.executor import PoolSnapshot, queue_of
+from sluice.control_plane.jobs.log_arrivals import LogArrivals
 from sluice.control_plane.jobs.model import Job, JobInput, JobRun, LogEntry, LogStream
 from sluice.control_plane.jobs.scripts import (
     UPLOADED_PREFIX,
@@ -92,6 +93,8 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
         authorise_script_writes: Whether the script a visual job's CreateJob or UpdateJob
             uploads needs the caller's sluice:UploadScript on it, as UploadScript would (False
             only on a server without authentication, where there is no caller).
+        log_arrivals: What wakes TailJobRunLogs when this server's scheduler stores lines
+            (none by default: it looks every tail_poll_interval_s).
     """
 
     def __init__(
@@ -107,6 +110,7 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
         roles: RolePassing | None = None,
         scripts: ScriptSources | None = None,
         authorise_script_writes: bool = True,
+        log_arrivals: LogArrivals | None = None,
     ) -> None:
         if not account:
             raise ValueError("account must not be empty")
@@ -122,6 +126,7 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
         self._roles = roles or CallerPassesRole()
         self._scripts = scripts or ScriptSources()
         self._authorise_script_writes = authorise_script_writes
+        self._log_arrivals = log_arrivals or LogArrivals()
 
     def _account(self, context: Ctx) -> str:
         """The account the call acts in: the authenticated caller's (see the auth
@@ -332,31 +337,34 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
         """
         account = self._account(context)
         stream = log_stream_from_proto(request.stream)
-        gone = threading.Event()
-        context.add_callback(gone.set)
         after_seq = 0
         last_state: int | None = None
         terminal_seen = False
-        while context.is_active():
-            # The state is read before the logs: the scheduler stores a run's lines before it
-            # ends it, so lines read after a terminal state include all of those.
-            run = self._store.get_run(account, request.job_name, request.run_id)
-            state = run_state_to_proto(run.state)
-            sent = False
-            for entries in self._new_entries(account, request, stream, after_seq):
-                after_seq = entries[-1].seq
-                sent = True
-                yield api.TailJobRunLogsResponse(
-                    entries=[log_entry_to_proto(entry) for entry in entries], job_run_state=state
-                )
-            if not sent and state != last_state:
-                yield api.TailJobRunLogsResponse(job_run_state=state)
-            last_state = state
-            if run.state.is_terminal():
-                if terminal_seen and not sent:
-                    return
-                terminal_seen = True
-            gone.wait(self._tail_poll_interval_s)
+        # Woken as soon as this server's scheduler stores lines of the run; else (the lease
+        # held by another server) a look every interval.
+        with self._log_arrivals.follow(request.run_id) as follower:
+            context.add_callback(follower.cancel)
+            while context.is_active() and not follower.cancelled:
+                # The state is read before the logs: the scheduler stores a run's lines before
+                # it ends it, so lines read after a terminal state include all of those.
+                run = self._store.get_run(account, request.job_name, request.run_id)
+                state = run_state_to_proto(run.state)
+                sent = False
+                for entries in self._new_entries(account, request, stream, after_seq):
+                    after_seq = entries[-1].seq
+                    sent = True
+                    yield api.TailJobRunLogsResponse(
+                        entries=[log_entry_to_proto(entry) for entry in entries],
+                        job_run_state=state,
+                    )
+                if not sent and state != last_state:
+                    yield api.TailJobRunLogsResponse(job_run_state=state)
+                last_state = state
+                if run.state.is_terminal():
+                    if terminal_seen and not sent:
+                        return
+                    terminal_seen = True
+                follower.wait(self._tail_poll_interval_s)
 
     def _new_entries(
         self,

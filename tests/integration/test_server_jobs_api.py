@@ -27,6 +27,7 @@ from sluice.common.db import Database, sqlite_url
 from sluice.common.paging import PageTokenCodec
 from sluice.control_plane.interceptors import ErrorInterceptor
 from sluice.control_plane.jobs.executor import CapacityUnavailable, PoolSnapshot
+from sluice.control_plane.jobs.log_arrivals import LogArrivals
 from sluice.control_plane.jobs.model import IsolationTuple, LogLine, LogStream, RunState
 from sluice.control_plane.jobs.reconciler import Reconciler, ReconcilerConfig
 from sluice.control_plane.jobs.scheduler import Scheduler, SchedulerConfig
@@ -877,7 +878,9 @@ class GoneContext:
             callback()
 
 
-def direct_servicer(harness: Harness, tail_poll_interval_s: float) -> JobServicer:
+def direct_servicer(
+    harness: Harness, tail_poll_interval_s: float, arrivals: LogArrivals | None = None
+) -> JobServicer:
     return JobServicer(
         harness.store,
         harness.catalog_store,
@@ -887,6 +890,7 @@ def direct_servicer(harness: Harness, tail_poll_interval_s: float) -> JobService
         tail_poll_interval_s=tail_poll_interval_s,
         roles=AnyRolePasses(),
         scripts=SCRIPT_SOURCES,
+        log_arrivals=arrivals,
     )
 
 
@@ -908,6 +912,29 @@ def test_a_tail_waits_for_lines_stored_after_the_run_ended(harness: Harness, job
     rest = list(responses)
     assert _messages(rest) == ["last words"]
     assert all(r.job_run_state == pb.JOB_RUN_STATE_TIMEOUT for r in rest)
+
+
+def test_a_tail_is_woken_by_lines_stored_on_this_server(harness: Harness, jobs: JobStub) -> None:
+    run_id = start_run(jobs)
+    wait_state(jobs, run_id, pb.JOB_RUN_STATE_RUNNING)
+    arrivals = LogArrivals()
+    # A poll interval no test waits for: only the scheduler's word brings the line in time.
+    servicer = direct_servicer(harness, 60.0, arrivals)
+    responses = servicer.TailJobRunLogs(
+        api.TailJobRunLogsRequest(job_name="etl", run_id=run_id),
+        GoneContext(),  # type: ignore[arg-type]
+    )
+    assert next(responses).job_run_state == pb.JOB_RUN_STATE_RUNNING
+    got: list[api.TailJobRunLogsResponse] = []
+    reader = threading.Thread(target=lambda: got.append(next(responses)), daemon=True)
+    reader.start()
+    # What the scheduler does with a batch: store it, then say so.
+    line = LogLine(LogStream.STDOUT, datetime.now(UTC), "at once")
+    harness.store.append_logs(run_id, [line], cursor="1")
+    arrivals.stored(run_id)
+
+    reader.join(10.0)
+    assert _messages(got) == ["at once"]
 
 
 def test_a_tail_ends_when_its_client_goes(harness: Harness, jobs: JobStub) -> None:

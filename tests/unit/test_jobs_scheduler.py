@@ -147,6 +147,25 @@ def test_success_copies_logs_and_frees_the_slot(
     start(store, scheduler)  # the job's only slot is free again
 
 
+def test_the_scheduler_says_which_runs_had_lines_stored(
+    store: SqlJobStore, executor: FakeExecutor, clock: FakeClock
+) -> None:
+    told: list[str] = []
+    config = SchedulerConfig(poll_interval_s=0.01)
+    scheduler = Scheduler(store, executor, config=config, clock=clock, on_logs_stored=told.append)
+    scheduler.start()
+    try:
+        store.create_job(ACCOUNT, job_input())
+        run_id = start(store, scheduler)
+        wait_state(store, run_id, RunState.RUNNING)
+        assert told == []  # no lines yet, whatever the passes
+        executor.emit(run_id, "one")
+        eventually(lambda: lines(store, run_id) == ["one"], "the line to be copied")
+        eventually(lambda: told == [run_id], "the scheduler to say so")
+    finally:
+        scheduler.stop()
+
+
 def test_failure_is_retried_while_retries_last(
     store: SqlJobStore, scheduler: Scheduler, executor: FakeExecutor
 ) -> None:
