@@ -94,6 +94,7 @@ class SqlJobRun(SQLModel, table=True):
         Index("ix_job_runs_job_id_id", "job_id", "id"),
         Index("ix_job_runs_state", "state"),
         Index("ix_job_runs_completed_on", "completed_on"),
+        Index("ix_job_runs_account_job_name_completed_on", "account", "job_name", "completed_on"),
         Index("ix_job_runs_workflow_run_id", "workflow_run_id"),
     )
 

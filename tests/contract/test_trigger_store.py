@@ -20,7 +20,11 @@ from sluice.control_plane.jobs.leases import Fence, LeaseLost
 from sluice.control_plane.jobs.model import RunInput, RunState
 from sluice.control_plane.jobs.sql_leases import SqlLeaseStore
 from sluice.control_plane.jobs.sql_store import SqlJobStore
-from sluice.control_plane.jobs.triggers.firer import FirerConfig, TriggerFirer
+from sluice.control_plane.jobs.triggers.firer import (
+    CONDITIONAL_FIRES_PER_TRANSACTION,
+    FirerConfig,
+    TriggerFirer,
+)
 from sluice.control_plane.jobs.triggers.model import (
     Action,
     Condition,
@@ -313,6 +317,71 @@ def test_any_fires_once_per_matching_run_and_ignores_runs_before_activation(
     finish(jobs, account, "b", RunState.TIMEOUT)
     assert len(mine(firer(triggers, clock).run_once(), account)) == 2
     assert mine(firer(triggers, clock).run_once(), account) == []
+    assert len(runs_of(jobs, account, "c")) == 2
+
+
+def test_many_ready_conditional_triggers_fire_in_batches_and_any_repeats(
+    triggers: SqlTriggerStore, jobs: SqlJobStore, account: str, clock: FakeClock
+) -> None:
+    count = CONDITIONAL_FIRES_PER_TRANSACTION * 2 + 7
+    jobs.create_job(account, job_input("many", max_concurrent_runs=1000))
+    for i in range(count):
+        jobs.create_job(account, job_input(f"w{i:03d}", max_concurrent_runs=5))
+        trigger = conditional(Logical.ANY, (f"w{i:03d}", RunState.SUCCEEDED))
+        triggers.create_trigger(
+            account, replace(trigger, name=f"t{i:03d}", actions=(Action("many", role=ROLE),))
+        )
+    clock.advance(1)
+    for i in range(count):
+        finish(jobs, account, f"w{i:03d}", RunState.SUCCEEDED)
+        if i % 2:
+            finish(jobs, account, f"w{i:03d}", RunState.SUCCEEDED)  # two runs: two fires
+    # One deleted after it was found ready: it fires nothing, the others in its batch do.
+    fire = firer(triggers, clock)
+    gone = triggers.get_trigger(account, "t005")
+    original = triggers.ready_conditional
+
+    def ready_then_delete(candidates: list) -> list:
+        ready = original(candidates)
+        if any(trigger.pk == gone.pk for trigger in ready):
+            triggers.delete_trigger(account, "t005")
+        return ready
+
+    triggers.ready_conditional = ready_then_delete  # type: ignore[method-assign]
+    try:
+        fires = mine(fire.run_once(), account)
+    finally:
+        del triggers.ready_conditional
+
+    expected = {f"t{i:03d}": 1 + i % 2 for i in range(count) if i != 5}
+    counted: dict[str, int] = {}
+    for result in fires:
+        counted[result.trigger_name] = counted.get(result.trigger_name, 0) + 1
+    assert counted == expected
+    assert len(runs_of(jobs, account, "many")) == sum(expected.values())
+    assert mine(fire.run_once(), account) == []
+
+
+def test_a_failing_batch_of_conditional_fires_fires_one_at_a_time(
+    triggers: SqlTriggerStore, jobs: SqlJobStore, account: str, clock: FakeClock
+) -> None:
+    for name, watched in (("x", "a"), ("y", "b")):
+        trigger = conditional(Logical.AND, (watched, RunState.SUCCEEDED))
+        triggers.create_trigger(account, replace(trigger, name=name))
+    clock.advance(1)
+    finish(jobs, account, "a", RunState.SUCCEEDED)
+    finish(jobs, account, "b", RunState.SUCCEEDED)
+
+    def broken(*_args: object) -> list:
+        raise RuntimeError("the batch's transaction failed")
+
+    triggers.fire_conditional_many = broken  # type: ignore[method-assign]
+    try:
+        fires = mine(firer(triggers, clock).run_once(), account)
+    finally:
+        del triggers.fire_conditional_many
+
+    assert sorted(result.trigger_name for result in fires) == ["x", "y"]
     assert len(runs_of(jobs, account, "c")) == 2
 
 

@@ -35,6 +35,9 @@ from sluice.control_plane.jobs.triggers.store import (
 log = logging.getLogger("sluice.triggers")
 
 MAX_CONDITIONAL_FIRES_PER_PASS = 100
+# Each fire takes its trigger's row lock and writes its runs: a transaction of this many holds
+# the write lock a few tens of milliseconds, a cost one transaction a fire paid each time.
+CONDITIONAL_FIRES_PER_TRANSACTION = 50
 
 
 def utc_now() -> datetime:
@@ -152,17 +155,7 @@ class TriggerFirer:
         try:
             now = self._clock()
             self._fire_due(now, network, fence, fired)
-            for trigger in self._conditional_to_evaluate(now, fence):
-                # An ANY trigger fires once per evaluation: again while runs are left to count
-                # (an AND trigger's fire counts every run it had).
-                repeats = 1 if _is_and(trigger) else MAX_CONDITIONAL_FIRES_PER_PASS
-                for _ in range(repeats):
-                    if not self._one(
-                        trigger,
-                        fired,
-                        lambda t: self._store.fire_conditional(t, network, fence),
-                    ):
-                        break
+            self._fire_conditional(self._conditional_to_evaluate(now, fence), network, fence, fired)
             for trigger in self._store.due_event_windows(now):
                 self._one(
                     trigger,
@@ -175,6 +168,50 @@ class TriggerFirer:
         except LeaseLost:
             log.warning("the scheduler lease was taken over; this trigger pass ends")
         return fired
+
+    def _fire_conditional(
+        self,
+        ready: list[Trigger],
+        network: Network,
+        fence: Fence | None,
+        fired: list[FireResult],
+    ) -> None:
+        """The ready CONDITIONAL triggers, CONDITIONAL_FIRES_PER_TRANSACTION to a transaction
+        (one at a time for a batch that fails). An ANY trigger fires once per evaluation: it is
+        evaluated again while runs are left to count (an AND trigger's fire counts every run it
+        had)."""
+        pending = ready
+        for _ in range(MAX_CONDITIONAL_FIRES_PER_PASS):
+            again: list[Trigger] = []
+            for start in range(0, len(pending), CONDITIONAL_FIRES_PER_TRANSACTION):
+                if self._halt.is_set():
+                    return
+                batch = pending[start : start + CONDITIONAL_FIRES_PER_TRANSACTION]
+                try:
+                    results = self._store.fire_conditional_many(batch, network, fence)
+                except LeaseLost:
+                    raise
+                except Exception:
+                    log.exception(
+                        "a batch of %d conditional fires failed; firing one at a time", len(batch)
+                    )
+                    again += [
+                        trigger
+                        for trigger in batch
+                        if self._one(
+                            trigger,
+                            fired,
+                            lambda t: self._store.fire_conditional(t, network, fence),
+                        )
+                        and not _is_and(trigger)
+                    ]
+                    continue
+                for trigger, result in zip(batch, results, strict=True):
+                    if self._record(trigger, result, fired) and not _is_and(trigger):
+                        again.append(trigger)
+            if not again:
+                return
+            pending = again
 
     def _conditional_to_evaluate(self, now: datetime, fence: Fence | None) -> list[Trigger]:
         """The activated CONDITIONAL triggers that seem ready to fire (ready_conditional): of

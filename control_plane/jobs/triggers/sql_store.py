@@ -750,29 +750,56 @@ class SqlTriggerStore(TriggerStore):
         with self._db.write() as conn:
             if fence is not None:
                 check_fence(conn, fence)
-            row = _row(conn, trigger.account, trigger.name, lock=True)
-            if row.state != str(TriggerState.ACTIVATED) or row.activated_on is None:
-                return None
-            current = _trigger(row)
-            if current.predicate != predicate:
-                return None  # updated meanwhile: the next pass reads it again
-            candidates = _new_finished(conn, row, predicate)
-            consumed = _satisfied(predicate, candidates)
-            if consumed is None:
-                return None
-            runs = [item.pk for item in consumed if item.kind == "job"]
-            crawls = [item.crawl_id for item in consumed if item.kind == "crawler"]
-            if runs:
-                conn.execute(
-                    insert(TRIGGER_CONSUMED_RUNS),
-                    [{"trigger_pk": row.id, "run_pk": pk} for pk in runs],
-                )
-            if crawls:
-                conn.execute(
-                    insert(TRIGGER_CONSUMED_CRAWLS),
-                    [{"trigger_pk": row.id, "crawl_id": crawl_id} for crawl_id in crawls],
-                )
-            return self._start_actions(conn, current, _networks(current, network))
+            return self._fire_conditional_in(conn, trigger, network)
+
+    def fire_conditional_many(
+        self, triggers: Sequence[Trigger], network: Network, fence: Fence | None
+    ) -> list[FireResult | None]:
+        """fire_conditional of each, in one transaction (a trigger deleted meanwhile: None).
+        The triggers come from ready_conditional, so each is judged under the write lock at
+        once, without a look beforehand."""
+        results: list[FireResult | None] = []
+        with self._db.write() as conn:
+            if fence is not None:
+                check_fence(conn, fence)
+            for trigger in triggers:
+                try:
+                    results.append(self._fire_conditional_in(conn, trigger, network))
+                except EntityNotFound:
+                    results.append(None)
+        return results
+
+    def _fire_conditional_in(
+        self, conn: Connection, trigger: Trigger, network: Network
+    ) -> FireResult | None:
+        """In a write transaction: fire trigger once if the runs finished since it last fired
+        satisfy its predicate (as stored, which must be the one trigger was read with)."""
+        predicate = trigger.predicate
+        if predicate is None:
+            return None
+        row = _row(conn, trigger.account, trigger.name, lock=True)
+        if row.state != str(TriggerState.ACTIVATED) or row.activated_on is None:
+            return None
+        current = _trigger(row)
+        if current.predicate != predicate:
+            return None  # updated meanwhile: the next pass reads it again
+        candidates = _new_finished(conn, row, predicate)
+        consumed = _satisfied(predicate, candidates)
+        if consumed is None:
+            return None
+        runs = [item.pk for item in consumed if item.kind == "job"]
+        crawls = [item.crawl_id for item in consumed if item.kind == "crawler"]
+        if runs:
+            conn.execute(
+                insert(TRIGGER_CONSUMED_RUNS),
+                [{"trigger_pk": row.id, "run_pk": pk} for pk in runs],
+            )
+        if crawls:
+            conn.execute(
+                insert(TRIGGER_CONSUMED_CRAWLS),
+                [{"trigger_pk": row.id, "crawl_id": crawl_id} for crawl_id in crawls],
+            )
+        return self._start_actions(conn, current, _networks(current, network))
 
     def due_event_windows(self, now: datetime) -> Sequence[Trigger]:
         with self._db.read() as conn:

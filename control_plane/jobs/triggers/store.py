@@ -149,6 +149,12 @@ class TriggerStore(ABC):
         counting them; None if they do not."""
 
     @abstractmethod
+    def fire_conditional_many(
+        self, triggers: Sequence[Trigger], network: Network, fence: Fence | None
+    ) -> list[FireResult | None]:
+        """fire_conditional of each (of ready_conditional's), in one transaction."""
+
+    @abstractmethod
     def due_event_windows(self, now: datetime) -> Sequence[Trigger]: ...
 
     @abstractmethod
