@@ -9,7 +9,8 @@ its job's run SUCCEEDED and starts the next job of its chain). A TriggerFirer wi
 and its default settings (0.25 s polls, 500 fires per transaction, 3 s read-ahead) does the
 firing, in its own thread; nothing
 launches the runs (this measures the scheduler, not Ray): the bench ends the chains' runs itself
-as soon as they are created. The scheduled triggers are made due a little more than the firer's
+as soon as they are created, and wakes the firer as a server's scheduler does when a run
+ends. The scheduled triggers are made due a little more than the firer's
 prefetch_s after it starts, as triggers due at a later time than a server's start are. Prints
 one JSON line:
 
@@ -177,6 +178,8 @@ def conditional(jobs: SqlJobStore, triggers: SqlTriggerStore, chains: int, lengt
         with lock:
             ended_at[job_name] = time.monotonic()
         jobs.transition(run_id, {RunState.RUNNING}, RunState.SUCCEEDED)
+        # As a server's scheduler does once a run has ended (Scheduler on_run_ended).
+        firer.wake()
 
     firer = TriggerFirer(triggers, no_network, on_fired=fired)
     firer.start()

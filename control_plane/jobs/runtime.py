@@ -388,6 +388,8 @@ class JobsRuntime:
             scripts=self.scripts,
             fence=self.lease.fence,
             on_logs_stored=self.log_arrivals.stored,
+            # Conditional triggers watching the run may fire now, not at the firer's next poll.
+            on_run_ended=self.wake_triggers,
         )
         reconciler = Reconciler(
             self.store, self.executor, on_change=scheduler.wake, fence=self.lease.fence

@@ -120,13 +120,15 @@ class Scheduler:
         scripts: ScriptSources | None = None,
         fence: Callable[[], Fence | None] | None = None,
         on_logs_stored: Callable[[str], None] | None = None,
+        on_run_ended: Callable[[], None] | None = None,
     ) -> None:
         """tracing records each run's spans; run_credentials gives the environment variables
         holding a run's temporary credentials, valid while it is active; scripts says where
         scripts may be loaded from (uploads only by default). fence gives the scheduler lease's
         Fence while this server holds it, None while it does not; without it the scheduler is
         alone and always schedules. on_logs_stored is told the run id once new lines of a run
-        are in the store (LogArrivals.stored)."""
+        are in the store (LogArrivals.stored); on_run_ended once a run has ended here (e.g. to
+        wake the trigger firer: conditional triggers may fire); it must not block."""
         self._store = store
         self._scripts = scripts or ScriptSources()
         self._executor = executor
@@ -136,6 +138,7 @@ class Scheduler:
         self._run_credentials = run_credentials
         self._fence = fence
         self._on_logs_stored = on_logs_stored or (lambda _run_id: None)
+        self._on_run_ended = on_run_ended or (lambda: None)
         # The lease tenure of the last pass; guarded by _tick_lock.
         self._tenure: Fence | None = None
         self._wake = threading.Event()
@@ -336,13 +339,14 @@ class Scheduler:
         try:
             request = self._launch_request(run)
         except SluiceError as exc:
-            self._store.transition(
+            if self._store.transition(
                 run.id,
                 starting,
                 RunState.FAILED,
                 error_message=f"cannot load script {run.command.script_location}: {exc.message}",
                 fence=fence,
-            )
+            ):
+                self._on_run_ended()
             return
         try:
             with self._tracing.launch(run) as span:
@@ -357,15 +361,17 @@ class Scheduler:
             self._no_capacity(run, exc, fence)
             return
         except LaunchError as exc:
-            self._store.transition(
+            if self._store.transition(
                 run.id, starting, RunState.ERROR, error_message=exc.message, fence=fence
-            )
+            ):
+                self._on_run_ended()
             return
         except Exception:
             logger.exception("the executor failed to launch job run %s", run.id)
-            self._store.transition(
+            if self._store.transition(
                 run.id, starting, RunState.ERROR, error_message=LAUNCH_INTERNAL_ERROR, fence=fence
-            )
+            ):
+                self._on_run_ended()
             return
         try:
             recorded = self._store.transition(
@@ -412,7 +418,7 @@ class Scheduler:
         if attempts < config.capacity_attempts and waited < config.capacity_window_s:
             return
         logger.warning("job run %s: no room after %d attempts; failing it", run.id, attempts)
-        self._store.transition(
+        if self._store.transition(
             run.id,
             starting,
             RunState.FAILED,
@@ -421,7 +427,8 @@ class Scheduler:
             ),
             retry=True,
             fence=fence,
-        )
+        ):
+            self._on_run_ended()
 
     def _claim_launch(self, run: JobRun, fence: Fence) -> bool:
         """Whether to launch the run: claimed for this tenure, or adopted from an earlier one
@@ -547,6 +554,7 @@ class Scheduler:
         with self._lock:
             # Its environment is back: a queued run may fit now.
             self._ended += 1
+        self._on_run_ended()
 
     # Logs
 

@@ -166,6 +166,27 @@ def test_the_scheduler_says_which_runs_had_lines_stored(
         scheduler.stop()
 
 
+def test_the_scheduler_says_when_a_run_ended(
+    store: SqlJobStore, executor: FakeExecutor, clock: FakeClock
+) -> None:
+    ended: list[None] = []
+    config = SchedulerConfig(poll_interval_s=0.01)
+    scheduler = Scheduler(
+        store, executor, config=config, clock=clock, on_run_ended=lambda: ended.append(None)
+    )
+    scheduler.start()
+    try:
+        store.create_job(ACCOUNT, job_input())
+        run_id = start(store, scheduler)
+        wait_state(store, run_id, RunState.RUNNING)
+        assert ended == []
+        executor.finish(run_id, ok=True, seconds=1)
+        wait_state(store, run_id, RunState.SUCCEEDED)
+        eventually(lambda: len(ended) == 1, "the scheduler to say the run ended")
+    finally:
+        scheduler.stop()
+
+
 def test_failure_is_retried_while_retries_last(
     store: SqlJobStore, scheduler: Scheduler, executor: FakeExecutor
 ) -> None:
