@@ -486,7 +486,8 @@ class Scheduler:
         cursor, more = self._store_batch(run.id, run.log_cursor, batch)
         if progress.state is ExecutionState.RUNNING:
             return
-        # The lines were read after the run ended: none are left unless the batch was full.
+        # Read after the run ended: a batch with lines may have been cut at its size, so the
+        # rest is read until a batch comes back empty.
         if more and self._drain_logs(run.id, cursor) is not None:
             return  # more lines than one pass copies: the run ends at a later pass
         error = ""
