@@ -222,7 +222,7 @@ def _run(sandbox: Sandbox, run_id: str, script: str) -> tuple[RunLaunch, RunProg
 
 
 def _stdout(sandbox: Sandbox, run_id: str) -> str:
-    return sandbox.client.read_log(run_id, LogStream.STDOUT).text
+    return sandbox.client.read_logs(run_id, {LogStream.STDOUT: 0}).chunks[LogStream.STDOUT].text
 
 
 def test_every_process_of_the_head_runs_as_the_sandbox_user(sandbox: Sandbox) -> None:

@@ -57,6 +57,12 @@ def test_finished_run_is_read_back_with_its_logs(lazy_supervisor) -> None:
     # The run is over: the unterminated last line comes too.
     assert supervisor.read_log("jr_done", LogStream.STDOUT).text == "a\nunterminated"
     assert supervisor.read_log("jr_done", LogStream.DRIVER).text == ""
+    # What a scheduler's look takes, in one call: the progress and every stream from its offset.
+    logs = supervisor.read_logs("jr_done", {LogStream.STDOUT: 2})
+    assert logs.progress == final
+    assert logs.chunks[LogStream.STDOUT].text == "unterminated"
+    assert logs.chunks[LogStream.STDOUT].next_offset == len("a\nunterminated")
+    assert logs.chunks[LogStream.DRIVER].text == ""
 
 
 def test_stopping_an_unknown_run_answers_at_once(lazy_supervisor) -> None:
