@@ -211,6 +211,29 @@ def test_a_due_time_fires_once_even_when_raced(
     assert mine(firer(triggers, clock).run_once(), account) == []
 
 
+def test_a_failing_batch_of_scheduled_fires_fires_one_at_a_time(
+    triggers: SqlTriggerStore, jobs: SqlJobStore, account: str, clock: FakeClock
+) -> None:
+    for name in ("nightly", "noon"):
+        triggers.create_trigger(account, scheduled(name))
+    clock.advance(31)  # 12:00:01
+    fire_many = triggers.fire_scheduled_many
+
+    def failing_batches(fires: list, *args: object) -> list:
+        if len(fires) > 1:
+            raise RuntimeError("the batch's transaction failed")
+        return fire_many(fires, *args)  # type: ignore[arg-type]
+
+    triggers.fire_scheduled_many = failing_batches  # type: ignore[method-assign]
+    try:
+        fires = mine(firer(triggers, clock).run_once(), account)
+    finally:
+        del triggers.fire_scheduled_many
+
+    assert sorted(result.trigger_name for result in fires) == ["nightly", "noon"]
+    assert sorted(run.trigger_name for run in runs_of(jobs, account, "c")) == ["nightly", "noon"]
+
+
 def test_missed_due_times_fire_once_within_the_grace(
     triggers: SqlTriggerStore, jobs: SqlJobStore, account: str, clock: FakeClock
 ) -> None:

@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 from sluice.common.errors import InvalidInput
 from sluice.control_plane.jobs.leases import Fence, LeaseLost
@@ -33,6 +34,9 @@ from sluice.control_plane.jobs.triggers.store import (
 )
 
 log = logging.getLogger("sluice.triggers")
+
+# What a batch of fires is made of: scheduled fires, or conditional triggers.
+_Fire = TypeVar("_Fire", ScheduledFire, Trigger)
 
 MAX_CONDITIONAL_FIRES_PER_PASS = 100
 # Each fire takes its trigger's row lock and writes its runs: a transaction of this many holds
@@ -187,28 +191,19 @@ class TriggerFirer:
                 if self._halt.is_set():
                     return
                 batch = pending[start : start + CONDITIONAL_FIRES_PER_TRANSACTION]
-                try:
-                    results = self._store.fire_conditional_many(batch, network, fence)
-                except LeaseLost:
-                    raise
-                except Exception:
-                    log.exception(
-                        "a batch of %d conditional fires failed; firing one at a time", len(batch)
-                    )
-                    again += [
-                        trigger
-                        for trigger in batch
-                        if self._one(
-                            trigger,
-                            fired,
-                            lambda t: self._store.fire_conditional(t, network, fence),
-                        )
-                        and not _is_and(trigger)
-                    ]
-                    continue
-                for trigger, result in zip(batch, results, strict=True):
-                    if self._record(trigger, result, fired) and not _is_and(trigger):
-                        again.append(trigger)
+                each = self._fire_batch(
+                    "conditional",
+                    batch,
+                    lambda trigger: trigger,
+                    lambda triggers: self._store.fire_conditional_many(triggers, network, fence),
+                    lambda trigger: self._store.fire_conditional(trigger, network, fence),
+                    fired,
+                )
+                again += [
+                    trigger
+                    for trigger, ok in zip(batch, each, strict=True)
+                    if ok and not _is_and(trigger)
+                ]
             if not again:
                 return
             pending = again
@@ -317,23 +312,41 @@ class TriggerFirer:
             if self._halt.is_set():
                 return
             batch = fires[start : start + size]
-            try:
-                results = self._store.fire_scheduled_many(batch, network, fence)
-            except LeaseLost:
-                raise
-            except Exception:
-                log.exception(
-                    "a batch of %d scheduled fires failed; firing one at a time", len(batch)
-                )
-                for fire in batch:
-                    self._one(
-                        fire.trigger,
-                        fired,
-                        lambda _t, f=fire: self._store.fire_scheduled_many([f], network, fence)[0],
-                    )
-                continue
-            for fire, result in zip(batch, results, strict=True):
-                self._record(fire.trigger, result, fired)
+            self._fire_batch(
+                "scheduled",
+                batch,
+                lambda fire: fire.trigger,
+                lambda fires: self._store.fire_scheduled_many(fires, network, fence),
+                lambda fire: self._store.fire_scheduled_many([fire], network, fence)[0],
+                fired,
+            )
+
+    def _fire_batch(
+        self,
+        kind: str,
+        batch: Sequence[_Fire],
+        trigger_of: Callable[[_Fire], Trigger],
+        fire_all: Callable[[Sequence[_Fire]], list[FireResult | None]],
+        fire_one: Callable[[_Fire], FireResult | None],
+        fired: list[FireResult],
+    ) -> list[bool]:
+        """Fires a batch in one transaction (fire_all); if that fails, each in one of its own
+        (fire_one), so that one trigger's trouble does not hold up the others. Whether each
+        fired."""
+        try:
+            results = fire_all(batch)
+        except LeaseLost:
+            raise
+        except Exception:
+            log.exception("a batch of %d %s fires failed; firing one at a time", len(batch), kind)
+            return [
+                self._one(trigger_of(item), fired, lambda _t, item=item: fire_one(item))
+                for item in batch
+            ]
+        return [
+            self._record(trigger_of(item), result, fired)
+            for item, result in zip(batch, results, strict=True)
+        ]
 
     def _one(
         self,
