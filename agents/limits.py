@@ -297,11 +297,6 @@ class UnenforcedLimits:
         return set()
 
 
-def cpu_shares(limits: ResourceLimits) -> int:
-    """The CPU weight of a group with these limits: a plain process's for each of its CPUs."""
-    return max(2, int(limits.cpus * SHARES_PER_CPU))
-
-
 def set_limits(groups: dict[str, Path], limits: ResourceLimits) -> None:
     """Write limits into existing groups (controller -> group dir)."""
     memory = groups["memory"]
@@ -324,7 +319,7 @@ def set_limits(groups: dict[str, Path], limits: ResourceLimits) -> None:
     cpu = groups["cpu"]
     _write(cpu / "cpu.cfs_period_us", CFS_PERIOD_US)
     _write(cpu / "cpu.cfs_quota_us", max(1000, int(limits.cpus * CFS_PERIOD_US)))
-    _write(cpu / "cpu.shares", cpu_shares(limits))
+    _write(cpu / "cpu.shares", max(2, int(limits.cpus * SHARES_PER_CPU)))
     _write(groups["pids"] / "pids.max", limits.pids)
 
 

@@ -195,12 +195,16 @@ def test_the_server_never_connects_through_a_link_a_sandbox_planted(tmp_path: Pa
         os_users.remove_user("sluice-sb-0000f00d")
 
 
-def test_a_sandbox_weighs_one_server_thread_on_busy_cpus_and_a_spare_less(tmp_path: Path) -> None:
-    sandbox_id = "sb-0000beef"
-    os_user = f"sluice-{sandbox_id}"
+def sandbox_layout(tmp_path: Path, sandbox_id: str) -> tuple[str, tuple[Path, Path]]:
+    """A sandbox's OS user and its dirs (work area, agent dir) under a root-owned 0711 root."""
     root = tmp_path / "sb"
     root.mkdir(mode=0o711)
-    dirs = (root / sandbox_id, root / f"{sandbox_id}.agent")
+    return f"sluice-{sandbox_id}", (root / sandbox_id, root / f"{sandbox_id}.agent")
+
+
+def test_a_sandbox_weighs_one_server_thread_on_busy_cpus_and_a_spare_less(tmp_path: Path) -> None:
+    sandbox_id = "sb-0000beef"
+    os_user, dirs = sandbox_layout(tmp_path, sandbox_id)
     limits = ResourceLimits(memory_bytes=256 << 20, cpus=2.0, pids=64)
     try:
         prepared = sandbox_host.prepare(sandbox_id, os_user, dirs, limits, spare=True)
@@ -224,10 +228,7 @@ def test_a_sandbox_weighs_one_server_thread_on_busy_cpus_and_a_spare_less(tmp_pa
 
 def test_a_retired_sandbox_leaves_no_process_dir_cgroup_policy_or_user(tmp_path: Path) -> None:
     sandbox_id = "sb-0000dead"
-    os_user = f"sluice-{sandbox_id}"
-    root = tmp_path / "sb"
-    root.mkdir(mode=0o711)
-    dirs = (root / sandbox_id, root / f"{sandbox_id}.agent")
+    os_user, dirs = sandbox_layout(tmp_path, sandbox_id)
     prepared = sandbox_host.prepare(
         sandbox_id, os_user, dirs, ResourceLimits(memory_bytes=256 << 20, cpus=1.0, pids=64)
     )
