@@ -34,7 +34,8 @@ class LogArrivals:
         """A follower of run_id's lines, for the time inside."""
         with self._changed:
             self._followers[run_id] = self._followers.get(run_id, 0) + 1
-            follower = Follower(self, run_id, self._batches.setdefault(run_id, 0))
+            self._batches.setdefault(run_id, 0)
+            follower = Follower(self._changed, self._batches, run_id)
         try:
             yield follower
         finally:
@@ -43,37 +44,33 @@ class LogArrivals:
                 if not self._followers[run_id]:
                     del self._followers[run_id], self._batches[run_id]
 
-    def _wait(self, follower: Follower, timeout_s: float) -> int:
-        with self._changed:
-            self._changed.wait_for(
-                lambda: follower.cancelled or self._batches[follower.run_id] != follower.seen,
-                timeout=timeout_s,
-            )
-            return self._batches[follower.run_id]
-
-    def _cancel(self) -> None:
-        with self._changed:
-            self._changed.notify_all()
-
 
 class Follower:
-    """One tail's wait for a run's lines (LogArrivals.follow)."""
+    """One tail's wait for a run's lines (LogArrivals.follow): it waits on its LogArrivals'
+    condition for the run's count of stored batches to move past the one it last saw."""
 
-    def __init__(self, arrivals: LogArrivals, run_id: str, seen: int) -> None:
-        self._arrivals = arrivals
+    def __init__(self, changed: threading.Condition, batches: dict[str, int], run_id: str) -> None:
+        self._changed = changed
+        self._batches = batches
         self.run_id = run_id
-        self.seen = seen
+        self.seen = batches[run_id]
         self.cancelled = False
 
     def wait(self, timeout_s: float) -> bool:
         """Returns once lines were stored since the last wait returned (or since following
         began), at once if they were meanwhile; after timeout_s, or once cancelled, if not.
         True if lines were stored."""
-        batches = self._arrivals._wait(self, timeout_s)
+        with self._changed:
+            self._changed.wait_for(
+                lambda: self.cancelled or self._batches[self.run_id] != self.seen,
+                timeout=timeout_s,
+            )
+            batches = self._batches[self.run_id]
         arrived, self.seen = batches != self.seen, batches
         return arrived
 
     def cancel(self) -> None:
         """Its tail ends (its client went): a wait in progress, and any later one, return."""
-        self.cancelled = True
-        self._arrivals._cancel()
+        with self._changed:
+            self.cancelled = True
+            self._changed.notify_all()
