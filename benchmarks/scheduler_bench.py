@@ -6,8 +6,9 @@
 Makes --scheduled SCHEDULED triggers (over 100 jobs) whose stored due time is the same instant
 a few seconds ahead, and --chains chains of --chain-length CONDITIONAL triggers (each fires on
 its job's run SUCCEEDED and starts the next job of its chain). A TriggerFirer with the real clock
-and its default settings (0.25 s polls, 500 fires per transaction, 3 s read-ahead) does the
-firing, in its own thread; nothing
+and its default settings (0.25 s polls, 500 fires per transaction, 2 lanes, 3 s read-ahead) does
+the firing, in its own thread, resolving each job's network as a server does (a read of the job;
+the bench's jobs have no connection); nothing
 launches the runs (this measures the scheduler, not Ray): the bench ends the chains' runs itself
 as soon as they are created, and wakes the firer as a server's scheduler does when a run
 ends. The scheduled triggers are made due a little more than the firer's
@@ -61,6 +62,7 @@ from sluice.control_plane.jobs.triggers.model import (
     TriggerInput,
     TriggerType,
 )
+from sluice.control_plane.jobs.triggers.network import job_network
 from sluice.control_plane.jobs.triggers.rows import TRIGGERS
 from sluice.control_plane.jobs.triggers.sql_store import SqlTriggerStore
 from sluice.control_plane.jobs.triggers.store import FireResult
@@ -82,10 +84,6 @@ def job(name: str) -> JobInput:
         command=JobCommand(CommandName.PYTHONSHELL, "sluice://scripts/none.py"),
         max_concurrent_runs=1000,
     )
-
-
-def no_network(account: str, job_name: str) -> tuple[str, str]:
-    return "", ""
 
 
 def scheduled(db: Database, jobs: SqlJobStore, triggers: SqlTriggerStore, count: int) -> dict:
@@ -119,7 +117,7 @@ def scheduled(db: Database, jobs: SqlJobStore, triggers: SqlTriggerStore, count:
             if len(lags) >= count:
                 done.set()
 
-    firer = TriggerFirer(triggers, no_network, on_fired=fired, config=config)
+    firer = TriggerFirer(triggers, job_network(jobs, None), on_fired=fired, config=config)
     # The firer's own thread, its polls and wake-ups as on a server; CPU from its start (reading
     # ahead is part of the fires' cost).
     cpu = time.process_time()
@@ -181,7 +179,7 @@ def conditional(jobs: SqlJobStore, triggers: SqlTriggerStore, chains: int, lengt
         # As a server's scheduler does once a run has ended (Scheduler on_run_ended).
         firer.wake()
 
-    firer = TriggerFirer(triggers, no_network, on_fired=fired)
+    firer = TriggerFirer(triggers, job_network(jobs, None), on_fired=fired)
     firer.start()
     try:
         firer.wake()

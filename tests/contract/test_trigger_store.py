@@ -9,6 +9,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import select
 
 from sluice.common.db import Database
 from sluice.common.errors import EntityNotFound, InvalidInput
@@ -18,6 +19,7 @@ from sluice.control_plane.crawlers.schema import upgrade_schema as upgrade_crawl
 from sluice.control_plane.crawlers.sql_store import SqlCrawlerStore
 from sluice.control_plane.jobs.leases import Fence, LeaseLost
 from sluice.control_plane.jobs.model import RunInput, RunState
+from sluice.control_plane.jobs.rows import JOBS
 from sluice.control_plane.jobs.sql_leases import SqlLeaseStore
 from sluice.control_plane.jobs.sql_store import SqlJobStore
 from sluice.control_plane.jobs.triggers.firer import (
@@ -279,6 +281,90 @@ def test_triggers_read_ahead_fire_as_they_are_at_their_due_time(
     assert [r.trigger_name for r in runs_of(jobs, account, "c")] == ["late"]
     assert runs_of(jobs, account, "b") == []
     assert mine(one.run_once(), account) == []
+
+
+def test_runs_prepared_ahead_follow_their_jobs_changes(
+    triggers: SqlTriggerStore, jobs: SqlJobStore, account: str, clock: FakeClock
+) -> None:
+    """Read ahead, a fire's networks are resolved and its runs' rows built; at the due time a
+    job that changed meanwhile gets its run built again, one that did not gets the row built
+    ahead, with the fire's time."""
+    jobs.create_job(account, job_input("kept", default_arguments={"--k": "1"}))
+    jobs.create_job(account, job_input("changed", default_arguments={"--k": "1"}))
+    for name in ("kept", "changed"):
+        triggers.create_trigger(
+            account, replace(scheduled(f"on-{name}"), actions=(Action(name, role=ROLE),))
+        )
+    resolved: list[str] = []
+
+    def network(acc: str, job_name: str) -> tuple[str, str]:
+        resolved.append(job_name)
+        return f"subnet-{job_name}", f"sg-{job_name}"
+
+    one = TriggerFirer(triggers, network, clock=clock, config=FirerConfig(prefetch_s=60))
+    assert mine(one.run_once(), account) == []  # 11:59:30: read ahead
+    assert sorted(resolved) == ["changed", "kept"]
+    jobs.update_job(
+        account,
+        job_input("changed", default_arguments={"--k": "2"}, timeout=7, worker_type="G.2X"),
+    )
+    clock.advance(31)  # 12:00:01
+    fires = mine(one.run_once(), account)
+    assert sorted(f.trigger_name for f in fires) == ["on-changed", "on-kept"]
+    assert sorted(resolved) == ["changed", "kept"]  # not resolved again at the fire
+    (kept,) = runs_of(jobs, account, "kept")
+    (changed,) = runs_of(jobs, account, "changed")
+    assert kept.arguments == {"--k": "1"} and changed.arguments == {"--k": "2"}
+    assert (changed.timeout, changed.worker_type) == (7, "G.2X")
+    for run, name in ((kept, "kept"), (changed, "changed")):
+        assert run.started_on == clock() and run.last_modified_on == clock()
+        isolation = run.isolation
+        assert (isolation.subnet_id, isolation.security_group_id) == (
+            f"subnet-{name}",
+            f"sg-{name}",
+        )
+        assert run.trigger_name == f"on-{name}"
+    assert len({kept.id, changed.id}) == 2
+
+
+def test_fire_lanes_fire_every_due_trigger_once(
+    triggers: SqlTriggerStore,
+    jobs: SqlJobStore,
+    database: Database,
+    account: str,
+    clock: FakeClock,
+) -> None:
+    """Fires split into lanes by their jobs (a fire on jobs of two lanes after them), made side
+    by side in small batches: each due trigger fires once, each run counted against its job."""
+    names = [f"j{i}" for i in range(6)]
+    for name in names:
+        jobs.create_job(account, job_input(name, max_concurrent_runs=100))
+    expected: dict[str, int] = dict.fromkeys(names, 0)
+    for i in range(40):
+        first, second = names[i % 6], names[(i + 1) % 6]
+        actions = (Action(first, role=ROLE),)
+        if i % 5 == 0:  # starts two jobs, most likely of two lanes
+            actions += (Action(second, role=ROLE),)
+            expected[second] += 1
+        expected[first] += 1
+        triggers.create_trigger(account, replace(scheduled(f"t{i:02d}"), actions=actions))
+    clock.advance(31)
+    lanes = firer(triggers, clock, fire_lanes=3, fire_batch=4)
+    try:
+        fires = mine(lanes.run_once(), account)
+    finally:
+        lanes.stop()
+    assert sorted(f.trigger_name for f in fires) == [f"t{i:02d}" for i in range(40)]
+    with database.read() as conn:
+        active = dict(
+            conn.execute(
+                select(JOBS.c.name, JOBS.c.active_runs).where(JOBS.c.account == account)
+            ).all()
+        )
+    for name in names:
+        assert len(runs_of(jobs, account, name)) == expected[name]
+        assert active[name] == expected[name]
+    assert mine(firer(triggers, clock, fire_lanes=3).run_once(), account) == []
 
 
 def test_a_stale_fence_fires_nothing(

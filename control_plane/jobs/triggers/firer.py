@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import logging
 import threading
+import zlib
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
@@ -54,15 +56,22 @@ class FirerConfig:
     due time may still fire (once); sweep_interval_s: how often every CONDITIONAL trigger is
     evaluated (in between, only those watching a job with a run that ended since the last pass,
     less finish_margin_s for commits that lag their timestamps and for clock skew); fire_batch:
-    SCHEDULED fires per transaction; prefetch_s: how far ahead SCHEDULED triggers about to be
-    due are read and their next due times worked out, so that at the due time only the fires'
-    transactions are left (the firer then wakes at the due time, not at its next poll)."""
+    SCHEDULED fires per transaction; fire_lanes: how many transactions of SCHEDULED fires are
+    made side by side (each on its own connection: while one waits on the database, another
+    is built; fires are split by their jobs, so that no two lanes claim the same job's run
+    slots, and those that do not split so fire after the lanes); prefetch_s: how far ahead
+    SCHEDULED triggers about to be due are read, their next due times worked out and their
+    runs prepared (their jobs' networks resolved, their rows built: a run whose job changed by
+    the due time is built again, but a job's connection changed within prefetch_s of the due
+    time is seen only by the next fire), so that at the due time only the fires' transactions
+    are left (the firer then wakes at the due time, not at its next poll)."""
 
     poll_interval_s: float = 0.25
     misfire_grace_s: float = 300.0
     sweep_interval_s: float = 30.0
     finish_margin_s: float = 5.0
     fire_batch: int = 500
+    fire_lanes: int = 2
     prefetch_s: float = 3.0
 
     def __post_init__(self) -> None:
@@ -72,8 +81,8 @@ class FirerConfig:
             raise ValueError("misfire_grace_s must not be negative")
         if self.sweep_interval_s <= 0 or self.finish_margin_s < 0:
             raise ValueError("sweep_interval_s must be positive, finish_margin_s not negative")
-        if self.fire_batch < 1:
-            raise ValueError("fire_batch must be at least 1")
+        if self.fire_batch < 1 or self.fire_lanes < 1:
+            raise ValueError("fire_batch and fire_lanes must be at least 1")
         if self.prefetch_s < 0:
             raise ValueError("prefetch_s must not be negative")
 
@@ -89,6 +98,8 @@ class _Prepared:
     actions_text: str
     latest: datetime
     next_fire_at: datetime | None
+    # What the store prepared of its runs (ScheduledRead.runs).
+    runs: object = None
 
 
 class TriggerFirer:
@@ -126,6 +137,8 @@ class TriggerFirer:
         # SCHEDULED triggers due within prefetch_s, read ahead (by pk); only the firer's thread
         # (or run_once's caller) uses them.
         self._prepared: dict[int, _Prepared] = {}
+        # The threads of fire lanes past the first (made when first needed).
+        self._lanes: ThreadPoolExecutor | None = None
         self._wake = threading.Event()
         self._halt = threading.Event()
         self._thread: threading.Thread | None = None
@@ -143,6 +156,9 @@ class TriggerFirer:
         if self._thread is not None:
             self._thread.join(timeout_s)
             self._thread = None
+        if self._lanes is not None:
+            self._lanes.shutdown(wait=False, cancel_futures=True)
+            self._lanes = None
 
     def wake(self) -> None:
         """Look at the triggers now (a run ended, a trigger changed)."""
@@ -269,7 +285,8 @@ class TriggerFirer:
         missing = [pk for pk in keys if pk not in self._prepared]
         # Many triggers share a schedule and a due time: each such pair is worked out once.
         known: dict[tuple[str, str, datetime], tuple[datetime, datetime | None]] = {}
-        for trigger, actions_text in self._store.scheduled_triggers(missing):
+        for read in self._store.scheduled_triggers(missing, network):
+            trigger = read.trigger
             due = trigger.next_fire_at
             if due is None:
                 continue
@@ -284,7 +301,12 @@ class TriggerFirer:
                     continue
             latest, next_fire_at = known[cron_key]
             self._prepared[trigger.pk] = _Prepared(
-                trigger, (due, trigger.last_modified_on), actions_text, latest, next_fire_at
+                trigger,
+                (due, trigger.last_modified_on),
+                read.actions_text,
+                latest,
+                next_fire_at,
+                read.runs,
             )
         self._fire_prepared(now, network, fence, fired)
 
@@ -306,7 +328,37 @@ class TriggerFirer:
             return
         for prepared in due:
             del self._prepared[prepared.trigger.pk]
-        fires = [self._scheduled_fire(p, now) for p in due]
+        lanes, after = _lanes([self._scheduled_fire(p, now) for p in due], self._config.fire_lanes)
+        busy = [lane for lane in lanes if lane]
+        if len(busy) > 1:
+            if self._lanes is None:
+                self._lanes = ThreadPoolExecutor(
+                    self._config.fire_lanes - 1, thread_name_prefix="sluice-trigger-lane"
+                )
+            # The firer's thread makes one lane's fires, the pool the others'; every lane ends
+            # (or fails) before a failure is raised.
+            others = [
+                self._lanes.submit(self._fire_scheduled, lane, network, fence, fired)
+                for lane in busy[1:]
+            ]
+            try:
+                self._fire_scheduled(busy[0], network, fence, fired)
+            finally:
+                wait(others)
+            for other in others:
+                other.result()
+        elif busy:
+            self._fire_scheduled(busy[0], network, fence, fired)
+        self._fire_scheduled(after, network, fence, fired)
+
+    def _fire_scheduled(
+        self,
+        fires: Sequence[ScheduledFire],
+        network: Network,
+        fence: Fence | None,
+        fired: list[FireResult],
+    ) -> None:
+        """fires in order, fire_batch to a transaction."""
         size = self._config.fire_batch
         for start in range(0, len(fires), size):
             if self._halt.is_set():
@@ -424,7 +476,7 @@ class TriggerFirer:
                 due.isoformat(),
                 latest.isoformat(),
             )
-        return ScheduledFire(trigger, due, next_fire_at, fire, prepared.actions_text)
+        return ScheduledFire(trigger, due, next_fire_at, fire, prepared.actions_text, prepared.runs)
 
     def _loop(self) -> None:
         while not self._halt.is_set():
@@ -461,6 +513,30 @@ def _due_times(cron: GlueCron, due: datetime, now: datetime) -> tuple[datetime, 
         # No later due time has passed (the usual case): one croniter step suffices.
         return due, following
     return max(due, cron.latest_at_or_before(now) or due), cron.next_after(now)
+
+
+def _lanes(
+    fires: Sequence[ScheduledFire], count: int
+) -> tuple[list[list[ScheduledFire]], list[ScheduledFire]]:
+    """fires split into count lanes by their jobs (a job's fires all in one lane, in order),
+    and those to make after the lanes: a fire whose jobs fall in more than one lane, one that
+    starts a crawler, or one of a workflow (their rows are shared beyond their jobs')."""
+    lanes: list[list[ScheduledFire]] = [[] for _ in range(count)]
+    after: list[ScheduledFire] = []
+    for fire in fires:
+        trigger = fire.trigger
+        if trigger.workflow_name or any(action.crawler_name for action in trigger.actions):
+            after.append(fire)
+            continue
+        chosen = {
+            zlib.crc32(f"{trigger.account}/{action.job_name}".encode()) % count
+            for action in trigger.actions
+        }
+        if len(chosen) > 1:
+            after.append(fire)
+        else:
+            lanes[chosen.pop() if chosen else 0].append(fire)
+    return lanes, after
 
 
 def _is_and(trigger: Trigger) -> bool:

@@ -25,7 +25,7 @@ from sqlalchemy import (
     update,
 )
 
-from sluice.common.db import Database
+from sluice.common.db import Database, insert_rows
 from sluice.common.errors import (
     ConcurrentModification,
     EntityNotFound,
@@ -66,6 +66,7 @@ from sluice.control_plane.jobs.triggers.store import (
     FireResult,
     Network,
     ScheduledFire,
+    ScheduledRead,
     TriggerStore,
 )
 from sluice.control_plane.jobs.workflows.graph import check_joining
@@ -380,7 +381,9 @@ class SqlTriggerStore(TriggerStore):
                 )
             }
 
-    def scheduled_triggers(self, pks: Sequence[int]) -> list[tuple[Trigger, str]]:
+    def scheduled_triggers(
+        self, pks: Sequence[int], network: Network | None = None
+    ) -> list[ScheduledRead]:
         found: list[tuple[Trigger, str]] = []
         with self._db.read() as conn:
             for start in range(0, len(pks), _READ_CHUNK):
@@ -392,7 +395,43 @@ class SqlTriggerStore(TriggerStore):
                         )
                     )
                 ]
-        return found
+        if network is None:
+            return [ScheduledRead(trigger, text) for trigger, text in found]
+        nets = {trigger.pk: _networks(trigger, network) for trigger, _ in found}
+        jobs = self._jobs_of([trigger for trigger, _ in found if not trigger.workflow_name])
+        return [
+            ScheduledRead(
+                trigger,
+                text,
+                _PreparedRuns(nets[trigger.pk], _prepared_rows(trigger, nets[trigger.pk], jobs)),
+            )
+            for trigger, text in found
+        ]
+
+    def _jobs_of(self, triggers: Sequence[Trigger]) -> dict[tuple[str, str], Row]:
+        """The rows of the jobs that triggers' actions start, by (account, name)."""
+        keys = sorted(
+            {
+                (trigger.account, action.job_name)
+                for trigger in triggers
+                for action in trigger.actions
+                if not action.crawler_name
+            }
+        )
+        jobs: dict[tuple[str, str], Row] = {}
+        with self._db.read() as conn:
+            for start in range(0, len(keys), _CLAIM_CHUNK):
+                jobs.update(
+                    ((row.account, row.name), row)
+                    for row in conn.execute(
+                        select(JOBS).where(
+                            tuple_(JOBS.c.account, JOBS.c.name).in_(
+                                keys[start : start + _CLAIM_CHUNK]
+                            )
+                        )
+                    )
+                )
+        return jobs
 
     def fire_scheduled(
         self,
@@ -417,7 +456,13 @@ class SqlTriggerStore(TriggerStore):
         left due, None); one read without them reads the trigger again; each job's
         slots are claimed for all its runs at once (one at a time when the cap is near), and
         the runs are inserted in one statement."""
-        nets = {f.trigger.pk: _networks(f.trigger, network) for f in fires if f.fire}
+        nets = {
+            f.trigger.pk: f.runs.nets
+            if isinstance(f.runs, _PreparedRuns)
+            else _networks(f.trigger, network)
+            for f in fires
+            if f.fire
+        }
         groups: dict[tuple[datetime, datetime | None], list[int]] = defaultdict(list)
         for fire in fires:
             groups[(fire.due, fire.next_fire_at)].append(fire.trigger.pk)
@@ -440,6 +485,8 @@ class SqlTriggerStore(TriggerStore):
                     )
                 )
             current: dict[int, Trigger] = {}
+            # The rows built ahead for the triggers used as read.
+            built: dict[int, Mapping[int, tuple[tuple[Any, ...], dict[str, Any]]]] = {}
             unread: list[int] = []
             for fire in fires:
                 pk = fire.trigger.pk
@@ -449,6 +496,8 @@ class SqlTriggerStore(TriggerStore):
                     unread.append(pk)
                 elif fire.actions_text == moved[pk]:
                     current[pk] = fire.trigger
+                    if isinstance(fire.runs, _PreparedRuns):
+                        built[pk] = fire.runs.rows
                 else:
                     # Its actions changed since it was read: left due (moved back), for a fire
                     # that reads it again (and resolves its jobs' networks before).
@@ -462,7 +511,7 @@ class SqlTriggerStore(TriggerStore):
                     (row.id, _trigger(row))
                     for row in conn.execute(select(TRIGGERS).where(TRIGGERS.c.id.in_(chunk)))
                 )
-            started = self._start_many(conn, [current[pk] for pk in sorted(current)], nets)
+            started = self._start_many(conn, [current[pk] for pk in sorted(current)], nets, built)
         results: list[FireResult | None] = []
         for fire in fires:
             pk = fire.trigger.pk
@@ -479,9 +528,12 @@ class SqlTriggerStore(TriggerStore):
         conn: Connection,
         triggers: Sequence[Trigger],
         nets: Mapping[int, Mapping[str, tuple[str, str]]],
+        built: Mapping[int, Mapping[int, tuple[tuple[Any, ...], dict[str, Any]]]],
     ) -> dict[int, FireResult]:
         """_start_actions of many triggers: each job's slots claimed at once, one insert (a
-        workflow's start trigger begins a workflow run, one at a time)."""
+        workflow's start trigger begins a workflow run, one at a time). A run row built ahead
+        (built: by trigger pk and action index, with its job's definition as read) is used
+        while the claimed job still reads the same."""
         now = self._now()
         results: dict[int, FireResult] = {
             t.pk: self._start_actions(conn, t, nets.get(t.pk, {}))
@@ -520,7 +572,8 @@ class SqlTriggerStore(TriggerStore):
             runs: list[tuple[str, str]] = []
             skipped: list[tuple[str, str]] = []
             crawls: list[tuple[str, str]] = []
-            for action in trigger.actions:
+            trigger_built = built.get(trigger.pk, {})
+            for index, action in enumerate(trigger.actions):
                 if action.crawler_name:
                     _start_crawler(conn, trigger, action, crawls, skipped)
                     continue
@@ -534,25 +587,18 @@ class SqlTriggerStore(TriggerStore):
                     except _SKIPPED as exc:
                         skipped.append((action.job_name, exc.message))
                         continue
-                subnet_id, security_group_id = trigger_nets[action.job_name]
-                values = run_values(
-                    job,
-                    now,
-                    dict(action.arguments),
-                    trigger_name=trigger.name,
-                    subnet_id=subnet_id,
-                    security_group_id=security_group_id,
-                    timeout=action.timeout or None,
-                    notify_delay_after=action.notify_delay_after or None,
-                )
+                ahead = trigger_built.get(index)
+                if ahead is not None and ahead[0] == _definition_of(job):
+                    values = ahead[1] | {"started_on": now, "last_modified_on": now}
+                else:
+                    values = _run_row(trigger, index, job, trigger_nets, now)
                 rows.append(values)
                 runs.append((action.job_name, values["run_id"]))
             _log_skipped(trigger, skipped)
             results[trigger.pk] = FireResult(
                 trigger.account, trigger.name, tuple(runs), tuple(skipped), tuple(crawls)
             )
-        if rows:
-            conn.execute(insert(JOB_RUNS), rows)
+        insert_rows(conn, JOB_RUNS, rows)
         return results
 
     def finished_jobs_since(self, since: datetime) -> frozenset[tuple[str, str]]:
@@ -926,6 +972,75 @@ def _start_crawler(
 def _log_skipped(trigger: Trigger, skipped: Sequence[tuple[str, str]]) -> None:
     for name, why in skipped:
         log.warning("trigger %s did not start %s: %s", trigger.name, name, why)
+
+
+@dataclass(frozen=True)
+class _PreparedRuns:
+    """A SCHEDULED fire's runs prepared when its trigger was read ahead (ScheduledRead.runs):
+    its jobs' networks (as _networks), and by action index the run's row with the definition
+    of the job it was built from (_definition_of)."""
+
+    nets: dict[str, tuple[str, str]]
+    rows: dict[int, tuple[tuple[Any, ...], dict[str, Any]]]
+
+
+# A job row's columns that a run row is built from: all but its count of active runs.
+_DEFINITION = tuple(column.name for column in JOBS.columns if column.name != "active_runs")
+
+
+# The times of a run row built ahead (the fire sets them).
+_BUILT_AHEAD = datetime.min.replace(tzinfo=UTC)
+
+
+def _definition_of(job: Row) -> tuple[Any, ...]:
+    values = job._mapping
+    return tuple(values[name] for name in _DEFINITION)
+
+
+def _run_row(
+    trigger: Trigger,
+    index: int,
+    job: Row,
+    nets: Mapping[str, tuple[str, str]],
+    now: datetime,
+) -> dict[str, Any]:
+    """The row of the run that trigger's action index starts, of job."""
+    action = trigger.actions[index]
+    subnet_id, security_group_id = nets[action.job_name]
+    return run_values(
+        job,
+        now,
+        dict(action.arguments),
+        trigger_name=trigger.name,
+        subnet_id=subnet_id,
+        security_group_id=security_group_id,
+        timeout=action.timeout or None,
+        notify_delay_after=action.notify_delay_after or None,
+    )
+
+
+def _prepared_rows(
+    trigger: Trigger,
+    nets: Mapping[str, tuple[str, str]],
+    jobs: Mapping[tuple[str, str], Row],
+) -> dict[int, tuple[tuple[Any, ...], dict[str, Any]]]:
+    """The run rows of trigger's job actions, built from jobs as read (by action index; an
+    action whose job or network is missing, or whose row cannot be built, is left to the
+    fire). A workflow's start trigger has none: its fire begins a workflow run."""
+    if trigger.workflow_name:
+        return {}
+    rows: dict[int, tuple[tuple[Any, ...], dict[str, Any]]] = {}
+    for index, action in enumerate(trigger.actions):
+        job = jobs.get((trigger.account, action.job_name))
+        if action.crawler_name or job is None or action.job_name not in nets:
+            continue
+        try:
+            row = _run_row(trigger, index, job, nets, _BUILT_AHEAD)
+        except Exception:
+            log.debug("trigger %s: its run's row is left to the fire", trigger.name, exc_info=True)
+            continue
+        rows[index] = (_definition_of(job), row)
+    return rows
 
 
 def _networks(trigger: Trigger, network: Network) -> dict[str, tuple[str, str]]:

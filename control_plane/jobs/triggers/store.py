@@ -46,6 +46,21 @@ class ScheduledFire:
     # fire uses trigger as given while its actions still read so, and is not made (the trigger
     # stays due, the result is None) once they changed; "": the fire reads the trigger again.
     actions_text: str = ""
+    # What the store prepared of the fire's runs when it read the trigger (ScheduledRead's
+    # runs), handed back unchanged; None: everything is done at the fire.
+    runs: object = None
+
+
+@dataclass(frozen=True)
+class ScheduledRead:
+    """A SCHEDULED trigger read ahead of its due time: its actions as stored (the text a
+    ScheduledFire's actions_text compares) and what the store prepared of its runs then (its
+    jobs' networks resolved, its runs' rows built; opaque to the caller, which hands it back
+    in the ScheduledFire, so that at the due time only the fire's transaction is left)."""
+
+    trigger: Trigger
+    actions_text: str
+    runs: object = None
 
 
 class TriggerStore(ABC):
@@ -101,9 +116,13 @@ class TriggerStore(ABC):
         one's pk -> (next_fire_at, last_modified_on)."""
 
     @abstractmethod
-    def scheduled_triggers(self, pks: Sequence[int]) -> list[tuple[Trigger, str]]:
-        """The triggers of pks that still exist, each with its actions as stored (the text a
-        ScheduledFire's actions_text compares)."""
+    def scheduled_triggers(
+        self, pks: Sequence[int], network: Network | None = None
+    ) -> list[ScheduledRead]:
+        """The triggers of pks that still exist, read ahead of their fires; with network, their
+        runs prepared too (networks resolved, rows built). What is prepared is checked at the
+        fire: a run whose job changed since is built again; a network is as it was resolved
+        (a connection changed in between is seen by the next fire)."""
 
     @abstractmethod
     def fire_scheduled(
