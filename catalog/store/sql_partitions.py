@@ -20,7 +20,6 @@ from sqlalchemy import (
     bindparam,
     delete,
     func,
-    insert,
     select,
     true,
     update,
@@ -59,6 +58,7 @@ from sluice.catalog.core.store.sql_codec import (
     storage_descriptor_from_json,
     storage_descriptor_to_json,
 )
+from sluice.common.db import insert_rows
 from sluice.common.errors import (
     AlreadyExists,
     ConcurrentModification,
@@ -243,7 +243,7 @@ def _create_partitions(
         failures.append((i, inputs[i].values, target.exists(inputs[i].values)))
     if pending:
         try:
-            conn.execute(insert(PARTITIONS), [row for _, row in pending.values()])
+            insert_rows(conn, PARTITIONS, [row for _, row in pending.values()])
         except IntegrityError:
             # A concurrent call created one of them after the check above.
             if len(inputs) == 1:

@@ -586,6 +586,21 @@ def _before_partition_writes(backend: Backend, verb: str, action: Any) -> Any:
     return lambda: event.remove(backend.db.engine, "before_cursor_execute", hook)
 
 
+def _after_partition_check(backend: Backend, action: Any) -> Any:
+    """Runs action(dbapi_cursor) once, just after the first read of partitions: what a
+    concurrent call would do between the store's check and its write (a batch's rows are
+    written with COPY on PostgreSQL, which no statement event sees)."""
+    fired: list[bool] = []
+
+    def hook(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if not fired and statement.startswith("SELECT ") and "FROM partitions" in statement:
+            fired.append(True)
+            action(cursor.connection.cursor())
+
+    event.listen(backend.db.engine, "after_cursor_execute", hook)
+    return lambda: event.remove(backend.db.engine, "after_cursor_execute", hook)
+
+
 def test_updating_a_partition_deleted_meanwhile_is_a_concurrent_modification(
     store: SqlCatalogStore, events: Catalog, backend: Backend
 ) -> None:
@@ -616,13 +631,14 @@ def test_a_batch_racing_a_concurrent_create_is_a_concurrent_modification(
 ) -> None:
     _load(store, events, GRID[:1])
     twin = "\x1f".join(GRID[1])
-    stop = _before_partition_writes(
+    stop = _after_partition_check(
         backend,
-        "INSERT",
         lambda cur: cur.execute(
             "INSERT INTO partitions (table_id, values_json, values_key, parameters, "
             f"creation_time) SELECT table_id, '[]', '{twin}', '{{}}', creation_time "
-            "FROM partitions WHERE values_key = '" + "\x1f".join(GRID[0]) + "'"
+            "FROM partitions WHERE values_key = '" + "\x1f".join(GRID[0]) + "' "
+            # This test's table: the one that got its partition last (tests share a database).
+            "ORDER BY id DESC LIMIT 1"
         ),
     )
     try:
