@@ -81,8 +81,7 @@ def classpath_configs(jars: tuple[Path, ...] = JDBC_DRIVER_JARS) -> dict[str, st
 # the machine's memory, all of it touched by the time the first collection runs), and two JIT
 # compiler threads. The heap's maximum stays spark.*.memory.
 JVM_MEMORY_OPTIONS = (
-    "-XX:+UseSerialGC -Xms16m -XX:MinHeapFreeRatio=10 -XX:MaxHeapFreeRatio=30 "
-    "-XX:CICompilerCount=2"
+    "-XX:+UseSerialGC -Xms16m -XX:MinHeapFreeRatio=10 -XX:MaxHeapFreeRatio=30 -XX:CICompilerCount=2"
 )
 
 
