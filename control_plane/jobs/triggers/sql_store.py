@@ -398,7 +398,12 @@ class SqlTriggerStore(TriggerStore):
         if network is None:
             return [ScheduledRead(trigger, text) for trigger, text in found]
         nets = {trigger.pk: _networks(trigger, network) for trigger, _ in found}
-        jobs = self._jobs_of([trigger for trigger, _ in found if not trigger.workflow_name])
+        jobs = {
+            key: (row, _definition_of(row))
+            for key, row in self._jobs_of(
+                [trigger for trigger, _ in found if not trigger.workflow_name]
+            ).items()
+        }
         return [
             ScheduledRead(
                 trigger,
@@ -567,6 +572,7 @@ class SqlTriggerStore(TriggerStore):
                 for job in taken:
                     claimed[(job.account, job.name, role)] = job
         rows: list[dict[str, Any]] = []
+        definitions: dict[int, tuple[Any, ...]] = {}
         for trigger in triggers:
             trigger_nets = nets.get(trigger.pk, {})
             runs: list[tuple[str, str]] = []
@@ -588,7 +594,10 @@ class SqlTriggerStore(TriggerStore):
                         skipped.append((action.job_name, exc.message))
                         continue
                 ahead = trigger_built.get(index)
-                if ahead is not None and ahead[0] == _definition_of(job):
+                if job.id not in definitions:
+                    # Once per job: its row is locked, so it reads the same all transaction.
+                    definitions[job.id] = _definition_of(job)
+                if ahead is not None and ahead[0] == definitions[job.id]:
                     values = ahead[1] | {"started_on": now, "last_modified_on": now}
                 else:
                     values = _run_row(trigger, index, job, trigger_nets, now)
@@ -1022,24 +1031,25 @@ def _run_row(
 def _prepared_rows(
     trigger: Trigger,
     nets: Mapping[str, tuple[str, str]],
-    jobs: Mapping[tuple[str, str], Row],
+    jobs: Mapping[tuple[str, str], tuple[Row, tuple[Any, ...]]],
 ) -> dict[int, tuple[tuple[Any, ...], dict[str, Any]]]:
-    """The run rows of trigger's job actions, built from jobs as read (by action index; an
+    """The run rows of trigger's job actions, built from jobs as read, each with its definition (by action index; an
     action whose job or network is missing, or whose row cannot be built, is left to the
     fire). A workflow's start trigger has none: its fire begins a workflow run."""
     if trigger.workflow_name:
         return {}
     rows: dict[int, tuple[tuple[Any, ...], dict[str, Any]]] = {}
     for index, action in enumerate(trigger.actions):
-        job = jobs.get((trigger.account, action.job_name))
-        if action.crawler_name or job is None or action.job_name not in nets:
+        found = jobs.get((trigger.account, action.job_name))
+        if action.crawler_name or found is None or action.job_name not in nets:
             continue
+        job, definition = found
         try:
             row = _run_row(trigger, index, job, nets, _BUILT_AHEAD)
         except Exception:
             log.debug("trigger %s: its run's row is left to the fire", trigger.name, exc_info=True)
             continue
-        rows[index] = (_definition_of(job), row)
+        rows[index] = (definition, row)
     return rows
 
 
