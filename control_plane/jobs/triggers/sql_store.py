@@ -1033,9 +1033,10 @@ def _prepared_rows(
     nets: Mapping[str, tuple[str, str]],
     jobs: Mapping[tuple[str, str], tuple[Row, tuple[Any, ...]]],
 ) -> dict[int, tuple[tuple[Any, ...], dict[str, Any]]]:
-    """The run rows of trigger's job actions, built from jobs as read, each with its definition (by action index; an
-    action whose job or network is missing, or whose row cannot be built, is left to the
-    fire). A workflow's start trigger has none: its fire begins a workflow run."""
+    """The run rows of trigger's job actions, built from jobs as read, each with its
+    definition (by action index; an action whose job or network is missing, or whose row
+    cannot be built, is left to the fire). A workflow's start trigger has none: its fire
+    begins a workflow run."""
     if trigger.workflow_name:
         return {}
     rows: dict[int, tuple[tuple[Any, ...], dict[str, Any]]] = {}
