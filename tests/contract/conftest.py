@@ -10,11 +10,13 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import psycopg
 import pytest
+from sqlalchemy import event
 
 from sluice.catalog.core.model import Column, DatabaseInput, StorageDescriptor, TableInput
 from sluice.catalog.core.schema import upgrade_schema
@@ -123,3 +125,20 @@ class Catalog:
 @pytest.fixture
 def catalog(store: SqlCatalogStore, cat: str) -> Catalog:
     return Catalog(store, cat)
+
+
+@contextmanager
+def statements_run(db: Database, needle: str) -> Iterator[list[tuple[str, Any]]]:
+    """The statements (with their parameters) that db runs inside the block and that hold
+    needle, in order: what a test explains to see how a store's query is planned."""
+    seen: list[tuple[str, Any]] = []
+
+    def capture(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        if needle in statement:
+            seen.append((statement, parameters))
+
+    event.listen(db.engine, "before_cursor_execute", capture)
+    try:
+        yield seen
+    finally:
+        event.remove(db.engine, "before_cursor_execute", capture)

@@ -18,7 +18,7 @@ from sluice.catalog.core.model import (
 from sluice.catalog.core.store.sql import SqlCatalogStore
 from sluice.common.errors import AlreadyExists, ConcurrentModification, EntityNotFound, InvalidInput
 from sluice.common.paging import PageRequest
-from tests.contract.conftest import Backend, Catalog
+from tests.contract.conftest import Backend, Catalog, statements_run
 
 pytestmark = pytest.mark.contract
 
@@ -390,17 +390,8 @@ def _assert_searches_index(
     index: str,
 ) -> None:
     """GetPartitions finds something with one query that SQLite runs as a search of `index`."""
-    statements: list[tuple[str, Any]] = []
-
-    def capture(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
-        if "FROM partitions" in statement:
-            statements.append((statement, parameters))
-
-    event.listen(backend.db.engine, "before_cursor_execute", capture)
-    try:
+    with statements_run(backend.db, "FROM partitions") as statements:
         found = store.get_partitions(catalog_id, "sales", table, expression, PageRequest())
-    finally:
-        event.remove(backend.db.engine, "before_cursor_execute", capture)
     assert found.items
     [(statement, parameters)] = statements
     with backend.db.engine.connect() as conn:

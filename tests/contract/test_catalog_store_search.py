@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sqlalchemy import Text, cast, event, func, insert, literal, select, true
+from sqlalchemy import Text, cast, func, insert, literal, select, true
 
 from sluice.catalog.core.model import (
     Column,
@@ -19,7 +19,7 @@ from sluice.catalog.core.store.sql import SqlCatalogStore
 from sluice.catalog.core.store.sql_base import DATABASES, TABLES
 from sluice.common.errors import InvalidInput
 from sluice.common.paging import PageRequest
-from tests.contract.conftest import Backend, Catalog, new_catalog_id
+from tests.contract.conftest import Backend, Catalog, new_catalog_id, statements_run
 
 pytestmark = pytest.mark.contract
 
@@ -242,17 +242,8 @@ def test_search_text_can_use_the_trigram_index_on_postgresql(
     transaction that is rolled back)."""
     if backend.name != "postgresql":
         pytest.skip("the trigram index is PostgreSQL's")
-    seen: list[tuple[str, Any]] = []
-
-    def capture(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
-        if "search_text" in statement:
-            seen.append((statement, parameters))
-
-    event.listen(backend.db.engine, "before_cursor_execute", capture)
-    try:
+    with statements_run(backend.db, "search_text") as seen:
         assert _search(store, tables, "gross amount") == ["sales.orders"]
-    finally:
-        event.remove(backend.db.engine, "before_cursor_execute", capture)
     statement, parameters = seen[-1]
     with backend.db.engine.connect() as conn:
         transaction = conn.begin()
