@@ -36,13 +36,27 @@ ROWS = (
 )
 
 
+# Migration 0004's trigram index: PostgreSQL's only, and left out where pg_trgm cannot be
+# installed, so no table describes it (test_catalog_migrations checks it).
+OPTIONAL_INDEXES = frozenset({"ix_tables_search_text_trgm"})
+
+
+def _described(_obj: object, name: str | None, type_: str, _reflected: bool, _to: object) -> bool:
+    return not (type_ == "index" and name in OPTIONAL_INDEXES)
+
+
 def test_migrations_create_exactly_the_tables_the_store_uses(backend: Backend) -> None:
     metadata = MetaData()
     for row in ROWS:
         row.__table__.to_metadata(metadata)
     with backend.db.engine.connect() as conn:
         context = MigrationContext.configure(
-            conn, opts={"version_table": VERSION_TABLE, "compare_type": True}
+            conn,
+            opts={
+                "version_table": VERSION_TABLE,
+                "compare_type": True,
+                "include_object": _described,
+            },
         )
         diff = compare_metadata(context, metadata)
     assert diff == []
