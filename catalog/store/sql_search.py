@@ -23,15 +23,8 @@ PARAMETERS = SqlTableParameter.__table__
 MAX_SEARCH_TEXT = 1024
 MAX_FILTERS = 20
 
-# SortCriteria's fields: the labels of the columns the search selects.
-_SORTABLE: dict[str, str] = {
-    "name": "name",
-    "database_name": "database_name",
-    "owner": "owner",
-    "table_type": "table_type",
-    "update_time": "update_time",
-    "create_time": "create_time",
-}
+# SortCriteria's fields: each is the label of a column the search selects.
+_SORTABLE = ("name", "database_name", "owner", "table_type", "update_time", "create_time")
 _FILTERABLE: dict[str, Any] = {
     "database_name": DATABASES.c.name,
     "name": TABLES.c.name,
@@ -75,11 +68,10 @@ def _order(sort_criteria: Sequence[SortCriterion]) -> list[tuple[str, bool]]:
     """The selected columns (by their label) to sort on, each with whether it ascends."""
     order = []
     for criterion in sort_criteria:
-        column = _SORTABLE.get(criterion.field_name)
-        if column is None:
+        if criterion.field_name not in _SORTABLE:
             allowed = ", ".join(_SORTABLE)
             raise InvalidInput(f"cannot sort on {criterion.field_name!r}; sort on one of {allowed}")
-        order.append((column, criterion.ascending))
+        order.append((criterion.field_name, criterion.ascending))
     # Ties broken by a unique key keep offset paging stable between calls.
     return [*order, ("database_name", True), ("name", True)]
 
